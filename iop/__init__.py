@@ -1,0 +1,1 @@
+"""Operator tooling: embedded broker, iop up, demo, roster load."""
