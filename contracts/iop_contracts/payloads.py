@@ -1,0 +1,401 @@
+"""One pydantic model per event payload of CONTRACT.md.
+
+Each payload class names its event (`event_name`, the CloudEvents type without the `iop.` prefix),
+the field that is its CloudEvents `subject`, and its topic and Kafka key, so that building and
+routing an event needs nothing but the payload.
+"""
+
+from datetime import date
+from typing import Annotated, ClassVar
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+
+from iop_contracts import topics
+from iop_contracts.values import (
+    Channel,
+    ClientGender,
+    ContractModel,
+    Credential,
+    Day,
+    Delivery,
+    EntityId,
+    GroupGender,
+    LanguageTag,
+    Modality,
+    Population,
+    PriorLevel,
+    Priority,
+    RecommendedLevel,
+    TimeOfDay,
+    TimeWindow,
+    TimeZoneName,
+    Track,
+    UnscheduleCause,
+    WaitlistReason,
+)
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+E164Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+
+
+def _default_site_windows() -> list[TimeWindow]:
+    evenings = [TimeWindow(day=day, start="17:00", end="21:30") for day in list(Day)[:5]]
+    weekends = [TimeWindow(day=day, start="08:00", end="18:00") for day in (Day.SAT, Day.SUN)]
+    return evenings + weekends
+
+
+def _no_overlaps(windows: list[TimeWindow], what: str) -> list[TimeWindow]:
+    for i, window in enumerate(windows):
+        for other in windows[i + 1 :]:
+            if window.overlaps(other):
+                raise ValueError(f"{what} must not overlap ({window.day} {window.start})")
+    return windows
+
+
+class Payload(ContractModel):
+    """Base of every event payload."""
+
+    event_name: ClassVar[str]
+    topic: ClassVar[str]
+    subject_field: ClassVar[str]
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
+
+    @property
+    def kafka_key(self) -> str:
+        return self.subject
+
+
+# ---------------------------------------------------------------- roster (iop.roster.v1)
+
+
+class SiteUpserted(Payload):
+    event_name: ClassVar[str] = "site.upserted"
+    topic: ClassVar[str] = topics.ROSTER
+    subject_field: ClassVar[str] = "site_id"
+
+    site_id: EntityId
+    name: Name
+    region_id: EntityId
+    timezone: TimeZoneName
+    windows: list[TimeWindow] = Field(default_factory=_default_site_windows, min_length=1)
+
+    @property
+    def kafka_key(self) -> str:
+        return f"site:{self.site_id}"
+
+
+class GroupUpserted(Payload):
+    event_name: ClassVar[str] = "group.upserted"
+    topic: ClassVar[str] = topics.ROSTER
+    subject_field: ClassVar[str] = "group_id"
+
+    group_id: EntityId
+    site_id: EntityId
+    delivery: Delivery
+    track: Track
+    modality: Modality
+    population: Population
+    gender: GroupGender = GroupGender.ANY
+    language: LanguageTag
+    capacity: int = Field(ge=1, le=100)
+    sessions: list[TimeWindow] = Field(min_length=1, max_length=14)
+    facilitator_id: EntityId | None = None
+    open_from: date
+
+    @field_validator("sessions")
+    @classmethod
+    def _sessions_do_not_overlap(cls, sessions: list[TimeWindow]) -> list[TimeWindow]:
+        return _no_overlaps(sessions, "sessions")
+
+    @property
+    def weekly_hours(self) -> float:
+        return sum(session.hours for session in self.sessions)
+
+    @property
+    def kafka_key(self) -> str:
+        return f"group:{self.group_id}"
+
+
+class GroupRetired(Payload):
+    event_name: ClassVar[str] = "group.retired"
+    topic: ClassVar[str] = topics.ROSTER
+    subject_field: ClassVar[str] = "group_id"
+
+    group_id: EntityId
+
+    @property
+    def kafka_key(self) -> str:
+        return f"group:{self.group_id}"
+
+
+class TherapistUpserted(Payload):
+    event_name: ClassVar[str] = "therapist.upserted"
+    topic: ClassVar[str] = topics.ROSTER
+    subject_field: ClassVar[str] = "therapist_id"
+
+    therapist_id: EntityId
+    name: Name
+    site_ids: list[EntityId] = Field(default_factory=list)
+    telehealth: bool = False
+    credentials: list[Credential] = Field(default_factory=list)
+    modalities: list[Modality] = Field(default_factory=list)
+    populations: list[Population] = Field(min_length=1)
+    languages: list[LanguageTag] = Field(min_length=1)
+    availability: list[TimeWindow] = Field(default_factory=list)
+    max_weekly_hours: float = Field(gt=0, le=60)
+    max_caseload: int = Field(ge=0, le=200)
+
+    @model_validator(mode="after")
+    def _can_work_somewhere(self) -> "TherapistUpserted":
+        if not self.site_ids and not self.telehealth:
+            raise ValueError("site_ids must name a site unless telehealth is true")
+        return self
+
+    @property
+    def kafka_key(self) -> str:
+        return f"therapist:{self.therapist_id}"
+
+
+class TherapistRetired(Payload):
+    event_name: ClassVar[str] = "therapist.retired"
+    topic: ClassVar[str] = topics.ROSTER
+    subject_field: ClassVar[str] = "therapist_id"
+
+    therapist_id: EntityId
+
+    @property
+    def kafka_key(self) -> str:
+        return f"therapist:{self.therapist_id}"
+
+
+# ------------------------------------------------------- enrollment (iop.enrollment.v1)
+
+
+class Contact(ContractModel):
+    """The only personal data in the system; never logged, never in an exception message."""
+
+    first_name: Name
+    email: EmailStr | None = None
+    phone: E164Phone | None = None
+    email_consent: bool = False
+    sms_consent: bool = False
+
+    @model_validator(mode="after")
+    def _consent_needs_address(self) -> "Contact":
+        if self.email_consent and self.email is None:
+            raise ValueError("email_consent needs an email")
+        if self.sms_consent and self.phone is None:
+            raise ValueError("sms_consent needs a phone")
+        return self
+
+    def __repr__(self) -> str:  # keeps contact details out of tracebacks and debug logs
+        return "Contact(<redacted>)"
+
+    __str__ = __repr__
+
+
+class EnrollmentFields(ContractModel):
+    """The fields an enrollment request and a referral share."""
+
+    client_id: EntityId
+    region_id: EntityId
+    track: Track
+    population: Population
+    gender: ClientGender = ClientGender.UNDISCLOSED
+    language: LanguageTag
+    preferred_site_ids: list[EntityId] = Field(default_factory=list, max_length=20)
+    accepts_telehealth: bool = False
+    gender_specific_group: bool = False
+    availability: list[TimeWindow] = Field(min_length=1, max_length=28)
+    requested_start: date
+    program_weeks: int = Field(ge=2, le=16)
+    priority: Priority = Priority.ROUTINE
+    indicated_modalities: list[Modality] = Field(default_factory=list)
+    contact: Contact
+
+    @model_validator(mode="after")
+    def _reachable_somewhere(self) -> "EnrollmentFields":
+        if not self.preferred_site_ids and not self.accepts_telehealth:
+            raise ValueError("preferred_site_ids must name a site unless accepts_telehealth is true")
+        return self
+
+
+class EnrollmentRequested(EnrollmentFields, Payload):
+    event_name: ClassVar[str] = "enrollment.requested"
+    topic: ClassVar[str] = topics.ENROLLMENT
+    subject_field: ClassVar[str] = "client_id"
+
+    @property
+    def kafka_key(self) -> str:
+        return self.region_id
+
+
+class Screening(ContractModel):
+    needs_medical_detox: bool
+    needs_24h_supervision: bool
+    imminent_risk: bool
+    medically_stable: bool
+    stable_living_environment: bool
+    prior_level: PriorLevel
+
+
+class ReferralSubmitted(EnrollmentFields, Payload):
+    event_name: ClassVar[str] = "referral.submitted"
+    topic: ClassVar[str] = topics.REFERRAL
+    subject_field: ClassVar[str] = "client_id"
+
+    screening: Screening
+
+
+class EnrollmentDeclined(Payload):
+    event_name: ClassVar[str] = "enrollment.declined"
+    topic: ClassVar[str] = topics.ENROLLMENT
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    reasons: list[str] = Field(min_length=1)
+    recommended_level: RecommendedLevel
+
+    @property
+    def kafka_key(self) -> str:
+        return self.region_id
+
+
+class EnrollmentWithdrawn(Payload):
+    event_name: ClassVar[str] = "enrollment.withdrawn"
+    topic: ClassVar[str] = topics.ENROLLMENT
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+
+    @property
+    def kafka_key(self) -> str:
+        return self.region_id
+
+
+class ClientDischarged(EnrollmentWithdrawn):
+    event_name: ClassVar[str] = "client.discharged"
+
+
+# ---------------------------------------------------------- schedule (iop.schedule.v1)
+
+
+class GroupPlacement(ContractModel):
+    group_id: EntityId
+    site_id: EntityId
+    delivery: Delivery
+    facilitator_id: EntityId
+    sessions: list[TimeWindow] = Field(min_length=1)
+
+
+class IndividualSession(ContractModel):
+    therapist_id: EntityId
+    delivery: Delivery
+    site_id: EntityId
+    day: Day
+    start: TimeOfDay
+    end: TimeOfDay
+
+    @property
+    def window(self) -> TimeWindow:
+        return TimeWindow(day=self.day, start=self.start, end=self.end)
+
+
+class ClientScheduled(Payload):
+    event_name: ClassVar[str] = "client.scheduled"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    schedule_version: int = Field(ge=1)
+    group: GroupPlacement
+    individual: IndividualSession
+    start_date: date
+    end_date: date
+    weekly_hours: float = Field(gt=0)
+    timezone: TimeZoneName
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "ClientScheduled":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class ClientRescheduled(ClientScheduled):
+    event_name: ClassVar[str] = "client.rescheduled"
+
+
+class ClientWaitlisted(Payload):
+    event_name: ClassVar[str] = "client.waitlisted"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    reasons: list[WaitlistReason] = Field(min_length=1)
+    detail: str = ""
+
+
+class ClientUnscheduled(Payload):
+    event_name: ClassVar[str] = "client.unscheduled"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    cause: UnscheduleCause
+
+
+# ------------------------------------------------- notification (iop.notification.v1)
+
+
+class NotificationOutcome(Payload):
+    topic: ClassVar[str] = topics.NOTIFICATION
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    schedule_version: int = Field(ge=0)
+    channel: Channel
+    reason: str | None = None
+
+
+class NotificationSent(NotificationOutcome):
+    event_name: ClassVar[str] = "notification.sent"
+
+
+class NotificationFailed(NotificationOutcome):
+    event_name: ClassVar[str] = "notification.failed"
+    reason: str = Field(min_length=1)
+
+
+class NotificationSuppressed(NotificationOutcome):
+    event_name: ClassVar[str] = "notification.suppressed"
+    reason: str = Field(min_length=1)
+
+
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (
+    SiteUpserted,
+    GroupUpserted,
+    GroupRetired,
+    TherapistUpserted,
+    TherapistRetired,
+    ReferralSubmitted,
+    EnrollmentRequested,
+    EnrollmentDeclined,
+    EnrollmentWithdrawn,
+    ClientDischarged,
+    ClientScheduled,
+    ClientRescheduled,
+    ClientWaitlisted,
+    ClientUnscheduled,
+    NotificationSent,
+    NotificationFailed,
+    NotificationSuppressed,
+)

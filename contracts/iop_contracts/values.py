@@ -1,0 +1,184 @@
+"""Closed sets of values and the small value types shared by every payload."""
+
+import re
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+
+
+class Day(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:
+        """Monday is 0, as in `date.weekday()`."""
+        return list(Day).index(self)
+
+
+class Delivery(StrEnum):
+    IN_PERSON = "in_person"
+    TELEHEALTH = "telehealth"
+
+
+class Track(StrEnum):
+    SUBSTANCE_USE = "substance_use"
+    MENTAL_HEALTH = "mental_health"
+    DUAL_DIAGNOSIS = "dual_diagnosis"
+
+
+class Modality(StrEnum):
+    CBT = "cbt"
+    DBT = "dbt"
+    TRAUMA_INFORMED = "trauma_informed"
+    MINDFULNESS = "mindfulness"
+    RELAPSE_PREVENTION = "relapse_prevention"
+    PSYCHOEDUCATION = "psychoeducation"
+
+
+class Population(StrEnum):
+    ADULT = "adult"
+    ADOLESCENT = "adolescent"
+
+
+class GroupGender(StrEnum):
+    ANY = "any"
+    WOMEN = "women"
+    MEN = "men"
+
+
+class ClientGender(StrEnum):
+    WOMAN = "woman"
+    MAN = "man"
+    NONBINARY = "nonbinary"
+    UNDISCLOSED = "undisclosed"
+
+
+class Priority(StrEnum):
+    ROUTINE = "routine"
+    STEP_DOWN = "step_down"
+    URGENT = "urgent"
+
+
+class PriorLevel(StrEnum):
+    INPATIENT = "inpatient"
+    RESIDENTIAL = "residential"
+    PHP = "php"
+    IOP = "iop"
+    OUTPATIENT = "outpatient"
+    NONE = "none"
+
+
+class RecommendedLevel(StrEnum):
+    INPATIENT = "inpatient"
+    PHP = "php"
+    OUTPATIENT = "outpatient"
+
+
+class WaitlistReason(StrEnum):
+    NO_GROUP_IN_AVAILABILITY = "no_group_in_availability"
+    GROUPS_FULL = "groups_full"
+    NO_LANGUAGE_MATCH = "no_language_match"
+    NO_CREDENTIALED_THERAPIST = "no_credentialed_therapist"
+    THERAPIST_CAPACITY = "therapist_capacity"
+    INSUFFICIENT_WEEKLY_HOURS = "insufficient_weekly_hours"
+    SITE_NOT_ACCESSIBLE = "site_not_accessible"
+
+
+class UnscheduleCause(StrEnum):
+    WITHDRAWN = "withdrawn"
+    DISCHARGED = "discharged"
+    GROUP_RETIRED = "group_retired"
+    THERAPIST_RETIRED = "therapist_retired"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+CLINICAL_LICENCES = frozenset({"LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP"})
+ADDICTION_CREDENTIALS = frozenset({"LADC", "CADC", "LCADC", "CAADC", "LAC", "CSAC"})
+
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _time_of_day(value: str) -> str:
+    if not _TIME_OF_DAY.match(value):
+        raise ValueError("must be a 24-hour time of day 'HH:MM'")
+    return value
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError("must be an IANA time zone such as 'America/New_York'") from error
+    return value
+
+
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
+# Identifiers travel in Kafka keys and URLs: keep them short and free of spaces and slashes.
+EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Credential = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,10}$")]
+
+
+def minutes(time_of_day: str) -> int:
+    """Minutes since midnight of an 'HH:MM' time."""
+    hours, mins = time_of_day.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: consumers ignore fields they do not know (forward compatible)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
+
+
+class TimeWindow(ContractModel):
+    """A weekly recurring span of local time on one day, e.g. mon 17:00-21:30."""
+
+    day: Day
+    start: TimeOfDay
+    end: TimeOfDay
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> "TimeWindow":
+        if minutes(self.end) <= minutes(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        return minutes(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return minutes(self.end)
+
+    @property
+    def hours(self) -> float:
+        return (self.end_minute - self.start_minute) / 60
+
+    def overlaps(self, other: "TimeWindow") -> bool:
+        return (
+            self.day == other.day
+            and self.start_minute < other.end_minute
+            and other.start_minute < self.end_minute
+        )
+
+    def contains(self, other: "TimeWindow") -> bool:
+        return (
+            self.day == other.day
+            and self.start_minute <= other.start_minute
+            and other.end_minute <= self.end_minute
+        )
