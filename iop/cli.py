@@ -1,4 +1,4 @@
-"""The operator command line: `iop broker`, `iop up`, `iop demo`, `iop roster load`, `iop contracts`."""
+"""The operator command line: iop broker, up, demo, roster load and contracts."""
 
 import signal
 import threading
@@ -42,5 +42,7 @@ def contracts_export(directory: Path) -> None:
 
     for path in export(directory):
         typer.echo(str(path))
+
+
 if __name__ == "__main__":
     app()

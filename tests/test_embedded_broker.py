@@ -32,7 +32,9 @@ async def test_keyed_records_with_headers_round_trip_and_offsets_commit(
     try:
         for i in range(10):
             await producer.send_and_wait(
-                topics.ENROLLMENT, f"v{i}-{unique}".encode(), key=f"r{i % 3}-{unique}".encode(),
+                topics.ENROLLMENT,
+                f"v{i}-{unique}".encode(),
+                key=f"r{i % 3}-{unique}".encode(),
                 headers=[("ce_id", f"{unique}-{i}".encode())],
             )
     finally:
@@ -40,8 +42,12 @@ async def test_keyed_records_with_headers_round_trip_and_offsets_commit(
 
     group = f"test-{unique}"
     consumer = AIOKafkaConsumer(
-        topics.ENROLLMENT, bootstrap_servers=kafka_bootstrap, group_id=group,
-        auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=6000,
+        topics.ENROLLMENT,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
         heartbeat_interval_ms=500,
     )
     await consumer.start()

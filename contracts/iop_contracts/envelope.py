@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import builtins
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -65,7 +66,7 @@ class CloudEvent(BaseModel):
         """The typed payload; raises ContractError naming the field when it is invalid."""
         return parse_payload(self.type, self.data)
 
-    def payload_as(self, payload_type: type[P]) -> P:
+    def payload_as(self, payload_type: builtins.type[P]) -> P:
         payload = self.payload()
         if not isinstance(payload, payload_type):
             raise ContractError(f"expected {payload_type.event_name}, got {self.type}")
@@ -173,9 +174,14 @@ def decode_record(value: bytes | str | Mapping[str, Any] | None) -> CloudEvent:
     return event
 
 
-def dead_letter_headers(original: Headers | None, reason: str, consumer: str) -> list[tuple[str, bytes]]:
+_DLQ_HEADERS = frozenset({"dlq_reason", "dlq_consumer", "dlq_at"})
+
+
+def dead_letter_headers(
+    original: Headers | None, reason: str, consumer: str
+) -> list[tuple[str, bytes]]:
     """The headers of a dead-letter record: the original ones plus why, who and when."""
-    kept = [(k, v) for k, v in (original or ()) if k not in {"dlq_reason", "dlq_consumer", "dlq_at"}]
+    kept = [(k, v) for k, v in (original or ()) if k not in _DLQ_HEADERS]
     return [
         *kept,
         ("dlq_reason", reason[:1000].encode()),

@@ -23,8 +23,8 @@ from iop_contracts.values import (
     LanguageTag,
     Modality,
     Population,
-    PriorLevel,
     Priority,
+    PriorLevel,
     RecommendedLevel,
     TimeOfDay,
     TimeWindow,
@@ -219,7 +219,9 @@ class EnrollmentFields(ContractModel):
     @model_validator(mode="after")
     def _reachable_somewhere(self) -> "EnrollmentFields":
         if not self.preferred_site_ids and not self.accepts_telehealth:
-            raise ValueError("preferred_site_ids must name a site unless accepts_telehealth is true")
+            raise ValueError(
+                "preferred_site_ids must name a site unless accepts_telehealth is true"
+            )
         return self
 
 

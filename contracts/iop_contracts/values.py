@@ -18,7 +18,7 @@ class Day(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def weekday(self) -> int:
         """Monday is 0, as in `date.weekday()`."""
         return list(Day).index(self)
 
@@ -139,7 +139,7 @@ def minutes(time_of_day: str) -> int:
 
 
 class ContractModel(BaseModel):
-    """Base of every contract model: consumers ignore fields they do not know (forward compatible)."""
+    """Base of every contract model: consumers ignore unknown fields (forward compatible)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
 

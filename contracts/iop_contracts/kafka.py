@@ -1,0 +1,99 @@
+"""The contract's Kafka binding for FastStream services: one way to publish, decode and dead-letter.
+
+Every service builds its broker with `make_broker`, publishes with `publish_event` (returns once the
+broker acknowledged the record with acks=all) and turns a record it cannot use into a dead-letter
+record with `dead_letter`, so the wire format lives in one place.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka.structs import RecordMetadata
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings
+
+from iop_contracts import topics
+from iop_contracts.envelope import (
+    CloudEvent,
+    dead_letter_headers,
+    decode_record,
+    encode_event,
+)
+
+
+class KafkaSettings(BaseSettings):
+    """Broker settings shared by every service; read from unprefixed environment variables."""
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    # On for Apache Kafka; the embedded broker does not implement InitProducerId.
+    enable_idempotence: bool = Field(
+        False, validation_alias=AliasChoices("KAFKA_ENABLE_IDEMPOTENCE")
+    )
+    request_timeout_ms: int = Field(
+        15000, validation_alias=AliasChoices("KAFKA_REQUEST_TIMEOUT_MS")
+    )
+
+
+def make_broker(settings: KafkaSettings, client_id: str, **options: Any) -> KafkaBroker:
+    """A FastStream Kafka broker whose publishes wait for acks from all in-sync replicas."""
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.enable_idempotence,
+        request_timeout_ms=settings.request_timeout_ms,
+        **options,
+    )
+
+
+def _str_headers(headers: list[tuple[str, bytes]]) -> dict[str, str]:
+    return {key: value.decode() for key, value in headers}
+
+
+async def publish_event(
+    broker: KafkaBroker, event: CloudEvent, *, topic: str | None = None
+) -> RecordMetadata:
+    """Publish one event (structured CloudEvents mode) and wait for the broker's acknowledgement."""
+    record = encode_event(event, topic)
+    return await broker.publish(
+        record.value,
+        record.topic,
+        key=record.key,
+        headers=_str_headers(record.headers),
+        correlation_id=event.correlationid or event.id,
+    )
+
+
+def decode_message(message: KafkaMessage) -> CloudEvent:
+    """The event in a consumed record; ContractError naming the field when it is not valid."""
+    body = message.body
+    return decode_record(body if isinstance(body, bytes | str) else None)
+
+
+def record_topic(message: KafkaMessage) -> str:
+    raw = message.raw_message
+    return str(getattr(raw, "topic", ""))
+
+
+async def dead_letter(
+    broker: KafkaBroker, message: KafkaMessage, *, reason: str, consumer: str
+) -> RecordMetadata:
+    """Copy a record we cannot process to `<topic>.dlq` with why, who and when, keeping its key."""
+    raw = message.raw_message
+    source_topic = record_topic(message)
+    original: list[tuple[str, bytes]] = list(getattr(raw, "headers", None) or [])
+    headers = dead_letter_headers(original, reason, consumer)
+    body = message.body if isinstance(message.body, bytes) else b""
+    return await broker.publish(
+        body,
+        topics.dlq(source_topic),
+        key=getattr(raw, "key", None),
+        headers={key: value.decode(errors="replace") for key, value in headers},
+    )
+
+
+def header_map(message: KafkaMessage) -> Mapping[str, str]:
+    return {key: str(value) for key, value in (message.headers or {}).items()}
