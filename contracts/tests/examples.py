@@ -1,0 +1,76 @@
+"""The payload examples of CONTRACT.md, as written there."""
+
+from typing import Any
+
+SITE: dict[str, Any] = {
+    "site_id": "bos-1", "name": "Boston Back Bay", "region_id": "ne",
+    "timezone": "America/New_York",
+    "windows": [{"day": "mon", "start": "17:00", "end": "21:30"},
+                {"day": "sat", "start": "08:00", "end": "18:00"}],
+}  # fmt: skip
+GROUP: dict[str, Any] = {
+    "group_id": "bos-1-sud-eve-a", "site_id": "bos-1", "delivery": "in_person",
+    "track": "substance_use", "modality": "relapse_prevention", "population": "adult",
+    "gender": "any", "language": "en", "capacity": 12,
+    "sessions": [{"day": "mon", "start": "18:00", "end": "21:00"},
+                 {"day": "wed", "start": "18:00", "end": "21:00"},
+                 {"day": "thu", "start": "18:00", "end": "21:00"}],
+    "facilitator_id": None, "open_from": "2026-12-01",
+}  # fmt: skip
+THERAPIST: dict[str, Any] = {
+    "therapist_id": "t-017", "name": "Dana Whitfield", "site_ids": ["bos-1", "bos-2"],
+    "telehealth": True, "credentials": ["LCSW", "LADC"],
+    "modalities": ["cbt", "relapse_prevention"], "populations": ["adult"],
+    "languages": ["en", "es"], "availability": [{"day": "mon", "start": "16:00", "end": "21:30"}],
+    "max_weekly_hours": 20, "max_caseload": 12,
+}  # fmt: skip
+ENROLLMENT: dict[str, Any] = {
+    "client_id": "c-8f3a", "region_id": "ne", "track": "substance_use", "population": "adult",
+    "gender": "woman", "language": "en", "preferred_site_ids": ["bos-1", "bos-2"],
+    "accepts_telehealth": True, "gender_specific_group": False,
+    "availability": [{"day": "mon", "start": "17:30", "end": "22:00"},
+                     {"day": "sat", "start": "09:00", "end": "13:00"}],
+    "requested_start": "2026-12-01", "program_weeks": 8, "priority": "step_down",
+    "indicated_modalities": ["dbt"],
+    "contact": {"first_name": "Ana", "email": "ana@example.org", "phone": "+16175550101",
+                "email_consent": True, "sms_consent": False},
+}  # fmt: skip
+SCREENING: dict[str, Any] = {
+    "needs_medical_detox": False, "needs_24h_supervision": False, "imminent_risk": False,
+    "medically_stable": True, "stable_living_environment": True, "prior_level": "inpatient",
+}  # fmt: skip
+SCHEDULED: dict[str, Any] = {
+    "client_id": "c-8f3a", "region_id": "ne", "schedule_version": 1,
+    "group": {"group_id": "bos-1-sud-eve-a", "site_id": "bos-1", "delivery": "in_person",
+              "facilitator_id": "t-017",
+              "sessions": [{"day": "mon", "start": "18:00", "end": "21:00"}]},
+    "individual": {"therapist_id": "t-017", "delivery": "in_person", "site_id": "bos-1",
+                   "day": "sat", "start": "09:00", "end": "10:00"},
+    "start_date": "2026-12-02", "end_date": "2027-01-26", "weekly_hours": 10.0,
+    "timezone": "America/New_York",
+}  # fmt: skip
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "iop.site.upserted": SITE,
+    "iop.group.upserted": GROUP,
+    "iop.group.retired": {"group_id": "bos-1-sud-eve-a"},
+    "iop.therapist.upserted": THERAPIST,
+    "iop.therapist.retired": {"therapist_id": "t-017"},
+    "iop.enrollment.requested": ENROLLMENT,
+    "iop.referral.submitted": {**ENROLLMENT, "screening": SCREENING},
+    "iop.enrollment.declined": {"client_id": "c-8f3a", "region_id": "ne",
+                                "reasons": ["needs_medical_detox"],
+                                "recommended_level": "inpatient"},
+    "iop.enrollment.withdrawn": {"client_id": "c-8f3a", "region_id": "ne"},
+    "iop.client.discharged": {"client_id": "c-8f3a", "region_id": "ne"},
+    "iop.client.scheduled": SCHEDULED,
+    "iop.client.rescheduled": {**SCHEDULED, "schedule_version": 2},
+    "iop.client.waitlisted": {"client_id": "c-8f3a", "region_id": "ne",
+                              "reasons": ["no_group_in_availability"], "detail": "no group fits"},
+    "iop.client.unscheduled": {"client_id": "c-8f3a", "region_id": "ne", "cause": "withdrawn"},
+    "iop.notification.sent": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email"},
+    "iop.notification.failed": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email",
+                                "reason": "mailbox_unavailable"},
+    "iop.notification.suppressed": {"client_id": "c-8f3a", "schedule_version": 1,
+                                    "channel": "sms", "reason": "no_consent"},
+}  # fmt: skip
