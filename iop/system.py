@@ -1,0 +1,223 @@
+"""The whole system on one machine: broker, SMTP sink and the three services as processes.
+
+`iop up`, `iop demo` and the end-to-end tests all start the system this way, so what the tests
+exercise is what an operator runs.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from iop.broker import EmbeddedBroker, ensure_topics, free_port
+
+SERVICES = ("scheduler", "intake", "notifier")
+DEFAULT_PORTS = {"intake": 8080, "scheduler": 8081, "notifier": 8082}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass
+class SystemSettings:
+    """Where things listen. Defaults come from the environment, as README.md documents."""
+
+    bootstrap_servers: str | None = field(
+        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+    )
+    ports: dict[str, int] = field(
+        default_factory=lambda: {
+            name: _env_int(f"{name.upper()}_HTTP_PORT", port)
+            for name, port in DEFAULT_PORTS.items()
+        }
+    )
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("NOTIFIER_SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: _env_int("NOTIFIER_SMTP_PORT", 0))
+    state_dir: Path = field(default_factory=lambda: Path(os.environ.get("IOP_STATE_DIR", ".iop")))
+
+    @classmethod
+    def isolated(cls, state_dir: Path) -> "SystemSettings":
+        """Free ports everywhere and a private state folder (tests, parallel demos)."""
+        return cls(
+            ports={name: free_port() for name in SERVICES},
+            smtp_host=None,
+            smtp_port=0,
+            state_dir=state_dir,
+        )
+
+
+def service_command(service: str) -> list[str]:
+    """The service's own entry point, from this environment."""
+    script = Path(sys.executable).parent / f"iop-{service}"
+    if script.exists():
+        return [str(script), "run"]
+    found = shutil.which(f"iop-{service}")
+    if found is None:
+        raise FileNotFoundError(f"iop-{service} is not installed in this environment")
+    return [found, "run"]
+
+
+class SystemStartError(RuntimeError):
+    """A part of the system did not start."""
+
+
+class System:
+    """Start with `start()` (or `with System(...)`), stop with `stop()`: every process ends."""
+
+    def __init__(self, settings: SystemSettings | None = None) -> None:
+        self.settings = settings or SystemSettings()
+        self.broker: EmbeddedBroker | None = None
+        self.smtp_sink: object | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.bootstrap_servers = ""
+        self.smtp_address = ("", 0)
+        run_id = time.strftime("%Y%m%d-%H%M%S")
+        self.run_dir = self.settings.state_dir / "runs" / run_id
+        self.outbox = self.settings.state_dir / "outbox"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, ready_timeout_s: float = 60.0) -> "System":
+        self.start_infrastructure()
+        return self.start_services(ready_timeout_s)
+
+    def start_infrastructure(self) -> "System":
+        """The broker (with topics) and the SMTP sink: what the services need to start."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._start_broker()
+            self._start_smtp()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_services(self, ready_timeout_s: float = 60.0) -> "System":
+        try:
+            for service in SERVICES:
+                self._start_service(service)
+            self.wait_ready(ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_broker(self) -> None:
+        if self.settings.bootstrap_servers:
+            import asyncio
+
+            asyncio.run(ensure_topics(self.settings.bootstrap_servers))
+            self.bootstrap_servers = self.settings.bootstrap_servers
+            return
+        self.broker = EmbeddedBroker(log_path=self.run_dir / "broker.log").start()
+        self.bootstrap_servers = self.broker.bootstrap_servers
+
+    def _start_smtp(self) -> None:
+        if self.settings.smtp_host:
+            self.smtp_address = (self.settings.smtp_host, self.settings.smtp_port or 25)
+            return
+        from iop_notifier.adapters.smtp_sink import SmtpSink
+
+        sink = SmtpSink(self.outbox, host="127.0.0.1", port=self.settings.smtp_port or free_port())
+        sink.start()
+        self.smtp_sink = sink
+        self.smtp_address = (sink.host, sink.port)
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            f"{service.upper()}_HTTP_PORT": str(self.settings.ports[service]),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if service == "notifier":
+            env["NOTIFIER_SMTP_HOST"] = self.smtp_address[0]
+            env["NOTIFIER_SMTP_PORT"] = str(self.smtp_address[1])
+            if self.broker is not None:
+                # The embedded broker forgets everything when it stops; a ledger that outlived
+                # it would remember deliveries of events that no longer exist.
+                env.setdefault("NOTIFIER_LEDGER_PATH", str(self.run_dir / "ledger.sqlite3"))
+        return env
+
+    def _start_service(self, service: str) -> None:
+        log = open(self.run_dir / f"{service}.log", "ab")  # noqa: SIM115 - the child owns it
+        self.processes[service] = subprocess.Popen(
+            service_command(service),
+            env=self.service_env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.settings.ports[service]}{path}"
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = set(SERVICES)
+        with httpx.Client(timeout=2.0) as http:
+            while pending:
+                for service in sorted(pending):
+                    process = self.processes[service]
+                    if process.poll() is not None:
+                        raise SystemStartError(
+                            f"{service} exited with {process.returncode}; "
+                            f"see {self.run_dir / (service + '.log')}"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if http.get(self.url(service, "/health/ready")).status_code == 200:
+                            pending.discard(service)
+                if pending and time.monotonic() > deadline:
+                    raise SystemStartError(f"not ready within {timeout_s:.0f} s: {sorted(pending)}")
+                if pending:
+                    time.sleep(0.2)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self.processes.clear()
+        if self.smtp_sink is not None:
+            self.smtp_sink.stop()  # type: ignore[attr-defined]
+            self.smtp_sink = None
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+    def describe(self) -> list[str]:
+        broker = "embedded (memory storage)" if self.broker else "external"
+        smtp = "local sink writing to " + str(self.outbox) if self.smtp_sink else "external"
+        return [
+            f"broker     {self.bootstrap_servers}  [{broker}]",
+            f"intake     {self.url('intake')}  (API docs at /docs)",
+            f"scheduler  {self.url('scheduler', '/health/ready')}  (metrics at /metrics)",
+            f"notifier   {self.url('notifier', '/health/ready')}  (metrics at /metrics)",
+            f"smtp       {self.smtp_address[0]}:{self.smtp_address[1]}  [{smtp}]",
+            f"logs       {self.run_dir}/",
+        ]
+
+    def __enter__(self) -> "System":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
