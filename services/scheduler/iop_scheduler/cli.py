@@ -1,6 +1,15 @@
 """Command line of the scheduler service."""
 
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from .solver import SolveSettings, first_fit, generate, solve_snapshot, validate_output
 
 app = typer.Typer(help="IOP scheduler service", no_args_is_help=True)
 
@@ -8,3 +17,86 @@ app = typer.Typer(help="IOP scheduler service", no_args_is_help=True)
 @app.callback()
 def main() -> None:
     """IOP scheduler service."""
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path}: expected a JSON object")
+    return data
+
+
+def _write(data: dict[str, Any], out: Path | None) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+def _summary(result: dict[str, Any]) -> str:
+    stats = result["stats"]
+    return (
+        f"scheduled={len(result['scheduled'])} waitlisted={len(result['waitlisted'])} "
+        f"rescheduled={len(result.get('rescheduled', []))} status={stats.get('status')} "
+        f"objective={stats.get('objective')} bound={stats.get('best_bound')} "
+        f"gap={stats.get('gap')} wall_s={stats.get('wall_s')}"
+    )
+
+
+@app.command()
+def solve(
+    snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the result here"),
+    time_limit: float = typer.Option(10.0, "--time-limit", help="wall-clock budget, seconds"),
+    workers: int = typer.Option(8, "--workers", help="CP-SAT workers per region"),
+    seed: int = typer.Option(0, "--seed", help="CP-SAT random seed"),
+    gap: float = typer.Option(0.0, "--gap", help="relative gap limit on weighted placements"),
+) -> None:
+    """Place every enrollment of SNAPSHOT; existing valid schedules stay as they are."""
+    settings = SolveSettings(
+        time_limit_s=time_limit, workers=workers, seed=seed, relative_gap_limit=gap
+    )
+    result = solve_snapshot(_read(snapshot), settings)
+    _write(result, output)
+    typer.echo(_summary(result), err=True)
+
+
+@app.command()
+def baseline(
+    snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the result here"),
+) -> None:
+    """The first-fit clerk's schedule for SNAPSHOT (same output shape as solve)."""
+    result = first_fit(_read(snapshot))
+    _write(result, output)
+    typer.echo(_summary(result), err=True)
+
+
+@app.command()
+def validate(
+    snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
+    result: Path = typer.Argument(..., exists=True, dir_okay=False, help="solve output JSON"),
+) -> None:
+    """Check RESULT against every hard rule for SNAPSHOT; exit 1 if anything is broken."""
+    findings = validate_output(_read(snapshot), _read(result))
+    for finding in findings:
+        typer.echo(str(finding))
+    typer.echo(f"{len(findings)} finding(s)", err=True)
+    if findings:
+        raise typer.Exit(code=1)
+
+
+@app.command("generate")
+def generate_cmd(
+    seed: int = typer.Option(0, "--seed"),
+    regions: int = typer.Option(1, "--regions", min=1),
+    sites_per_region: int = typer.Option(6, "--sites-per-region", min=1),
+    load: float = typer.Option(1.0, "--load", min=0.0, help="enrollments per group seat"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the snapshot here"),
+) -> None:
+    """Write a synthetic network snapshot (sites, groups, therapists, enrollments)."""
+    _write(generate(seed, regions, sites_per_region, load), output)

@@ -1,0 +1,63 @@
+"""The first-fit clerk: the comparison a network makes against its current manual process.
+
+A careful clerk with a spreadsheet takes clients in priority order (urgent, step-down, routine;
+then by requested start) and gives each the first option that works: groups in the client's
+order of preference (first-choice site, then earliest start), the group's running facilitator or
+the first free qualified one, the facilitator as individual therapist when they can (continuity),
+else the other therapists, and the first free hour of the week. The clerk obeys every hard rule
+and never moves anyone already placed. The same routine tops up a solver solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .instance import Instance
+from .ledger import Ledger
+from .placement import Placement
+
+
+def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None:
+    roster = inst.roster
+    options = sorted(
+        inst.group_options.get(client_id, ()),
+        key=lambda o: (not o.is_previous, o.site_rank, o.start_date, o.group_id),
+    )
+    therapists = inst.individual_therapists.get(client_id, ())
+    for option in options:
+        gid = option.group_id
+        if ledger.seats_left(gid) <= 0:
+            continue
+        group = roster.groups[gid]
+        for fid in inst.facilitators.get(gid, ()):
+            if not ledger.open_for(gid, fid):
+                continue
+            order = [fid] if fid in therapists else []
+            order += [t for t in therapists if t != fid]
+            for tid in order:
+                therapist = roster.therapists[tid]
+                if ledger.caseload[tid] >= therapist.max_caseload:
+                    continue
+                for slot in inst.all_slots(client_id, tid):
+                    if any(slot.interval.overlaps(s) for s in group.sessions):
+                        continue  # rule 3: the client's own sessions never overlap
+                    if ledger.fits(gid, fid, slot):
+                        return Placement(client_id, gid, fid, slot, option.start_date)
+    return None
+
+
+def fill(inst: Instance, ledger: Ledger, clients: Iterable[str]) -> dict[str, Placement]:
+    """Place each of ``clients`` (in the given order) first-fit on top of ``ledger``."""
+    placed: dict[str, Placement] = {}
+    for cid in clients:
+        placement = _fit_one(inst, ledger, cid)
+        if placement is not None:
+            ledger.add(placement.group_id, placement.facilitator_id, placement.slot)
+            placed[cid] = placement
+    return placed
+
+
+def first_fit_placements(inst: Instance) -> tuple[dict[str, Placement], Ledger]:
+    """The clerk's placements of every pending client, and the ledger they leave."""
+    ledger = inst.ledger.copy()
+    return fill(inst, ledger, inst.pending), ledger

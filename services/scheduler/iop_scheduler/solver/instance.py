@@ -1,0 +1,488 @@
+"""Validated solver input: the snapshot parsed, existing schedules sorted into kept / displaced,
+and every compatible option pre-filtered before any CP-SAT variable exists.
+
+Options are filtered hard here (rules 1-3, 5-7 and 9 are static per pair) so that the model
+(model.py) stays near-linear in the number of compatible (client, group) and
+(client, therapist, slot) pairs, and only has to add the rules that couple clients.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .domain import (
+    PRIORITY_RANK,
+    Enrollment,
+    Group,
+    Schedule,
+    Site,
+    Slot,
+    Therapist,
+)
+from .errors import InvalidSnapshot
+from .ledger import Ledger, bookings_conflict, slot_booking
+from .rules import (
+    facilitator_qualifies,
+    group_accessible,
+    group_fits,
+    group_in_client_time,
+    group_sessions_in_windows,
+    individual_credentialed,
+    weekly_hours_ok,
+)
+from .weektime import MINUTES_PER_DAY, Interval, first_meeting_on_or_after, inside_one, parse_date
+
+MAX_WAIT_DAYS_PENALISED = 60
+TELEHEALTH_SITE_RANK = 4  # worse than any in-person choice (ranks are capped at 3)
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    individual_minutes: int = 60
+    grid_minutes: int = 30
+    travel_minutes: int = 30
+    slots_per_pair: int = 4
+    as_of: date | None = None
+
+
+@dataclass(frozen=True)
+class Roster:
+    sites: dict[str, Site]
+    groups: dict[str, Group]
+    therapists: dict[str, Therapist]
+    enrollments: dict[str, Enrollment]
+    schedules: dict[str, Schedule]
+    as_of: date | None
+
+    def therapist_regions(self, therapist: Therapist) -> frozenset[str]:
+        """Regions a therapist serves: those of their sites; a telehealth-only therapist with no
+        site serves every region (which couples those regions into one problem)."""
+        regions = frozenset(
+            self.sites[s].region_id for s in therapist.site_ids if s in self.sites
+        )
+        if not regions and therapist.telehealth:
+            return frozenset(s.region_id for s in self.sites.values())
+        return regions
+
+    def group_region(self, group: Group) -> str | None:
+        site = self.sites.get(group.site_id)
+        return None if site is None else site.region_id
+
+
+def _items(snapshot: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = snapshot.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise InvalidSnapshot(f"snapshot {key!r} must be a list of objects")
+    return items
+
+
+def parse_roster(snapshot: Mapping[str, Any]) -> Roster:
+    """Parse a snapshot; a later item with the same id replaces an earlier one (roster table)."""
+    as_of = snapshot.get("as_of")
+    return Roster(
+        sites={s.site_id: s for s in map(Site.parse, _items(snapshot, "sites"))},
+        groups={g.group_id: g for g in map(Group.parse, _items(snapshot, "groups"))},
+        therapists={
+            t.therapist_id: t for t in map(Therapist.parse, _items(snapshot, "therapists"))
+        },
+        enrollments={
+            e.client_id: e for e in map(Enrollment.parse, _items(snapshot, "enrollments"))
+        },
+        schedules={s.client_id: s for s in map(Schedule.parse, _items(snapshot, "schedules"))},
+        as_of=None if as_of is None else parse_date(as_of, "as_of"),
+    )
+
+
+@dataclass(frozen=True)
+class GroupOption:
+    """A group a client may join, with its rule-9 start date and the soft-goal costs."""
+
+    group_id: str
+    start_date: date
+    wait_days: int
+    site_rank: int
+    wish_misses: int
+    is_previous: bool
+
+
+@dataclass
+class Instance:
+    roster: Roster
+    settings: InstanceSettings
+    kept: dict[str, Schedule]
+    displaced: dict[str, Schedule]
+    pending: tuple[str, ...]
+    ledger: Ledger
+    group_options: dict[str, tuple[GroupOption, ...]]
+    facilitators: dict[str, tuple[str, ...]]
+    individual_therapists: dict[str, tuple[str, ...]]
+    slot_options: dict[str, tuple[Slot, ...]] = field(default_factory=dict)
+
+    @property
+    def enrollments(self) -> dict[str, Enrollment]:
+        return self.roster.enrollments
+
+    def client_weight(self, client_id: str) -> int:
+        """Priority weight; a client displaced by a roster change outranks every new client so
+        that new enrollments never take the place of someone already in care."""
+        weight = self.enrollments[client_id].weight
+        return weight + 3 if client_id in self.displaced else weight
+
+    def all_slots(self, client_id: str, therapist_id: str) -> Iterator[Slot]:
+        """Every individual slot of the pair, chronologically, best place first at each time."""
+        return candidate_slots(
+            self.enrollments[client_id],
+            self.roster.therapists[therapist_id],
+            self.roster.sites,
+            self.settings,
+        )
+
+
+def priority_order(enrollments: Mapping[str, Enrollment], ids: list[str]) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            ids,
+            key=lambda c: (
+                PRIORITY_RANK.get(enrollments[c].priority, 2),
+                enrollments[c].requested_start,
+                c,
+            ),
+        )
+    )
+
+
+def site_rank(client: Enrollment, group: Group) -> int:
+    """Soft goal 3: first-choice site 0, later choices 1..3, telehealth after every site."""
+    if group.delivery == "telehealth":
+        return TELEHEALTH_SITE_RANK
+    return min(client.preferred_site_ids.index(group.site_id), TELEHEALTH_SITE_RANK - 1)
+
+
+def wish_misses(client: Enrollment, group: Group) -> int:
+    """Soft goal 4: a wanted gender-specific group, an indicated modality."""
+    misses = 0
+    if client.gender_specific_group and group.gender == "any":
+        misses += 1
+    if client.indicated_modalities and group.modality not in client.indicated_modalities:
+        misses += 1
+    return misses
+
+
+def start_date_for(
+    client: Enrollment, group: Group, as_of: date | None, previous: Schedule | None
+) -> date:
+    """Rule 9: on or after ``requested_start`` and ``open_from``, on a day the group meets.
+    A displaced client keeps their old start date when the new group allows it, so their
+    programme does not restart; anyone else starts no earlier than ``as_of``."""
+    floor = max(client.requested_start, group.open_from or client.requested_start)
+    if previous is not None and previous.start_date >= floor and (
+        previous.start_date.weekday() in group.meeting_days
+    ):
+        return previous.start_date
+    if as_of is not None:
+        floor = max(floor, as_of)
+    return first_meeting_on_or_after(floor, group.meeting_days)
+
+
+def end_date_for(client: Enrollment, start: date) -> date:
+    """Rule 9: ``end_date`` = ``start_date`` + ``program_weeks`` weeks - 1 day."""
+    return start + timedelta(weeks=client.program_weeks, days=-1)
+
+
+def group_static_ok(
+    client: Enrollment, group: Group, sites: Mapping[str, Site], individual_minutes: int
+) -> bool:
+    """Rules 1, 2, 3 and 5 between one client and one group."""
+    return (
+        group_fits(client, group)
+        and group_accessible(client, group, sites)
+        and group_sessions_in_windows(group, sites)
+        and group_in_client_time(client, group)
+        and weekly_hours_ok(client, group, individual_minutes)
+    )
+
+
+def candidate_slots(
+    client: Enrollment, therapist: Therapist, sites: Mapping[str, Site], cfg: InstanceSettings
+) -> Iterator[Slot]:
+    """Rules 3 and 7 for an individual session: a ``cfg.individual_minutes`` block on the
+    ``cfg.grid_minutes`` grid inside one interval of the client's availability, one of the
+    therapist's, and one window of the site that holds it. In person: a site both in the
+    client's preferred sites and the therapist's sites. Telehealth: both accept it, and it is
+    attributed to a site of the client's region whose window contains it."""
+    duration, grid = cfg.individual_minutes, cfg.grid_minutes
+    in_person_sites = [
+        sites[s] for s in client.preferred_site_ids if s in therapist.site_ids and s in sites
+    ]
+    tele_sites: list[Site] = []
+    if client.accepts_telehealth and therapist.telehealth:
+        region_sites = [s for s in sites.values() if s.region_id == client.region_id]
+        tele_sites = sorted(
+            region_sites,
+            key=lambda s: (
+                client.preferred_site_ids.index(s.site_id)
+                if s.site_id in client.preferred_site_ids
+                else len(client.preferred_site_ids),
+                s.site_id,
+            ),
+        )
+    if not in_person_sites and not tele_sites:
+        return
+    seen: set[int] = set()
+    for mine in client.availability:
+        for theirs in therapist.availability:
+            lo, hi = max(mine.start, theirs.start), min(mine.end, theirs.end)
+            first = -(-lo // grid) * grid
+            for start in range(first, hi - duration + 1, grid):
+                if start in seen or start // MINUTES_PER_DAY != (start + duration - 1) // (
+                    MINUTES_PER_DAY
+                ):
+                    continue
+                seen.add(start)
+                when = Interval(start, start + duration)
+                for site in in_person_sites:
+                    if inside_one(when, site.windows):
+                        yield Slot(therapist.therapist_id, when, "in_person", site.site_id)
+                for site in tele_sites:
+                    if inside_one(when, site.windows):
+                        yield Slot(therapist.therapist_id, when, "telehealth", site.site_id)
+                        break
+
+
+def schedule_still_valid(
+    schedule: Schedule, client: Enrollment, roster: Roster, cfg: InstanceSettings
+) -> bool:
+    """Does an existing schedule, on its own, still meet every hard rule under the current
+    roster? (The rules that couple clients are checked when the ledger admits it.)"""
+    group = roster.groups.get(schedule.group_id)
+    therapist = roster.therapists.get(schedule.individual.therapist_id)
+    if group is None or therapist is None or schedule.facilitator_id is None:
+        return False
+    facilitator = roster.therapists.get(schedule.facilitator_id)
+    if facilitator is None:
+        return False
+    if (
+        schedule.sessions != group.sessions
+        or schedule.group_site_id != group.site_id
+        or schedule.group_delivery != group.delivery
+    ):
+        return False
+    if group.facilitator_id is not None and group.facilitator_id != schedule.facilitator_id:
+        return False
+    slot = schedule.individual
+    if not group_static_ok(client, group, roster.sites, slot.interval.minutes):
+        return False
+    if not facilitator_qualifies(facilitator, group):
+        return False
+    if not individual_credentialed(therapist, client):
+        return False
+    if not individual_slot_allowed(client, therapist, roster.sites, slot):
+        return False
+    if any(slot.interval.overlaps(s) for s in group.sessions):
+        return False
+    floor = max(client.requested_start, group.open_from or client.requested_start)
+    return (
+        schedule.start_date >= floor
+        and schedule.start_date.weekday() in group.meeting_days
+        and schedule.end_date == end_date_for(client, schedule.start_date)
+        and therapist.max_caseload >= 1
+    )
+
+
+def individual_slot_allowed(
+    client: Enrollment, therapist: Therapist, sites: Mapping[str, Site], slot: Slot
+) -> bool:
+    """Rules 3 and 7 for one given individual slot, grid-free and of any length: used to
+    re-check an existing schedule that may have been made under other settings."""
+    when = slot.interval
+    if not (inside_one(when, client.availability) and inside_one(when, therapist.availability)):
+        return False
+    site = sites.get(slot.site_id)
+    if site is None or not inside_one(when, site.windows):
+        return False
+    if slot.in_person:
+        ok = slot.site_id in client.preferred_site_ids and slot.site_id in therapist.site_ids
+    else:
+        ok = (
+            client.accepts_telehealth
+            and therapist.telehealth
+            and site.region_id == client.region_id
+        )
+    return ok
+
+
+def _admit_existing(
+    roster: Roster, cfg: InstanceSettings
+) -> tuple[dict[str, Schedule], dict[str, Schedule], Ledger]:
+    """Sort existing schedules into kept and displaced. A schedule valid on its own is kept if
+    the ones kept before it leave room (capacity, facilitator, therapist time/caseload/hours);
+    the order (start date, client id) keeps the longest-standing clients first."""
+    ledger = Ledger(roster.groups, roster.therapists, cfg.travel_minutes)
+    kept: dict[str, Schedule] = {}
+    displaced: dict[str, Schedule] = {}
+    ordered = sorted(
+        (s for s in roster.schedules.values() if s.client_id in roster.enrollments),
+        key=lambda s: (s.start_date, s.client_id),
+    )
+    for schedule in ordered:
+        client = roster.enrollments[schedule.client_id]
+        if schedule_still_valid(schedule, client, roster, cfg) and ledger.fits(
+            schedule.group_id, str(schedule.facilitator_id), schedule.individual
+        ):
+            ledger.add(schedule.group_id, str(schedule.facilitator_id), schedule.individual)
+            kept[schedule.client_id] = schedule
+        else:
+            displaced[schedule.client_id] = schedule
+    return kept, displaced, ledger
+
+
+def _facilitator_options(roster: Roster, ledger: Ledger) -> dict[str, tuple[str, ...]]:
+    """Rule 8: a running group keeps its facilitator; a roster-fixed one is the only choice;
+    otherwise any therapist meeting rules 6-7 who is still free for all its sessions."""
+    options: dict[str, tuple[str, ...]] = {}
+    for gid, group in roster.groups.items():
+        region = roster.group_region(group)
+        running = ledger.facilitator.get(gid)
+        if running is not None:
+            options[gid] = (running,)
+            continue
+        if group.facilitator_id is not None:
+            pool = [group.facilitator_id] if group.facilitator_id in roster.therapists else []
+        else:
+            pool = sorted(roster.therapists)
+        options[gid] = tuple(
+            tid
+            for tid in pool
+            if region in roster.therapist_regions(roster.therapists[tid])
+            and facilitator_qualifies(roster.therapists[tid], group)
+            and ledger.open_for(gid, tid)
+        )
+    return options
+
+
+def _rotation(client_id: str, therapist_id: str) -> int:
+    return zlib.crc32(f"{client_id}|{therapist_id}".encode())
+
+
+def _pick_slots(
+    slots: list[Slot], busy_groups: list[Group], limit: int, salt: int
+) -> list[Slot]:
+    """A bounded, diverse set of slots for one (client, therapist) pair: slots clear of the
+    client's compatible groups first, spread over days, rotated per pair so that clients of
+    one therapist do not all compete for the same hour."""
+    if len(slots) <= limit:
+        return slots
+    n = len(slots)
+
+    def clash(slot: Slot) -> int:
+        return sum(
+            1 for g in busy_groups for s in g.sessions if s.overlaps(slot.interval)
+        )
+
+    ranked = sorted(
+        range(n), key=lambda i: (clash(slots[i]), (i - salt) % n)
+    )
+    chosen: list[int] = []
+    days: set[int] = set()
+    for i in ranked:
+        if slots[i].interval.day not in days:
+            chosen.append(i)
+            days.add(slots[i].interval.day)
+        if len(chosen) == limit:
+            break
+    for i in ranked:
+        if len(chosen) == limit:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return [slots[i] for i in sorted(chosen)]
+
+
+def build_instance(
+    snapshot: Mapping[str, Any] | Roster, settings: InstanceSettings | None = None
+) -> Instance:
+    roster = snapshot if isinstance(snapshot, Roster) else parse_roster(snapshot)
+    cfg = settings or InstanceSettings()
+    if cfg.as_of is None and roster.as_of is not None:
+        cfg = InstanceSettings(**{**cfg.__dict__, "as_of": roster.as_of})
+    kept, displaced, ledger = _admit_existing(roster, cfg)
+    facilitators = _facilitator_options(roster, ledger)
+    new_ids = [c for c in roster.enrollments if c not in kept and c not in displaced]
+    pending = priority_order(roster.enrollments, list(displaced)) + priority_order(
+        roster.enrollments, new_ids
+    )
+    group_options: dict[str, tuple[GroupOption, ...]] = {}
+    individual: dict[str, tuple[str, ...]] = {}
+    slot_options: dict[str, tuple[Slot, ...]] = {}
+    for cid in pending:
+        client = roster.enrollments[cid]
+        previous = displaced.get(cid)
+        options: list[GroupOption] = []
+        for gid in sorted(roster.groups):
+            group = roster.groups[gid]
+            if not facilitators[gid] or ledger.seats_left(gid) <= 0:
+                continue
+            if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
+                continue
+            start = start_date_for(client, group, cfg.as_of, previous)
+            options.append(
+                GroupOption(
+                    group_id=gid,
+                    start_date=start,
+                    wait_days=max(0, (start - client.requested_start).days),
+                    site_rank=site_rank(client, group),
+                    wish_misses=wish_misses(client, group),
+                    is_previous=previous is not None and previous.group_id == gid,
+                )
+            )
+        group_options[cid] = tuple(options)
+        therapists = tuple(
+            tid
+            for tid in sorted(roster.therapists)
+            if client.region_id in roster.therapist_regions(roster.therapists[tid])
+            and individual_credentialed(roster.therapists[tid], client)
+            and roster.therapists[tid].max_caseload > ledger.caseload[tid]
+        )
+        individual[cid] = therapists
+        if not options:
+            continue
+        option_groups = [roster.groups[o.group_id] for o in options]
+        chosen: list[Slot] = []
+        for tid in therapists:
+            booked = ledger.booked.get(tid, [])
+            free = [
+                s
+                for s in candidate_slots(client, roster.therapists[tid], roster.sites, cfg)
+                if not bookings_conflict([slot_booking(s)], booked, cfg.travel_minutes)
+            ]
+            # One place per time is enough for the model: the first is the client's best.
+            best: dict[int, Slot] = {}
+            for s in free:
+                best.setdefault(s.interval.start, s)
+            per_time = list(best.values())
+            picked = _pick_slots(
+                per_time, option_groups, cfg.slots_per_pair, _rotation(cid, tid) % 997
+            )
+            if previous is not None and previous.individual.therapist_id == tid:
+                old = previous.individual
+                if old in free and old not in picked:
+                    picked.append(old)
+            chosen.extend(picked)
+        slot_options[cid] = tuple(chosen)
+    return Instance(
+        roster=roster,
+        settings=cfg,
+        kept=kept,
+        displaced=displaced,
+        pending=pending,
+        ledger=ledger,
+        group_options=group_options,
+        facilitators=facilitators,
+        individual_therapists=individual,
+        slot_options=slot_options,
+    )
+

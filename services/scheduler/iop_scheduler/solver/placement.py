@@ -1,0 +1,51 @@
+"""A placement (one client's group, facilitator, individual slot and dates) and its payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .domain import Slot
+from .instance import Instance, end_date_for
+
+
+@dataclass(frozen=True)
+class Placement:
+    client_id: str
+    group_id: str
+    facilitator_id: str
+    slot: Slot
+    start_date: date
+
+
+def scheduled_payload(inst: Instance, placement: Placement) -> dict[str, Any]:
+    """A ``client.scheduled`` payload. A displaced client's version rises by one (CONTRACT.md:
+    ``schedule_version`` rises with every change); a new client's is 1."""
+    roster = inst.roster
+    client = roster.enrollments[placement.client_id]
+    group = roster.groups[placement.group_id]
+    previous = inst.displaced.get(placement.client_id)
+    slot = placement.slot
+    return {
+        "client_id": client.client_id,
+        "region_id": client.region_id,
+        "schedule_version": 1 if previous is None else previous.version + 1,
+        "group": {
+            "group_id": group.group_id,
+            "site_id": group.site_id,
+            "delivery": group.delivery,
+            "facilitator_id": placement.facilitator_id,
+            "sessions": [s.as_payload() for s in group.sessions],
+        },
+        "individual": {
+            "therapist_id": slot.therapist_id,
+            "delivery": slot.delivery,
+            "site_id": slot.site_id,
+            **slot.interval.as_payload(),
+        },
+        "start_date": placement.start_date.isoformat(),
+        "end_date": end_date_for(client, placement.start_date).isoformat(),
+        "weekly_hours": (group.minutes + slot.interval.minutes) / 60,
+        "timezone": roster.sites[group.site_id].timezone,
+    }

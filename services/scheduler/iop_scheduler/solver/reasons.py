@@ -1,0 +1,115 @@
+"""Waitlist reasons that are true: each code is computed from the data, never guessed.
+
+The static codes follow the rules in order, over the groups a client could reach (their region's
+groups and those at their preferred sites):
+  no_language_match          groups of the client's track and population exist, none in their
+                             language; or no therapist in the region speaks it
+  site_not_accessible        groups fit rule 1, none is reachable under rule 2
+  no_group_in_availability   no group of the client's track fits rules 1-3 (SCHEDULING.md)
+  insufficient_weekly_hours  groups fit rules 1-3, none gives 9 (adult) / 6 (adolescent) to < 20 h
+  no_credentialed_therapist  no group left has a credentialed facilitator, or no therapist of the
+                             region may see the client individually (rule 6)
+and the dynamic ones over the final schedule:
+  groups_full                every group that fits rules 1-3, 5, 6 is at capacity
+  therapist_capacity         a group has a seat, yet no therapist has the caseload, hours or a
+                             free hour left to facilitate it or see the client individually
+Details are codes and counts only: no personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .domain import Enrollment, Group
+from .instance import Instance, group_static_ok
+from .ledger import Ledger, bookings_conflict, slot_booking
+from .rules import (
+    facilitator_credentialed,
+    group_accessible,
+    group_fits,
+    group_in_client_time,
+    group_sessions_in_windows,
+    individual_credentialed,
+)
+
+
+def _reachable(inst: Instance, client: Enrollment) -> list[Group]:
+    roster = inst.roster
+    return [
+        g
+        for _, g in sorted(roster.groups.items())
+        if g.track == client.track
+        and (roster.group_region(g) == client.region_id or g.site_id in client.preferred_site_ids)
+    ]
+
+
+def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[list[str], str]:
+    """Every reason code that applies to an unplaced client, and a detail string of counts."""
+    roster = inst.roster
+    client = roster.enrollments[client_id]
+    minutes = inst.settings.individual_minutes
+    reasons: list[str] = []
+    in_track = _reachable(inst, client)
+    same_population = [g for g in in_track if g.population == client.population]
+    regional = [
+        t
+        for _, t in sorted(roster.therapists.items())
+        if client.region_id in roster.therapist_regions(t)
+    ]
+    if (
+        same_population and not any(g.language == client.language for g in same_population)
+    ) or not any(client.language in t.languages for t in regional):
+        reasons.append("no_language_match")
+    fit = [g for g in in_track if group_fits(client, g)]
+    access = [g for g in fit if group_accessible(client, g, roster.sites)]
+    if fit and not access:
+        reasons.append("site_not_accessible")
+    timely = [
+        g
+        for g in access
+        if group_sessions_in_windows(g, roster.sites) and group_in_client_time(client, g)
+    ]
+    if not timely:
+        reasons.append("no_group_in_availability")
+    enough = [g for g in timely if group_static_ok(client, g, roster.sites, minutes)]
+    if timely and not enough:
+        reasons.append("insufficient_weekly_hours")
+    staffed = [g for g in enough if any(facilitator_credentialed(t, g) for t in regional)]
+    individual = [t for t in regional if individual_credentialed(t, client)]
+    if (enough and not staffed) or not individual:
+        reasons.append("no_credentialed_therapist")
+    open_groups = [g for g in staffed if ledger.seats_left(g.group_id) > 0]
+    if staffed and not open_groups:
+        reasons.append("groups_full")
+    if open_groups and individual:
+        reasons.append("therapist_capacity")
+    if not reasons:
+        # Unreachable in practice (the cases above cover every failed step), but a waitlisted
+        # client always carries a code: therapist time is then what ran out.
+        reasons.append("therapist_capacity")
+    free_hours = sum(
+        1
+        for t in individual
+        for slot in inst.all_slots(client_id, t.therapist_id)
+        if ledger.caseload[t.therapist_id] < t.max_caseload
+        and not bookings_conflict(
+            [slot_booking(slot)], ledger.booked.get(t.therapist_id, []), ledger.travel_minutes
+        )
+    )
+    detail = (
+        f"track_groups={len(in_track)} fit={len(fit)} accessible={len(access)} "
+        f"in_availability={len(timely)} hours_ok={len(enough)} staffed={len(staffed)} "
+        f"with_seats={len(open_groups)} individual_therapists={len(individual)} "
+        f"free_individual_hours={free_hours}"
+    )
+    return reasons, detail
+
+
+def waitlisted_payload(inst: Instance, ledger: Ledger, client_id: str) -> dict[str, Any]:
+    reasons, detail = waitlist_reasons(inst, ledger, client_id)
+    return {
+        "client_id": client_id,
+        "region_id": inst.roster.enrollments[client_id].region_id,
+        "reasons": reasons,
+        "detail": detail,
+    }

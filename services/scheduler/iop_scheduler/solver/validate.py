@@ -1,0 +1,479 @@
+"""The independent rule checker: every hard rule of SCHEDULING.md over a snapshot and an output.
+
+Written apart from the solver on purpose: it imports neither ortools nor the solver's parsing or
+rule predicates, so a misreading in one is caught by the other. It reads the plain dicts, checks
+every scheduled client, group and therapist, and reports each broken rule with who is involved.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLINICAL = {"LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP"}
+_ADDICTION = {"LADC", "CADC", "LCADC", "CAADC", "LAC", "CSAC"}
+_MIN_HOURS = {"adult": 9.0, "adolescent": 6.0}
+_GROUP_GENDER = {"woman": "women", "man": "men"}
+_DEFAULT_WINDOWS = [{"day": d, "start": "17:00", "end": "21:30"} for d in _DAYS[:5]] + [
+    {"day": d, "start": "08:00", "end": "18:00"} for d in _DAYS[5:]
+]
+_REASON_CODES = {
+    "no_group_in_availability",
+    "groups_full",
+    "no_language_match",
+    "no_credentialed_therapist",
+    "therapist_capacity",
+    "insufficient_weekly_hours",
+    "site_not_accessible",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    client_id: str | None = None
+    group_id: str | None = None
+    therapist_id: str | None = None
+
+    def __str__(self) -> str:
+        who = " ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("client", self.client_id),
+                ("group", self.group_id),
+                ("therapist", self.therapist_id),
+            )
+            if v
+        )
+        return f"[{self.rule}] {self.message}" + (f" ({who})" if who else "")
+
+
+Span = tuple[int, int]  # [start, end) in minutes of the week
+
+
+def _minute(clock: str) -> int:
+    h, m = str(clock).split(":")
+    return int(h) * 60 + int(m)
+
+
+def _span(block: Mapping[str, Any]) -> Span:
+    base = _DAYS.index(str(block["day"])) * 1440
+    return base + _minute(block["start"]), base + _minute(block["end"])
+
+
+def _spans(blocks: Iterable[Mapping[str, Any]] | None) -> list[Span]:
+    return sorted(_span(b) for b in blocks or [])
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Touching or overlapping blocks form one continuous stretch of availability."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1] and start // 1440 == out[-1][0] // 1440:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _inside(span: Span, blocks: list[Span]) -> bool:
+    return any(b[0] <= span[0] and span[1] <= b[1] for b in blocks)
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _hours(spans: Iterable[Span]) -> float:
+    return sum(e - s for s, e in spans) / 60
+
+
+class _Checker:
+    def __init__(self, snapshot: Mapping[str, Any], output: Mapping[str, Any]) -> None:
+        self.sites = {s["site_id"]: s for s in snapshot.get("sites") or []}
+        self.groups = {g["group_id"]: g for g in snapshot.get("groups") or []}
+        self.therapists = {t["therapist_id"]: t for t in snapshot.get("therapists") or []}
+        self.clients = {e["client_id"]: e for e in snapshot.get("enrollments") or []}
+        self.old = {s["client_id"]: s for s in snapshot.get("schedules") or []}
+        self.as_of = snapshot.get("as_of")
+        self.output = output
+        self.findings: list[Finding] = []
+
+    def add(self, rule: str, message: str, client: str | None = None, group: str | None = None,
+            therapist: str | None = None) -> None:
+        self.findings.append(Finding(rule, message, client, group, therapist))
+
+    def windows(self, site_id: str) -> list[Span]:
+        site = self.sites[site_id]
+        blocks = site.get("windows")
+        return _spans(_DEFAULT_WINDOWS if blocks is None else blocks)
+
+    # ----- coverage ---------------------------------------------------------------------------
+
+    def coverage(self) -> None:
+        seen: Counter[str] = Counter()
+        for s in self.output.get("scheduled") or []:
+            seen[s.get("client_id")] += 1
+        for w in self.output.get("waitlisted") or []:
+            seen[w.get("client_id")] += 1
+        for cid in self.clients:
+            if seen[cid] != 1:
+                self.add("coverage", f"enrollment appears {seen[cid]} times, not once", cid)
+        for cid in seen:
+            if cid not in self.clients:
+                self.add("coverage", "output names a client with no enrollment", cid)
+
+    # ----- one client's schedule --------------------------------------------------------------
+
+    def schedule(self, s: Mapping[str, Any]) -> None:
+        cid = s.get("client_id")
+        client = self.clients.get(cid)
+        g_out = s.get("group") or {}
+        ind = s.get("individual") or {}
+        gid, tid, fid = g_out.get("group_id"), ind.get("therapist_id"), g_out.get("facilitator_id")
+        group = self.groups.get(gid)
+        if client is None:
+            return
+        if group is None:
+            self.add("payload", "scheduled into a group the roster does not hold", cid, gid)
+            return
+        if group.get("site_id") not in self.sites:
+            self.add("payload", "group's site is not in the roster", cid, gid)
+            return
+        sessions = _spans(group["sessions"])
+        if _spans(g_out.get("sessions")) != sessions or g_out.get("site_id") != group[
+            "site_id"
+        ] or g_out.get("delivery", "in_person") != group.get("delivery", "in_person"):
+            self.add("payload", "group sessions, site or delivery differ from the roster", cid, gid)
+        # Rule 1
+        if (client["track"], client["population"], client["language"]) != (
+            group["track"], group["population"], group["language"]
+        ):
+            self.add("group_fit", "track, population or language differ", cid, gid)
+        gender = group.get("gender", "any")
+        if gender != "any" and _GROUP_GENDER.get(client.get("gender", "")) != gender:
+            self.add("group_fit", f"{gender} group for a client of another gender", cid, gid)
+        # Rule 2
+        site = self.sites[group["site_id"]]
+        prefs = client.get("preferred_site_ids") or []
+        if group.get("delivery", "in_person") == "telehealth":
+            if not client.get("accepts_telehealth") or site["region_id"] != client["region_id"]:
+                self.add("access", "telehealth group not accessible to the client", cid, gid)
+        elif group["site_id"] not in prefs:
+            self.add("access", "in-person group at a site the client did not choose", cid, gid)
+        # Rule 3
+        avail = _merged(_spans(client.get("availability")))
+        gwin = self.windows(group["site_id"])
+        for span in sessions:
+            if not _inside(span, avail):
+                self.add("time", "group session outside the client's availability", cid, gid)
+            if not _inside(span, gwin):
+                self.add("time", "group session outside its site's windows", cid, gid)
+        ind_span: Span | None = None
+        try:
+            ind_span = _span(ind)
+        except (KeyError, ValueError):
+            self.add("payload", "individual session has no valid day/start/end", cid)
+        therapist = self.therapists.get(tid)
+        if therapist is None:
+            self.add("payload", "individual therapist not in the roster", cid, therapist=tid)
+        if ind_span is not None:
+            if ind_span[1] <= ind_span[0]:
+                self.add("payload", "individual session ends before it starts", cid)
+            if not _inside(ind_span, avail):
+                self.add("time", "individual session outside the client's availability", cid)
+            ind_site = ind.get("site_id")
+            if ind_site not in self.sites:
+                self.add("payload", "individual session's site not in the roster", cid)
+            else:
+                if not _inside(ind_span, self.windows(ind_site)):
+                    self.add("time", "individual session outside its site's windows", cid)
+                if ind.get("delivery") == "telehealth":
+                    if not client.get("accepts_telehealth"):
+                        self.add("access", "telehealth individual for a client who declines",
+                                 cid)
+                    if self.sites[ind_site]["region_id"] != client["region_id"]:
+                        self.add("access", "telehealth individual attributed outside region", cid)
+                    if therapist is not None and not therapist.get("telehealth"):
+                        self.add("therapist_site", "telehealth session by a therapist who does "
+                                 "not do telehealth", cid, therapist=tid)
+                else:
+                    if ind_site not in prefs:
+                        self.add("access", "individual session at a site the client did not "
+                                 "choose", cid)
+                    if therapist is not None and ind_site not in (therapist.get("site_ids") or []):
+                        self.add("therapist_site", "in-person session at a site the therapist "
+                                 "does not work at", cid, therapist=tid)
+            if any(_overlap(ind_span, span) for span in sessions):
+                self.add("client_overlap", "individual session overlaps a group session", cid, gid)
+            if therapist is not None and not _inside(
+                ind_span, _merged(_spans(therapist.get("availability")))
+            ):
+                self.add("therapist_availability", "individual session outside the therapist's "
+                         "availability", cid, therapist=tid)
+        # Rule 5
+        ind_hours = 0.0 if ind_span is None else (ind_span[1] - ind_span[0]) / 60
+        total = _hours(sessions) + ind_hours
+        low = _MIN_HOURS.get(client["population"], 9.0)
+        if not low <= total < 20:
+            self.add("weekly_hours", f"{total:g} weekly hours outside [{low:g}, 20)", cid, gid)
+        if abs(float(s.get("weekly_hours", total)) - total) > 1e-6:
+            self.add("payload", "weekly_hours does not match the sessions", cid)
+        # Rule 6 for the individual therapist (facilitators are checked per group)
+        if therapist is not None:
+            creds = set(therapist.get("credentials") or [])
+            ok = {
+                "mental_health": bool(creds & _CLINICAL),
+                "substance_use": bool(creds & (_CLINICAL | _ADDICTION)),
+                "dual_diagnosis": bool(creds & _CLINICAL),
+            }.get(client["track"], False)
+            if not ok:
+                self.add("credentials", "individual therapist lacks the track's credential",
+                         cid, therapist=tid)
+            if client["population"] not in (therapist.get("populations") or []):
+                self.add("credentials", "individual therapist does not serve the population",
+                         cid, therapist=tid)
+            if client["language"] not in (therapist.get("languages") or []):
+                self.add("credentials", "individual therapist does not speak the language",
+                         cid, therapist=tid)
+        if fid is None:
+            self.add("facilitation", "schedule names no facilitator", cid, gid)
+        # Rule 9
+        self.dates(s, client, group)
+
+    def dates(self, s: Mapping[str, Any], client: Mapping[str, Any],
+              group: Mapping[str, Any]) -> None:
+        cid, gid = client["client_id"], group["group_id"]
+        try:
+            start = date.fromisoformat(s["start_date"])
+            end = date.fromisoformat(s["end_date"])
+        except (KeyError, ValueError, TypeError):
+            self.add("dates", "missing or malformed dates", cid, gid)
+            return
+        if start < date.fromisoformat(client["requested_start"]):
+            self.add("dates", "start before requested_start", cid, gid)
+        if group.get("open_from") and start < date.fromisoformat(group["open_from"]):
+            self.add("dates", "start before the group's open_from", cid, gid)
+        if _DAYS[start.weekday()] not in {b["day"] for b in group["sessions"]}:
+            self.add("dates", "start on a day the group does not meet", cid, gid)
+        if end != start + timedelta(weeks=int(client["program_weeks"])) - timedelta(days=1):
+            self.add("dates", "end_date is not start + program_weeks weeks - 1 day", cid, gid)
+        if self.as_of and cid not in self.old and start < date.fromisoformat(self.as_of):
+            self.add("dates", "new schedule starts before as_of", cid, gid)
+
+    # ----- groups -----------------------------------------------------------------------------
+
+    def groups_rules(self, scheduled: list[Mapping[str, Any]]) -> None:
+        members: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for s in scheduled:
+            members[(s.get("group") or {}).get("group_id")].append(s)
+        for gid, rows in members.items():
+            group = self.groups.get(gid)
+            if group is None:
+                continue
+            if len(rows) > int(group["capacity"]):
+                self.add("capacity", f"{len(rows)} clients in a group of {group['capacity']}",
+                         group=gid)
+            facs = {(r.get("group") or {}).get("facilitator_id") for r in rows}
+            if len(facs) != 1:
+                self.add("facilitation", f"{len(facs)} different facilitators", group=gid)
+            fixed = group.get("facilitator_id")
+            if fixed is not None and facs != {fixed}:
+                self.add("facilitation", "facilitator differs from the roster's", group=gid)
+            for fid in facs:
+                self.facilitator(group, fid)
+
+    def facilitator(self, group: Mapping[str, Any], fid: Any) -> None:
+        gid = group["group_id"]
+        t = self.therapists.get(fid)
+        if t is None:
+            self.add("facilitation", "facilitator not in the roster", group=gid, therapist=fid)
+            return
+        creds = set(t.get("credentials") or [])
+        clinical, addiction = bool(creds & _CLINICAL), bool(creds & _ADDICTION)
+        ok = {
+            "mental_health": clinical,
+            "substance_use": addiction,
+            "dual_diagnosis": clinical and addiction,
+        }.get(group["track"], False)
+        if not ok:
+            self.add("credentials", "facilitator lacks the track's credential", group=gid,
+                     therapist=fid)
+        modality = group.get("modality")
+        if modality in ("dbt", "trauma_informed") and modality not in (t.get("modalities") or []):
+            self.add("credentials", f"facilitator not trained in {modality}", group=gid,
+                     therapist=fid)
+        if group["population"] not in (t.get("populations") or []) or group["language"] not in (
+            t.get("languages") or []
+        ):
+            self.add("credentials", "facilitator does not serve the population or language",
+                     group=gid, therapist=fid)
+        avail = _merged(_spans(t.get("availability")))
+        if not all(_inside(span, avail) for span in _spans(group["sessions"])):
+            self.add("therapist_availability", "group session outside the facilitator's "
+                     "availability", group=gid, therapist=fid)
+        if group.get("delivery", "in_person") == "telehealth":
+            if not t.get("telehealth"):
+                self.add("therapist_site", "telehealth group by a non-telehealth facilitator",
+                         group=gid, therapist=fid)
+        elif group["site_id"] not in (t.get("site_ids") or []):
+            self.add("therapist_site", "facilitator does not work at the group's site",
+                     group=gid, therapist=fid)
+
+    # ----- therapists -------------------------------------------------------------------------
+
+    def therapist_rules(self, scheduled: list[Mapping[str, Any]], travel: int = 30) -> None:
+        sessions: dict[str, list[tuple[Span, str | None, str]]] = defaultdict(list)
+        caseload: Counter[str] = Counter()
+        hours: Counter[str] = Counter()
+        facilitated: set[tuple[str, str]] = set()
+        for s in scheduled:
+            g_out, ind = s.get("group") or {}, s.get("individual") or {}
+            gid, fid = g_out.get("group_id"), g_out.get("facilitator_id")
+            group = self.groups.get(gid)
+            if group is not None and fid is not None and (gid, fid) not in facilitated:
+                facilitated.add((gid, fid))
+                place = None if group.get("delivery") == "telehealth" else group["site_id"]
+                for span in _spans(group["sessions"]):
+                    sessions[fid].append((span, place, f"group {gid}"))
+                hours[fid] += _hours(_spans(group["sessions"]))
+            tid = ind.get("therapist_id")
+            try:
+                span = _span(ind)
+            except (KeyError, ValueError):
+                continue
+            place = ind.get("site_id") if ind.get("delivery") != "telehealth" else None
+            sessions[tid].append((span, place, f"individual {s.get('client_id')}"))
+            caseload[tid] += 1
+            hours[tid] += (span[1] - span[0]) / 60
+        for tid, items in sessions.items():
+            t = self.therapists.get(tid)
+            if t is None:
+                continue
+            items.sort()
+            for i, (a, a_site, a_what) in enumerate(items):
+                for b, b_site, b_what in items[i + 1 :]:
+                    if b[0] >= a[1] + travel:
+                        break
+                    if _overlap(a, b):
+                        self.add("therapist_overlap", f"{a_what} overlaps {b_what}",
+                                 therapist=tid)
+                    elif (a_site and b_site and a_site != b_site and a[0] // 1440 == b[0] // 1440
+                          and b[0] - a[1] < travel):
+                        self.add("therapist_travel", f"{a_what} and {b_what} at different sites "
+                                 f"less than {travel} min apart", therapist=tid)
+            if caseload[tid] > int(t["max_caseload"]):
+                self.add("caseload", f"{caseload[tid]} individual clients, max "
+                         f"{t['max_caseload']}", therapist=tid)
+            if hours[tid] > float(t["max_weekly_hours"]) + 1e-9:
+                self.add("therapist_hours", f"{hours[tid]:g} weekly hours, max "
+                         f"{t['max_weekly_hours']}", therapist=tid)
+
+    # ----- stability and waitlist -------------------------------------------------------------
+
+    def stability(self, scheduled: list[Mapping[str, Any]]) -> None:
+        """Rule 10: an existing schedule is kept unless it breaks a rule under the current
+        roster (alone, or together with the other existing schedules)."""
+        new_by_client = {s.get("client_id"): s for s in scheduled}
+        rescheduled = set(self.output.get("rescheduled") or [])
+        old_rows = [o for cid, o in self.old.items() if cid in self.clients]
+        old_check = _Checker(
+            {"sites": list(self.sites.values()), "groups": list(self.groups.values()),
+             "therapists": list(self.therapists.values()),
+             "enrollments": list(self.clients.values())},
+            {"scheduled": old_rows},
+        )
+        for row in old_rows:
+            old_check.schedule(row)
+        old_check.groups_rules(old_rows)
+        old_check.therapist_rules(old_rows)
+        broken_clients = {f.client_id for f in old_check.findings if f.client_id}
+        broken_groups = {f.group_id for f in old_check.findings if f.group_id}
+        broken_therapists = {f.therapist_id for f in old_check.findings if f.therapist_id}
+        for cid, old in self.old.items():
+            if cid not in self.clients:
+                continue
+            new = new_by_client.get(cid)
+            if new is not None and dict(new) == dict(old):
+                continue
+            ind = old.get("individual") or {}
+            grp = old.get("group") or {}
+            justified = (
+                cid in broken_clients
+                or grp.get("group_id") in broken_groups
+                or ind.get("therapist_id") in broken_therapists
+                or grp.get("facilitator_id") in broken_therapists
+            )
+            if not justified:
+                self.add("stability", "a still-valid schedule was changed or dropped", cid)
+            if new is not None:
+                if int(new.get("schedule_version", 0)) <= int(old.get("schedule_version", 1)):
+                    self.add("stability", "changed schedule without a higher version", cid)
+                if cid not in rescheduled:
+                    self.add("stability", "changed schedule not listed in rescheduled", cid)
+        for s in scheduled:
+            cid = s.get("client_id")
+            if cid not in self.old and int(s.get("schedule_version", 0)) != 1:
+                self.add("payload", "a new schedule's version is not 1", cid)
+
+    def waitlist(self) -> None:
+        for w in self.output.get("waitlisted") or []:
+            cid = w.get("client_id")
+            client = self.clients.get(cid)
+            reasons = w.get("reasons") or []
+            if not reasons or set(reasons) - _REASON_CODES:
+                self.add("waitlist", "missing or unknown reason codes", cid)
+            if client is None:
+                continue
+            contact = client.get("contact") or {}
+            detail = str(w.get("detail") or "")
+            for value in contact.values():
+                if isinstance(value, str) and len(value) > 2 and value in detail:
+                    self.add("personal_data", "waitlist detail contains contact data", cid)
+            if "no_group_in_availability" in reasons and self.group_fits_1_to_3(client):
+                self.add("waitlist", "no_group_in_availability, yet a group fits rules 1-3", cid)
+
+    def group_fits_1_to_3(self, client: Mapping[str, Any]) -> bool:
+        avail = _merged(_spans(client.get("availability")))
+        for group in self.groups.values():
+            site = self.sites.get(group.get("site_id"))
+            if site is None or (group["track"], group["population"], group["language"]) != (
+                client["track"], client["population"], client["language"]
+            ):
+                continue
+            gender = group.get("gender", "any")
+            if gender != "any" and _GROUP_GENDER.get(client.get("gender", "")) != gender:
+                continue
+            if group.get("delivery", "in_person") == "telehealth":
+                if not client.get("accepts_telehealth") or site["region_id"] != client[
+                    "region_id"
+                ]:
+                    continue
+            elif group["site_id"] not in (client.get("preferred_site_ids") or []):
+                continue
+            spans = _spans(group["sessions"])
+            wins = self.windows(group["site_id"])
+            if all(_inside(sp, avail) and _inside(sp, wins) for sp in spans):
+                return True
+        return False
+
+    def run(self) -> list[Finding]:
+        scheduled = [s for s in self.output.get("scheduled") or [] if isinstance(s, Mapping)]
+        self.coverage()
+        for s in scheduled:
+            self.schedule(s)
+        self.groups_rules(scheduled)
+        self.therapist_rules(scheduled)
+        self.stability(scheduled)
+        self.waitlist()
+        return self.findings
+
+
+def validate_output(snapshot: Mapping[str, Any], output: Mapping[str, Any]) -> list[Finding]:
+    """Every broken hard rule of ``output`` as a schedule for ``snapshot`` (empty when valid)."""
+    return _Checker(snapshot, output).run()
