@@ -97,3 +97,25 @@ async def dead_letter(
 
 def header_map(message: KafkaMessage) -> Mapping[str, str]:
     return {key: str(value) for key, value in (message.headers or {}).items()}
+
+
+async def dead_letter_record(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]] | None,
+    reason: str,
+    consumer: str,
+) -> RecordMetadata:
+    """`dead_letter` for a consumer that reads raw aiokafka records instead of FastStream
+    messages: the same `<topic>.dlq` record (original value, key and headers, plus why, who and
+    when), acknowledged with acks=all before it returns."""
+    dlq_headers = dead_letter_headers(headers, reason, consumer)
+    return await broker.publish(
+        value or b"",
+        topics.dlq(topic),
+        key=key,
+        headers={name: data.decode(errors="replace") for name, data in dlq_headers},
+    )
