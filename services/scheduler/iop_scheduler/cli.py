@@ -55,10 +55,17 @@ def solve(
     workers: int = typer.Option(8, "--workers", help="CP-SAT workers per region"),
     seed: int = typer.Option(0, "--seed", help="CP-SAT random seed"),
     gap: float = typer.Option(0.0, "--gap", help="relative gap limit on weighted placements"),
+    deterministic: bool = typer.Option(
+        False, "--deterministic", help="reproducible search (interleaved; weaker per second)"
+    ),
 ) -> None:
     """Place every enrollment of SNAPSHOT; existing valid schedules stay as they are."""
     settings = SolveSettings(
-        time_limit_s=time_limit, workers=workers, seed=seed, relative_gap_limit=gap
+        time_limit_s=time_limit,
+        workers=workers,
+        seed=seed,
+        relative_gap_limit=gap,
+        deterministic=deterministic,
     )
     result = solve_snapshot(_read(snapshot), settings)
     _write(result, output)
@@ -100,3 +107,28 @@ def generate_cmd(
 ) -> None:
     """Write a synthetic network snapshot (sites, groups, therapists, enrollments)."""
     _write(generate(seed, regions, sites_per_region, load), output)
+
+
+@app.command()
+def run(
+    host: str | None = typer.Option(None, help="Listen address (default SCHEDULER_HTTP_HOST)"),
+    port: int | None = typer.Option(None, help="HTTP port (default SCHEDULER_HTTP_PORT, 8081)"),
+) -> None:
+    """Run the scheduler service: Kafka consumer and producer, health and metrics over HTTP.
+    Stops cleanly (last batch published and committed, group left) on SIGINT or SIGTERM."""
+    import uvicorn
+    from iop_contracts.logs import configure_logging
+
+    from .app import create_app
+    from .settings import SchedulerSettings
+
+    settings = SchedulerSettings()
+    configure_logging("scheduler", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=settings.http_port if port is None else port,
+        log_config=None,  # keep our JSON logs
+        access_log=False,
+        lifespan="on",
+    )

@@ -179,7 +179,10 @@ class _Region:
         home = next(s for s in self.sites if s["site_id"] == group["site_id"])
         return self._therapist(home, anchor=group)
 
-    def _client_availability(self) -> list[dict[str, str]]:
+    def _client_availability(self, like: dict[str, Any]) -> list[dict[str, str]]:
+        """Evenings and weekends that vary. Most people look for a programme they can attend,
+        so three in four clients can make the sessions of the group they resemble; the rest
+        are free when they are free."""
         rng = self.rng
         kind = rng.choices(CLIENT_AVAILABILITY, (0.3, 0.3, 0.2, 0.2))[0]
         if kind == "flexible":
@@ -194,13 +197,16 @@ class _Region:
         else:
             days = set(rng.sample(WEEKDAYS, 3))
             weekend = set()
+        if rng.random() < 0.75:
+            for b in like["sessions"]:
+                (weekend if b["day"] in ("sat", "sun") else days).add(b["day"])
         start = rng.choice(("16:30", "17:00", "17:30"))
         end = rng.choice(("21:00", "21:30", "22:00"))
         blocks = [_block(d, start, end) for d in WEEKDAYS if d in days]
         for d in ("sat", "sun"):
             if d in weekend:
                 blocks.append(_block(d, rng.choice(("08:00", "09:00")),
-                                     rng.choice(("13:00", "17:00", "18:00"))))
+                                     rng.choice(("13:00", "17:00", "18:00", "18:00"))))
         return blocks
 
     def _client(self, i: int) -> dict[str, Any]:
@@ -227,9 +233,9 @@ class _Region:
             "gender": gender,
             "language": language,
             "preferred_site_ids": prefs,
-            "accepts_telehealth": rng.random() < 0.5,
+            "accepts_telehealth": rng.random() < (0.9 if like["delivery"] == "telehealth" else 0.4),
             "gender_specific_group": gender == "woman" and rng.random() < 0.3,
-            "availability": self._client_availability(),
+            "availability": self._client_availability(like),
             "requested_start": (self.start + timedelta(days=rng.randrange(0, 28))).isoformat(),
             "program_weeks": rng.choice((6, 8, 8, 10, 12)),
             "priority": rng.choices(("routine", "step_down", "urgent"), (0.65, 0.25, 0.1))[0],

@@ -45,7 +45,8 @@ class InstanceSettings:
     individual_minutes: int = 60
     grid_minutes: int = 30
     travel_minutes: int = 30
-    slots_per_pair: int = 4
+    slots_per_pair: int = 3
+    therapists_per_client: int = 8
     as_of: date | None = None
 
 
@@ -402,6 +403,29 @@ def _pick_slots(
     return [slots[i] for i in sorted(chosen)]
 
 
+def _model_therapists(
+    client_id: str,
+    therapists: tuple[str, ...],
+    options: list[GroupOption],
+    facilitators: Mapping[str, tuple[str, ...]],
+    previous: Schedule | None,
+    cfg: InstanceSettings,
+) -> list[str]:
+    """A bounded set of individual therapists for the model: a displaced client's previous
+    therapist, then possible facilitators of the client's groups (continuity of care), then the
+    rest in an order rotated per client so that demand spreads over the region's therapists."""
+    leads = {t for o in options for t in facilitators.get(o.group_id, ())}
+    ordered = sorted(
+        therapists,
+        key=lambda t: (
+            not (previous is not None and previous.individual.therapist_id == t),
+            t not in leads,
+            _rotation(client_id, t),
+        ),
+    )
+    return ordered[: cfg.therapists_per_client]
+
+
 def build_instance(
     snapshot: Mapping[str, Any] | Roster, settings: InstanceSettings | None = None
 ) -> Instance:
@@ -452,7 +476,7 @@ def build_instance(
             continue
         option_groups = [roster.groups[o.group_id] for o in options]
         chosen: list[Slot] = []
-        for tid in therapists:
+        for tid in _model_therapists(cid, therapists, options, facilitators, previous, cfg):
             booked = ledger.booked.get(tid, [])
             free = [
                 s
