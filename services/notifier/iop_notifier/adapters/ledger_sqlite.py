@@ -1,0 +1,410 @@
+"""The delivery ledger and the queue of schedules to announce, in one SQLite file.
+
+Why SQLite: the ledger must survive the process (a crash between send and record has to be
+visible to the next run), it is written by one process at a time, and it needs no server.
+Every write is its own transaction with synchronous=FULL, so "recorded" means on disk.
+
+It stores ids, versions, states and schedule payloads (which carry no contact details); never
+an address, a phone number or a name. Opt-outs are stored as a SHA-256 of the phone number.
+"""
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from iop_contracts.values import Channel
+
+from iop_notifier.domain.ledger import (
+    FINAL_STATES,
+    WAITING_STATES,
+    DeliveryKey,
+    DeliveryState,
+    Purpose,
+    can_move,
+)
+from iop_notifier.errors import LedgerError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen_events (
+    event_id TEXT PRIMARY KEY
+);
+-- The newest thing to tell each client: a (re)schedule to confirm or a schedule to cancel.
+CREATE TABLE IF NOT EXISTS notices (
+    client_id TEXT PRIMARY KEY,
+    schedule_version INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    updated INTEGER NOT NULL,          -- 1 when it replaces a schedule the client was told about
+    schedule_json TEXT NOT NULL,       -- the schedule payload (no contact details in it)
+    cause_event_id TEXT NOT NULL,
+    correlation_id TEXT,
+    planned INTEGER NOT NULL DEFAULT 0 -- 0 until deliveries were created (needs the contact)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    client_id TEXT NOT NULL,
+    schedule_version INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    reason TEXT,
+    sent_at TEXT,
+    reported INTEGER NOT NULL DEFAULT 0,
+    cause_event_id TEXT NOT NULL,
+    correlation_id TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (client_id, schedule_version, purpose, channel)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS sms_opt (
+    phone_sha256 TEXT PRIMARY KEY,
+    allowed INTEGER NOT NULL,
+    changed_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    client_id: str
+    schedule_version: int
+    purpose: Purpose
+    updated: bool
+    schedule_json: str
+    cause_event_id: str
+    correlation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    key: DeliveryKey
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    reason: str | None
+    cause_event_id: str
+    correlation_id: str | None
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def phone_digest(phone: str) -> str:
+    return hashlib.sha256(phone.encode()).hexdigest()
+
+
+class SqliteLedger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ incoming schedules
+
+    def record_schedule(
+        self,
+        *,
+        event_id: str,
+        client_id: str,
+        schedule_version: int,
+        schedule_json: str,
+        correlation_id: str | None,
+    ) -> bool:
+        """Queue a (re)schedule to confirm. False when the event id was seen, or the version is
+        not newer than one already queued: the newest version wins, older ones never go out."""
+        with self._tx() as db:
+            if not self._first_sighting(db, event_id):
+                return False
+            row = db.execute(
+                "SELECT schedule_version, purpose FROM notices WHERE client_id = ?", (client_id,)
+            ).fetchone()
+            if row is not None and row["schedule_version"] >= schedule_version:
+                return False
+            told = db.execute(
+                "SELECT 1 FROM deliveries WHERE client_id = ? AND purpose = 'confirm' "
+                "AND state IN ('sent', 'possibly_sent') LIMIT 1",
+                (client_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO notices (client_id, schedule_version, purpose, updated, "
+                "schedule_json, cause_event_id, correlation_id, planned) "
+                "VALUES (?, ?, 'confirm', ?, ?, ?, ?, 0) ON CONFLICT (client_id) DO UPDATE SET "
+                "schedule_version = excluded.schedule_version, purpose = 'confirm', "
+                "updated = excluded.updated, schedule_json = excluded.schedule_json, "
+                "cause_event_id = excluded.cause_event_id, "
+                "correlation_id = excluded.correlation_id, planned = 0",
+                (
+                    client_id,
+                    schedule_version,
+                    int(told is not None),
+                    schedule_json,
+                    event_id,
+                    correlation_id,
+                ),
+            )
+            return True
+
+    def record_cancel(self, *, event_id: str, client_id: str, correlation_id: str | None) -> bool:
+        """Queue the cancellation of the client's current schedule (if we know one)."""
+        with self._tx() as db:
+            if not self._first_sighting(db, event_id):
+                return False
+            cursor = db.execute(
+                "UPDATE notices SET purpose = 'cancel', cause_event_id = ?, correlation_id = ?, "
+                "planned = 0 WHERE client_id = ? AND purpose = 'confirm'",
+                (event_id, correlation_id, client_id),
+            )
+            return cursor.rowcount > 0
+
+    def mark_seen(self, event_id: str) -> bool:
+        with self._tx() as db:
+            return self._first_sighting(db, event_id)
+
+    @staticmethod
+    def _first_sighting(db: sqlite3.Connection, event_id: str) -> bool:
+        cursor = db.execute("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?)", (event_id,))
+        return cursor.rowcount == 1
+
+    def unplanned(self) -> list[Notice]:
+        rows = self._db.execute("SELECT * FROM notices WHERE planned = 0").fetchall()
+        return [
+            Notice(
+                client_id=r["client_id"],
+                schedule_version=r["schedule_version"],
+                purpose=Purpose(r["purpose"]),
+                updated=bool(r["updated"]),
+                schedule_json=r["schedule_json"],
+                cause_event_id=r["cause_event_id"],
+                correlation_id=r["correlation_id"],
+            )
+            for r in rows
+        ]
+
+    def notice_of(self, client_id: str) -> Notice | None:
+        r = self._db.execute("SELECT * FROM notices WHERE client_id = ?", (client_id,)).fetchone()
+        if r is None:
+            return None
+        return Notice(
+            client_id=r["client_id"],
+            schedule_version=r["schedule_version"],
+            purpose=Purpose(r["purpose"]),
+            updated=bool(r["updated"]),
+            schedule_json=r["schedule_json"],
+            cause_event_id=r["cause_event_id"],
+            correlation_id=r["correlation_id"],
+        )
+
+    def plan(
+        self,
+        notice: Notice,
+        decisions: dict[Channel, tuple[DeliveryState, str | None]],
+        now: datetime,
+    ) -> None:
+        """Create this notice's deliveries and supersede whatever older ones still wait."""
+        with self._tx() as db:
+            current = db.execute(
+                "SELECT schedule_version, purpose, cause_event_id FROM notices WHERE client_id = ?",
+                (notice.client_id,),
+            ).fetchone()
+            if current is None or current["cause_event_id"] != notice.cause_event_id:
+                return  # a newer notice replaced it meanwhile; it will be planned on its own
+            db.execute(
+                "UPDATE deliveries SET state = 'superseded', reason = 'superseded', reported = 0, "
+                "updated_at = ? WHERE client_id = ? AND state IN ('pending', 'deferred') "
+                "AND NOT (schedule_version = ? AND purpose = ?)",
+                (_ts(now), notice.client_id, notice.schedule_version, notice.purpose.value),
+            )
+            for channel, (state, reason) in decisions.items():
+                db.execute(
+                    "INSERT OR IGNORE INTO deliveries (client_id, schedule_version, purpose, "
+                    "channel, state, next_attempt_at, reason, cause_event_id, correlation_id, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        notice.client_id,
+                        notice.schedule_version,
+                        notice.purpose.value,
+                        channel.value,
+                        state.value,
+                        _ts(now),
+                        reason,
+                        notice.cause_event_id,
+                        notice.correlation_id,
+                        _ts(now),
+                    ),
+                )
+            db.execute(
+                "UPDATE notices SET planned = 1 WHERE client_id = ? AND cause_event_id = ?",
+                (notice.client_id, notice.cause_event_id),
+            )
+
+    # ------------------------------------------------------------------ deliveries
+
+    def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE state IN ('pending', 'deferred') "
+            "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (_ts(now), limit),
+        ).fetchall()
+        return [self._delivery(r) for r in rows]
+
+    def get(self, key: DeliveryKey) -> Delivery | None:
+        r = self._db.execute(
+            "SELECT * FROM deliveries WHERE client_id = ? AND schedule_version = ? "
+            "AND purpose = ? AND channel = ?",
+            (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
+        ).fetchone()
+        return None if r is None else self._delivery(r)
+
+    def deliveries_of(self, client_id: str) -> list[Delivery]:
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE client_id = ? ORDER BY schedule_version, purpose",
+            (client_id,),
+        ).fetchall()
+        return [self._delivery(r) for r in rows]
+
+    def move(
+        self,
+        key: DeliveryKey,
+        target: DeliveryState,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        next_attempt_at: datetime | None = None,
+        count_attempt: bool = False,
+    ) -> None:
+        """One state change, checked against the domain's transition rules, durable on return."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT state FROM deliveries WHERE client_id = ? AND schedule_version = ? "
+                "AND purpose = ? AND channel = ?",
+                (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
+            ).fetchone()
+            if row is None:
+                raise LedgerError(f"no delivery for client {key.client_id}")
+            current = DeliveryState(row["state"])
+            if not can_move(current, target):
+                raise LedgerError(f"delivery may not move from {current} to {target}")
+            db.execute(
+                "UPDATE deliveries SET state = ?, reason = COALESCE(?, reason), "
+                "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
+                "sent_at = CASE WHEN ? IN ('sent', 'possibly_sent') THEN ? ELSE sent_at END, "
+                "reported = CASE WHEN ? THEN 0 ELSE reported END, updated_at = ? "
+                "WHERE client_id = ? AND schedule_version = ? AND purpose = ? AND channel = ?",
+                (
+                    target.value,
+                    reason,
+                    _ts(next_attempt_at) if next_attempt_at else None,
+                    int(count_attempt),
+                    target.value,
+                    _ts(now),
+                    target in FINAL_STATES,
+                    _ts(now),
+                    key.client_id,
+                    key.schedule_version,
+                    key.purpose.value,
+                    key.channel.value,
+                ),
+            )
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """At start: a delivery left SENDING was handed to the transport by a run that died before
+        recording the outcome. It may have arrived, so it is never sent again: POSSIBLY_SENT."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE deliveries SET state = 'possibly_sent', reason = 'possibly_sent', "
+                "sent_at = ?, reported = 0, updated_at = ? WHERE state = 'sending'",
+                (_ts(now), _ts(now)),
+            )
+            return cursor.rowcount
+
+    def unreported(self, limit: int = 200) -> list[Delivery]:
+        placeholders = ",".join("?" for _ in FINAL_STATES)
+        rows = self._db.execute(
+            f"SELECT * FROM deliveries WHERE reported = 0 AND state IN ({placeholders}) "
+            "ORDER BY updated_at LIMIT ?",
+            (*[s.value for s in FINAL_STATES], limit),
+        ).fetchall()
+        return [self._delivery(r) for r in rows]
+
+    def mark_reported(self, key: DeliveryKey) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET reported = 1 WHERE client_id = ? AND schedule_version = ? "
+            "AND purpose = ? AND channel = ?",
+            (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
+        )
+
+    def sms_sent_times(self, client_id: str) -> list[datetime]:
+        rows = self._db.execute(
+            "SELECT sent_at FROM deliveries WHERE client_id = ? AND channel = 'sms' "
+            "AND state IN ('sent', 'possibly_sent') AND sent_at IS NOT NULL",
+            (client_id,),
+        ).fetchall()
+        return [_dt(r["sent_at"]) for r in rows]
+
+    def waiting_count(self) -> int:
+        placeholders = ",".join("?" for _ in WAITING_STATES)
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM deliveries WHERE state IN ({placeholders})",
+            tuple(s.value for s in WAITING_STATES),
+        ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ SMS consent keywords
+
+    def set_sms_allowed(self, phone: str, allowed: bool, now: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sms_opt (phone_sha256, allowed, changed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (phone_sha256) DO UPDATE SET allowed = excluded.allowed, "
+                "changed_at = excluded.changed_at",
+                (phone_digest(phone), int(allowed), _ts(now)),
+            )
+
+    def sms_allowed(self, phone: str) -> bool | None:
+        """The phone's latest STOP/START answer, or None when it never sent one."""
+        row = self._db.execute(
+            "SELECT allowed FROM sms_opt WHERE phone_sha256 = ?", (phone_digest(phone),)
+        ).fetchone()
+        return None if row is None else bool(row["allowed"])
+
+    @staticmethod
+    def _delivery(r: sqlite3.Row) -> Delivery:
+        return Delivery(
+            key=DeliveryKey(
+                client_id=r["client_id"],
+                schedule_version=r["schedule_version"],
+                purpose=Purpose(r["purpose"]),
+                channel=Channel(r["channel"]),
+            ),
+            state=DeliveryState(r["state"]),
+            attempts=r["attempts"],
+            next_attempt_at=_dt(r["next_attempt_at"]),
+            reason=r["reason"],
+            cause_event_id=r["cause_event_id"],
+            correlation_id=r["correlation_id"],
+        )

@@ -1,0 +1,37 @@
+"""The notifier as a FastStream ASGI app. Nothing connects at import or in create_app():
+the broker connects, and the consumers and the worker start, in the app's lifespan."""
+
+import logging
+
+from faststream.asgi import AsgiFastStream
+from iop_contracts.kafka import make_broker
+
+from iop_notifier.adapters.transports import EmailTransport, SmsTransport
+from iop_notifier.http import routes
+from iop_notifier.runtime import NotifierRuntime
+from iop_notifier.settings import NotifierSettings
+from iop_notifier.worker import Clock, utc_now
+
+
+def create_app(
+    settings: NotifierSettings | None = None,
+    *,
+    clock: Clock = utc_now,
+    email: EmailTransport | None = None,
+    sms: SmsTransport | None = None,
+) -> AsgiFastStream:
+    settings = settings or NotifierSettings()
+    # FastStream's own loggers print plain text; ours go through the JSON handler of
+    # iop_contracts.logs like every other line.
+    logger = logging.getLogger("iop_notifier.faststream")
+    broker = make_broker(settings.kafka, client_id="iop-notifier", logger=logger)
+    runtime = NotifierRuntime(settings, broker, clock=clock, email=email, sms=sms)
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=routes(runtime),
+        logger=logger,
+        after_startup=[runtime.start],
+        on_shutdown=[runtime.stop],
+    )
+    app.context.set_global("notifier_runtime", runtime)
+    return app

@@ -1,0 +1,101 @@
+"""The delivery ledger's states and the transitions between them.
+
+One ledger row is one (client, schedule_version, purpose, channel). It is written before a send
+(SENDING) and after it (SENT, FAILED, ...), so a crash in between leaves SENDING behind; the next
+run turns that into POSSIBLY_SENT and reports it instead of sending again.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from iop_contracts.values import Channel
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"  # client.scheduled and client.rescheduled: a (new) schedule
+    CANCEL = "cancel"  # client.unscheduled: withdraw the calendar entries
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # to be sent when next_attempt_at is due (first try or a retry)
+    DEFERRED = "deferred"  # SMS waiting for quiet hours to end or a rate limit to allow it
+    SENDING = "sending"  # handed to the transport; outcome not recorded yet
+    SENT = "sent"
+    POSSIBLY_SENT = "possibly_sent"  # a crash or broken exchange hid the outcome: never resent
+    FAILED = "failed"  # permanent failure, or retries exhausted
+    SUPPRESSED = "suppressed"  # no consent, opted out, or nothing to cancel
+    SUPERSEDED = "superseded"  # a newer schedule_version arrived before this one was sent
+
+
+FINAL_STATES = frozenset(
+    {
+        DeliveryState.SENT,
+        DeliveryState.POSSIBLY_SENT,
+        DeliveryState.FAILED,
+        DeliveryState.SUPPRESSED,
+        DeliveryState.SUPERSEDED,
+    }
+)
+WAITING_STATES = frozenset({DeliveryState.PENDING, DeliveryState.DEFERRED})
+
+ALLOWED: dict[DeliveryState, frozenset[DeliveryState]] = {
+    DeliveryState.PENDING: frozenset(
+        {
+            DeliveryState.SENDING,
+            DeliveryState.DEFERRED,
+            DeliveryState.SUPPRESSED,
+            DeliveryState.SUPERSEDED,
+            DeliveryState.FAILED,
+        }
+    ),
+    DeliveryState.DEFERRED: frozenset(
+        {
+            DeliveryState.SENDING,
+            DeliveryState.DEFERRED,
+            DeliveryState.SUPPRESSED,
+            DeliveryState.SUPERSEDED,
+        }
+    ),
+    DeliveryState.SENDING: frozenset(
+        {
+            DeliveryState.SENT,
+            DeliveryState.PENDING,  # a transient failure: try again later
+            DeliveryState.FAILED,
+            DeliveryState.POSSIBLY_SENT,
+        }
+    ),
+}
+
+
+def can_move(current: DeliveryState, target: DeliveryState) -> bool:
+    """Final states never change: that is what makes a redelivered event harmless."""
+    return target in ALLOWED.get(current, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    client_id: str
+    schedule_version: int
+    purpose: Purpose
+    channel: Channel
+
+
+class OutcomeKind(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+def outcome_of(state: DeliveryState) -> OutcomeKind:
+    """Which notification event reports a final state.
+
+    POSSIBLY_SENT is reported as notification.failed with reason "possibly_sent": nobody can
+    confirm the client got it, so a person should check rather than a system assume success.
+    """
+    if state is DeliveryState.SENT:
+        return OutcomeKind.SENT
+    if state in (DeliveryState.FAILED, DeliveryState.POSSIBLY_SENT):
+        return OutcomeKind.FAILED
+    if state in (DeliveryState.SUPPRESSED, DeliveryState.SUPERSEDED):
+        return OutcomeKind.SUPPRESSED
+    raise ValueError(f"state {state} is not final")

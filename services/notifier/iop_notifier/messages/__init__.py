@@ -1,0 +1,1 @@
+"""Rendering of emails, SMS bodies and calendar attachments from templates (pure)."""

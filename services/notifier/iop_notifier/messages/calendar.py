@@ -1,0 +1,121 @@
+"""The iCalendar attachment: one weekly recurring event per session, in the site's time zone.
+
+UIDs are derived from the client and the session's slot (not from group or therapist ids, which
+may spell out the track: "bos-1-sud-eve-a"), so the same slot keeps its UID across reschedules
+and a calendar updates the entry instead of adding a second one.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress, vText
+from iop_contracts.payloads import ClientScheduled
+from iop_contracts.values import Delivery
+
+from iop_notifier.domain.schedule_text import first_on_or_after
+from iop_notifier.messages.schedule_slots import Slot, slots_of
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarLabels:
+    group: str
+    individual: str
+    in_person: str
+    online: str
+    questions: str
+
+
+def event_uid(client_id: str, slot_key: str, domain: str) -> str:
+    digest = hashlib.sha256(f"{client_id}:{slot_key}".encode()).hexdigest()[:32]
+    return f"{digest}@{domain}"
+
+
+def sequence_of(schedule_version: int, cancel: bool) -> int:
+    """SEQUENCE must grow with every change a calendar should accept: a request for version v
+    is 2v, its cancellation 2v+1, and a later version's request 2(v+1) is higher than both."""
+    return 2 * schedule_version + (1 if cancel else 0)
+
+
+def build_calendar(
+    schedule: ClientScheduled,
+    *,
+    labels: CalendarLabels,
+    organizer_email: str,
+    organizer_name: str,
+    attendee_email: str | None,
+    domain: str,
+    cancel: bool,
+    stamp: datetime,
+) -> bytes:
+    """An RFC 5545 calendar with METHOD:REQUEST (or METHOD:CANCEL) and its VTIMEZONE."""
+    zone = ZoneInfo(schedule.timezone)
+    cal = Calendar()
+    cal.add("prodid", f"-//{domain}//appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "CANCEL" if cancel else "REQUEST")
+    for slot in slots_of(schedule):
+        cal.add_component(
+            _event(
+                schedule,
+                slot,
+                zone=zone,
+                labels=labels,
+                organizer=_address(organizer_email, organizer_name),
+                attendee=_address(attendee_email, None) if attendee_email else None,
+                domain=domain,
+                cancel=cancel,
+                stamp=stamp,
+            )
+        )
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def _address(email: str, name: str | None) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["cn"] = vText(name)
+    return address
+
+
+def _event(
+    schedule: ClientScheduled,
+    slot: Slot,
+    *,
+    zone: ZoneInfo,
+    labels: CalendarLabels,
+    organizer: vCalAddress,
+    attendee: vCalAddress | None,
+    domain: str,
+    cancel: bool,
+    stamp: datetime,
+) -> Event:
+    first = first_on_or_after(schedule.start_date, slot.day)
+    event = Event()
+    event.add("uid", event_uid(schedule.client_id, slot.key, domain))
+    event.add("sequence", sequence_of(schedule.schedule_version, cancel))
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", datetime.combine(first, _time(slot.start), tzinfo=zone))
+    event.add("dtend", datetime.combine(first, _time(slot.end), tzinfo=zone))
+    # UNTIL is UTC when DTSTART has a TZID (RFC 5545 3.3.10): the end of end_date, local time.
+    until = datetime.combine(schedule.end_date, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
+    event.add("rrule", {"freq": "weekly", "until": until})
+    event.add("summary", labels.group if slot.kind == "group" else labels.individual)
+    event.add(
+        "location", labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person
+    )
+    event.add("description", labels.questions)
+    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    event.add("organizer", organizer)
+    if attendee is not None:
+        attendee.params["rsvp"] = vText("FALSE")
+        event.add("attendee", attendee)
+    return event
+
+
+def _time(hhmm: str) -> time:
+    hours, minutes = hhmm.split(":")
+    return time(int(hours), int(minutes))

@@ -1,0 +1,203 @@
+"""Compose the client's messages: email (text + HTML + .ics) and SMS, in the client's language.
+
+Everything a message shows comes from here and the templates next to it, so the discretion test
+can render every template in every language and check the result.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+from iop_contracts.payloads import ClientScheduled
+from iop_contracts.values import Delivery
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from iop_notifier.domain.contacts import ContactCard
+from iop_notifier.domain.ledger import Purpose
+from iop_notifier.domain.schedule_text import (
+    clock,
+    first_on_or_after,
+    language_of,
+    long_date,
+    short_date,
+    weekday_plural,
+)
+from iop_notifier.messages.calendar import CalendarLabels, build_calendar
+from iop_notifier.messages.gsm import to_gsm7
+from iop_notifier.messages.schedule_slots import slots_of
+
+SMS_MAX_CHARS = 160
+TEMPLATES = Path(__file__).parent / "templates"
+
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    undefined=StrictUndefined,  # a missing value is a bug, not an empty string in a message
+    keep_trailing_newline=False,
+)
+
+LABELS = {
+    "en": CalendarLabels(
+        group="Group meeting",
+        individual="One-on-one appointment",
+        in_person="in person",
+        online="online, video link to follow",
+        questions="Questions or changes: call {callback}",
+    ),
+    "es": CalendarLabels(
+        group="Reunión de grupo",
+        individual="Cita individual",
+        in_person="en persona",
+        online="en línea, el enlace de video llegará aparte",
+        questions="Preguntas o cambios: llame al {callback}",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the messages come from: all of it configurable, all of it neutral."""
+
+    sender_name: str
+    sender_address: str
+    network_name: str
+    callback_number: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    label: str
+    days: str
+    start: str
+    end: str
+    place: str
+
+
+def message_id(client_id: str, schedule_version: int, purpose: Purpose, domain: str) -> str:
+    """Stable per notice: a resend after an ambiguous failure carries the same Message-ID, which
+    lets mail systems (and tests) recognise it as the same message."""
+    key = f"{client_id}:{schedule_version}:{purpose.value}"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def _labels(lang: str, identity: Identity) -> CalendarLabels:
+    base = LABELS[lang]
+    return CalendarLabels(
+        group=base.group,
+        individual=base.individual,
+        in_person=base.in_person,
+        online=base.online,
+        questions=base.questions.format(callback=identity.callback_number),
+    )
+
+
+def _context(
+    schedule: ClientScheduled, card: ContactCard, lang: str, identity: Identity, updated: bool
+) -> dict[str, object]:
+    labels = LABELS[lang]
+    sessions = [
+        SessionView(
+            label=labels.group if slot.kind == "group" else labels.individual,
+            days=weekday_plural(slot.day, lang),
+            start=clock(slot.start, lang),
+            end=clock(slot.end, lang),
+            place=labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person,
+        )
+        for slot in slots_of(schedule)
+    ]
+    first_slot = min(
+        slots_of(schedule),
+        key=lambda s: (first_on_or_after(schedule.start_date, s.day), s.start),
+    )
+    first_day = first_on_or_after(schedule.start_date, first_slot.day)
+    return {
+        "first_name": card.first_name,
+        "updated": updated,
+        "sessions": sessions,
+        "first_visit": f"{long_date(first_day, lang)}, {clock(first_slot.start, lang)}",
+        "first_visit_short": short_date(first_day, lang),
+        "first_time": clock(first_slot.start, lang),
+        "last_day": long_date(schedule.end_date, lang),
+        "timezone": schedule.timezone,
+        "callback_number": identity.callback_number,
+        "network_name": identity.network_name,
+        "sender_name": identity.sender_name,
+    }
+
+
+def render_email(
+    schedule: ClientScheduled,
+    card: ContactCard,
+    purpose: Purpose,
+    identity: Identity,
+    *,
+    updated: bool,
+    now: datetime,
+) -> EmailMessage:
+    """The whole email, addressed to the client, with its calendar attachment."""
+    if card.email is None:
+        raise ValueError("client has no email address")
+    lang = language_of(card.language)
+    context = _context(schedule, card, lang, identity, updated)
+    name = purpose.value
+    cancel = purpose is Purpose.CANCEL
+    message = EmailMessage()
+    message["From"] = formataddr((identity.sender_name, identity.sender_address))
+    message["To"] = card.email
+    message["Subject"] = _ENV.get_template(f"{lang}/{name}.subject.j2").render(context).strip()
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id(
+        schedule.client_id, schedule.schedule_version, purpose, identity.domain
+    )
+    message.set_content(_ENV.get_template(f"{lang}/{name}.txt.j2").render(context))
+    message.add_alternative(_ENV.get_template(f"{lang}/{name}.html.j2").render(context), "html")
+    ics = build_calendar(
+        schedule,
+        labels=_labels(lang, identity),
+        organizer_email=identity.sender_address,
+        organizer_name=identity.sender_name,
+        attendee_email=card.email,
+        domain=identity.domain,
+        cancel=cancel,
+        stamp=now,
+    )
+    method = "CANCEL" if cancel else "REQUEST"
+    message.add_attachment(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename="cancel.ics" if cancel else "invite.ics",
+        params={"method": method, "charset": "utf-8"},
+    )
+    return message
+
+
+def render_sms(
+    schedule: ClientScheduled,
+    card: ContactCard,
+    purpose: Purpose,
+    identity: Identity,
+    *,
+    updated: bool,
+) -> str:
+    """One SMS of at most 160 GSM-7 characters; ValueError when the settings make it longer."""
+    lang = language_of(card.language)
+    context = _context(schedule, card, lang, identity, updated)
+    body = to_gsm7(_ENV.get_template(f"{lang}/{purpose.value}.sms.j2").render(context).strip())
+    return _fits(body)
+
+
+def render_help_sms(language: str, identity: Identity) -> str:
+    lang = language_of(language)
+    context = {"network_name": identity.network_name, "callback_number": identity.callback_number}
+    return _fits(to_gsm7(_ENV.get_template(f"{lang}/help.sms.j2").render(context).strip()))
+
+
+def _fits(body: str) -> str:
+    if len(body) > SMS_MAX_CHARS:
+        raise ValueError(f"SMS body is {len(body)} characters, more than {SMS_MAX_CHARS}")
+    return body

@@ -1,0 +1,167 @@
+"""Wires the notifier together and owns its background tasks; started and stopped by the app."""
+
+import asyncio
+import logging
+
+from faststream.kafka import KafkaBroker
+
+from iop_notifier.adapters.kafka_io import (
+    EnrollmentReader,
+    EventPublisher,
+    ScheduleConsumer,
+    cancel_task,
+)
+from iop_notifier.adapters.ledger_sqlite import SqliteLedger
+from iop_notifier.adapters.sms_gateway import WebhookSmsGateway
+from iop_notifier.adapters.smtp import SmtpTransport
+from iop_notifier.adapters.transports import EmailTransport, SmsTransport
+from iop_notifier.domain.contacts import ContactDirectory
+from iop_notifier.domain.retry import RetryPolicy
+from iop_notifier.domain.sms_policy import SmsPolicy, parse_hhmm
+from iop_notifier.messages.render import Identity
+from iop_notifier.metrics import NotifierMetrics
+from iop_notifier.settings import NotifierSettings
+from iop_notifier.worker import Clock, DeliveryWorker, utc_now
+
+log = logging.getLogger("iop_notifier")
+
+
+def identity_of(settings: NotifierSettings) -> Identity:
+    return Identity(
+        sender_name=settings.sender_name,
+        sender_address=settings.sender_address,
+        network_name=settings.network_name,
+        callback_number=settings.callback_number,
+        domain=settings.message_domain,
+    )
+
+
+def sms_policy_of(settings: NotifierSettings) -> SmsPolicy:
+    return SmsPolicy(
+        quiet_end=parse_hhmm(settings.sms_quiet_start),
+        quiet_start=parse_hhmm(settings.sms_quiet_end),
+        max_per_day=settings.sms_max_per_day,
+        max_per_week=settings.sms_max_per_week,
+    )
+
+
+def smtp_of(settings: NotifierSettings) -> SmtpTransport:
+    return SmtpTransport(
+        settings.smtp_host,
+        settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        implicit_tls=settings.smtp_implicit_tls,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout_s=settings.smtp_timeout_s,
+    )
+
+
+class NotifierRuntime:
+    def __init__(
+        self,
+        settings: NotifierSettings,
+        broker: KafkaBroker,
+        *,
+        clock: Clock = utc_now,
+        email: EmailTransport | None = None,
+        sms: SmsTransport | None = None,
+        metrics: NotifierMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.clock = clock
+        self.metrics = metrics or NotifierMetrics()
+        self.directory = ContactDirectory()
+        self.identity = identity_of(settings)
+        self._email = email
+        self._sms = sms
+        self.ledger: SqliteLedger | None = None
+        self.worker: DeliveryWorker | None = None
+        self.reader: EnrollmentReader | None = None
+        self.consumer: ScheduleConsumer | None = None
+        self._gateway: WebhookSmsGateway | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    @property
+    def ready(self) -> bool:
+        """Ready once the contacts are rebuilt and the schedule consumer is running."""
+        return (
+            self.started
+            and self.reader is not None
+            and self.reader.caught_up.is_set()
+            and all(not task.done() for task in self._tasks)
+        )
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.ledger = SqliteLedger(settings.ledger_path)
+        interrupted = self.ledger.recover_interrupted(self.clock())
+        if interrupted:
+            log.warning("deliveries interrupted by the last run", extra={"count": interrupted})
+        sms = self._sms
+        if sms is None and settings.sms_gateway_url:
+            token = settings.sms_gateway_token
+            self._gateway = WebhookSmsGateway(
+                settings.sms_gateway_url,
+                token.get_secret_value() if token else None,
+                timeout_s=settings.sms_timeout_s,
+            )
+            sms = self._gateway
+        self.worker = DeliveryWorker(
+            ledger=self.ledger,
+            directory=self.directory,
+            email=self._email or smtp_of(settings),
+            sms=sms,
+            publish=EventPublisher(self.broker),
+            identity=self.identity,
+            retry=RetryPolicy(
+                settings.retry_base_s, settings.retry_max_s, settings.retry_max_attempts
+            ),
+            sms_policy=sms_policy_of(settings),
+            metrics=self.metrics,
+            clock=self.clock,
+        )
+        bootstrap = settings.kafka.bootstrap_servers
+        self.reader = EnrollmentReader(bootstrap, self.directory, self.worker.wake)
+        self.consumer = ScheduleConsumer(
+            bootstrap=bootstrap,
+            group_id=settings.consumer_group,
+            ledger=self.ledger,
+            broker=self.broker,
+            metrics=self.metrics,
+            on_notice=self.worker.wake,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        )
+        await self.reader.start()
+        await self.consumer.start()
+        self._tasks = [
+            asyncio.create_task(self.reader.run(), name="notifier-contacts"),
+            asyncio.create_task(self.consumer.run(), name="notifier-schedules"),
+            asyncio.create_task(self._deliver(), name="notifier-worker"),
+        ]
+        self.started = True
+        log.info("notifier started")
+
+    async def _deliver(self) -> None:
+        assert self.reader is not None and self.worker is not None
+        # Planning before the contacts are rebuilt would act on stale consent.
+        await self.reader.caught_up.wait()
+        await self.worker.run(self.settings.worker_tick_s)
+
+    async def stop(self) -> None:
+        self.started = False
+        for task in reversed(self._tasks):
+            await cancel_task(task)
+        self._tasks = []
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.reader is not None:
+            await self.reader.stop()
+        if self._gateway is not None:
+            await self._gateway.aclose()
+        if self.ledger is not None:
+            self.ledger.close()
+        log.info("notifier stopped")

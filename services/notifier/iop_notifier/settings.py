@@ -1,0 +1,57 @@
+"""The notifier's settings: environment variables prefixed NOTIFIER_ (Kafka's are unprefixed)."""
+
+from pathlib import Path
+
+from iop_contracts.kafka import KafkaSettings
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifierSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8082
+    log_level: str = "INFO"
+
+    # SMTP. The defaults reach the local sink that `iop up` starts.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_starttls: bool = False
+    smtp_implicit_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = 10.0
+    # What the client sees in the From line: deliberately plain (see ISSUE 6, discretion).
+    sender_address: str = "appointments@example.org"
+    sender_name: str = "Appointments"
+    # Host part of calendar UIDs and Message-IDs; stable so a reschedule updates, not adds.
+    message_domain: str = "appointments.example.org"
+
+    # SMS gateway: a generic HTTPS webhook. No URL means the SMS channel is off.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    sms_timeout_s: float = 10.0
+    # Shared secret the gateway presents on inbound keywords; None accepts any caller.
+    sms_inbound_token: SecretStr | None = None
+    network_name: str = "Appointments"
+    callback_number: str = "+1 555 010 0100"
+    sms_quiet_start: str = "08:00"
+    sms_quiet_end: str = "21:00"
+    sms_max_per_day: int = 1
+    sms_max_per_week: int = 3
+
+    # Retries of transient transport failures: exponential backoff with full jitter.
+    retry_base_s: float = 2.0
+    retry_max_s: float = 300.0
+    retry_max_attempts: int = 20
+
+    ledger_path: Path = Path(".iop/notifier-ledger.sqlite3")
+    # How often the worker looks for deferred or retried deliveries that fell due.
+    worker_tick_s: float = 1.0
+
+    consumer_group: str = "iop-notifier"
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
