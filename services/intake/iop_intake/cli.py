@@ -1,6 +1,13 @@
-"""Command line of the intake service."""
+"""Command line of the intake service: `iop-intake run` and `iop-intake import FILE.csv`."""
+
+import asyncio
+import hashlib
+from pathlib import Path
 
 import typer
+from iop_contracts.logs import configure_logging
+
+from iop_intake.settings import IntakeSettings
 
 app = typer.Typer(help="IOP intake service", no_args_is_help=True)
 
@@ -8,3 +15,58 @@ app = typer.Typer(help="IOP intake service", no_args_is_help=True)
 @app.callback()
 def main() -> None:
     """IOP intake service."""
+
+
+@app.command()
+def run(
+    port: int = typer.Option(None, help="HTTP port (default INTAKE_HTTP_PORT, else 8080)"),
+    host: str = typer.Option(None, help="HTTP host (default INTAKE_HTTP_HOST, else 127.0.0.1)"),
+) -> None:
+    """Serve the HTTP API and the referral front door until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from iop_intake.app import create_app
+
+    settings = IntakeSettings()
+    updates = {k: v for k, v in {"http_port": port, "http_host": host}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    configure_logging("intake", settings.log_level)
+    # uvicorn handles SIGINT/SIGTERM: it stops accepting, drains requests, then runs the lifespan
+    # shutdown (which stops the broker client).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    report: Path = typer.Option(None, help="Write rejected rows (row, field, problem) as CSV"),
+) -> None:
+    """Publish a site's backlog from CSV: every row validated and screened, re-runs resume."""
+    from iop_intake.importer import import_csv
+
+    configure_logging("intake", "WARNING")
+    with typer.progressbar(length=0, label="importing") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        summary = asyncio.run(import_csv(file, progress=progress))
+    for rejected in summary.rejected:
+        typer.echo(f"row {rejected.row}: {rejected.problem}", err=True)
+    if report is not None:
+        summary.write_report(report)
+    typer.echo(summary.describe())
+    raise typer.Exit(1 if summary.rejected else 0)
+
+
+@app.command("hash-key")
+def hash_key(key: str = typer.Option(..., prompt=True, hide_input=True)) -> None:
+    """Print the sha256 of an API key, for INTAKE_API_KEYS (the key itself is never stored)."""
+    typer.echo(hashlib.sha256(key.encode()).hexdigest())

@@ -1,0 +1,1 @@
+"""Kafka and HTTP edges of intake; each thin, the rules live in iop_intake.domain."""

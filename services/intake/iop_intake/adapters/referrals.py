@@ -1,0 +1,109 @@
+"""The Kafka front door: `referral.submitted` on iop.referral.v1 -> screened enrollment events.
+
+Each referral is answered with `enrollment.requested` or `enrollment.declined` carrying the
+referral's correlation id, or dead-lettered to iop.referral.v1.dlq with the reason. The answer's
+event id is derived from the referral's id, so a redelivered or resubmitted referral is recognised
+on iop.enrollment.v1 and published once. The offset is committed only after the answer (or the
+dead letter) is acknowledged by the broker.
+"""
+
+import asyncio
+import logging
+import re
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from iop_contracts import CloudEvent, ContractError, ReferralSubmitted
+from iop_contracts.kafka import dead_letter, decode_message
+
+from iop_intake.adapters.publisher import EventPublisher
+from iop_intake.domain.admission import answer_event, decide, derived_event_id
+from iop_intake.domain.status import StatusProjection
+from iop_intake.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "iop-intake"
+
+# Validators of contact fields (email syntax) may quote characters of the value: keep the field.
+_CONTACT_PROBLEM = re.compile(r"(data\.contact\.[\w.]+): [^;]*")
+
+
+def redact_reason(reason: str) -> str:
+    return _CONTACT_PROBLEM.sub(r"\1: invalid", reason)
+
+
+class ReferralDesk:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        publisher: EventPublisher,
+        projection: StatusProjection,
+        projection_ready: asyncio.Event,
+        retry_s: float = 1.0,
+    ) -> None:
+        self._broker = broker
+        self._publisher = publisher
+        self._projection = projection
+        self._ready = projection_ready
+        self._retry_s = retry_s
+
+    async def handle(self, message: KafkaMessage) -> None:
+        # Answers already on iop.enrollment.v1 are known only once the projection caught up.
+        await self._ready.wait()
+        try:
+            referral_event = decode_message(message)
+            referral = referral_event.payload_as(ReferralSubmitted)
+        except ContractError as error:
+            await self._dead_letter(message, redact_reason(str(error)))
+            return
+        answer_id = derived_event_id("referral", referral_event.id)
+        if not self._projection.has_event(answer_id):
+            event = answer_event(
+                decide(referral, referral.screening),
+                event_id=answer_id,
+                correlationid=referral_event.correlationid or referral_event.id,
+                causationid=referral_event.id,
+            )
+            await self._publish_until_acknowledged(event)
+            self._projection.apply(event)
+            log.info(
+                "referral answered",
+                extra={
+                    "client_id": referral.client_id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "correlation_id": event.correlationid,
+                },
+            )
+        await message.ack()
+
+    async def _publish_until_acknowledged(self, event: CloudEvent) -> None:
+        # Moving on without the answer would commit past this referral and lose it: wait for the
+        # broker instead (shutdown cancels us, leaving the offset uncommitted).
+        attempt = 0
+        while True:
+            try:
+                await self._publisher.publish(event)
+                return
+            except BrokerUnavailable:
+                attempt += 1
+                log.warning(
+                    "referral answer not acknowledged; retrying", extra={"attempt": attempt}
+                )
+                await asyncio.sleep(min(self._retry_s * attempt, 10.0))
+
+    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
+        attempt = 0
+        while True:
+            try:
+                await dead_letter(self._broker, message, reason=reason, consumer=CONSUMER)
+                break
+            except Exception as error:
+                attempt += 1
+                log.warning(
+                    "dead letter not acknowledged; retrying",
+                    extra={"attempt": attempt, "reason": type(error).__name__},
+                )
+                await asyncio.sleep(min(self._retry_s * attempt, 10.0))
+        log.warning("referral dead-lettered", extra={"topic": "iop.referral.v1.dlq"})
+        await message.ack()

@@ -1,0 +1,133 @@
+"""create_app(): the intake service as one FastAPI app with a FastStream Kafka broker inside.
+
+Nothing connects at import or in create_app(); the lifespan connects (retrying until the broker
+answers, answering 503 meanwhile), starts the referral front door, and rebuilds the status
+projection from iop.enrollment.v1 and iop.schedule.v1.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from iop_contracts import topics
+from iop_contracts.kafka import make_broker
+from prometheus_client import make_asgi_app
+
+from iop_intake.adapters.publisher import KafkaEventPublisher
+from iop_intake.adapters.referrals import ReferralDesk
+from iop_intake.adapters.topic_reader import TopicReader
+from iop_intake.domain.access import Keyring
+from iop_intake.http import problems
+from iop_intake.http.api import router
+from iop_intake.http.limits import BodyLimit
+from iop_intake.runtime import Intake
+from iop_intake.settings import IntakeSettings
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "iop-intake"
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    # Two clients: the producer's request timeout is capped to the HTTP publish timeout (an
+    # unacknowledged record expires rather than landing after we answered 503), which would be too
+    # short for the consumer group's join requests (about half the session timeout).
+    producer = make_broker(settings.producer_kafka(), client_id=CLIENT_ID)
+    consumer = make_broker(settings.kafka, client_id=f"{CLIENT_ID}-referrals")
+    publisher = KafkaEventPublisher(producer, settings.publish_timeout_s)
+    intake = Intake(settings=settings, publisher=publisher, keyring=Keyring(settings.api_keys))
+    desk = ReferralDesk(producer, publisher, intake.projection, intake.projection_ready)
+
+    @consumer.subscriber(
+        topics.REFERRAL,
+        group_id=settings.referral_group_id,
+        # Commit only after the answer is acknowledged (ARCHITECTURE.md: the default commits first).
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+    )
+    async def on_referral(message: KafkaMessage) -> None:
+        await desk.handle(message)
+
+    reader = TopicReader(
+        settings.kafka.bootstrap_servers,
+        (topics.ENROLLMENT, topics.SCHEDULE),
+        intake.projection.apply,
+        client_id=f"{CLIENT_ID}-status",
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not intake.keyring.enabled:
+            log.warning("no INTAKE_API_KEYS configured: authentication is off (network scope)")
+        running = [
+            asyncio.create_task(_connect(producer, consumer, intake, publisher), name="connect"),
+            asyncio.create_task(reader.run(), name="intake-status-reader"),
+            asyncio.create_task(_mark_ready(reader, intake), name="intake-ready"),
+        ]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            for broker in (consumer, producer):
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+
+    app = FastAPI(
+        title="IOP intake",
+        version="1",
+        description=(
+            "Where a referral becomes an enrollment. Every accepted request is an event on "
+            "iop.enrollment.v1, acknowledged by the broker before the 202."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.intake = intake
+    app.include_router(router)
+    app.mount("/metrics", make_asgi_app())
+    problems.install(app, settings.retry_after_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _connect(
+    producer: KafkaBroker, consumer: KafkaBroker, intake: Intake, publisher: KafkaEventPublisher
+) -> None:
+    """Start the broker clients, retrying: intake serves (503) while Kafka is not there yet."""
+    attempt = 0
+    started: set[int] = set()
+    while True:
+        try:
+            for broker in (producer, consumer):
+                if id(broker) not in started:
+                    await broker.start()
+                    started.add(id(broker))
+                    if broker is producer:
+                        publisher.connected = True
+        except (KafkaError, OSError) as error:
+            attempt += 1
+            log.warning(
+                "broker not reachable; retrying",
+                extra={"attempt": attempt, "reason": type(error).__name__},
+            )
+            await asyncio.sleep(min(attempt, 5))
+            continue
+        intake.broker_connected.set()
+        log.info("broker connected")
+        return
+
+
+async def _mark_ready(reader: TopicReader, intake: Intake) -> None:
+    await reader.caught_up.wait()
+    intake.projection_ready.set()
+    log.info("status projection rebuilt", extra={"count": len(intake.projection)})

@@ -1,0 +1,1 @@
+"""Intake's pure rules: screening, access scopes, status projection. No I/O here."""

@@ -1,0 +1,299 @@
+"""Routes of the HTTP API: enroll, withdraw, discharge, status, health."""
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from iop_contracts import (
+    ClientDischarged,
+    CloudEvent,
+    EnrollmentDeclined,
+    EnrollmentRequested,
+    EnrollmentWithdrawn,
+    Payload,
+)
+from pydantic import BaseModel
+
+from iop_intake.domain.access import Principal
+from iop_intake.domain.admission import DISCLAIMER, EnrollmentRequest, answer_event, decide
+from iop_intake.domain.status import ACTIVE, IN_CARE, ClientStatus, Status
+from iop_intake.errors import NotReady, OutOfScope
+from iop_intake.http.auth import principal_of
+from iop_intake.http.idempotency import KeyReused
+from iop_intake.runtime import Intake
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retrying a request with the same key creates one event.",
+    ),
+]
+Caller = Annotated[Principal, Depends(principal_of)]
+
+
+class Accepted(BaseModel):
+    """The broker acknowledged the event (acks=all)."""
+
+    event_id: str
+    event_type: str
+    client_id: str
+    status: Status
+    priority: str | None = None
+    reasons: list[str] = []
+    recommended_level: str | None = None
+    notice: str | None = None
+
+
+class StatusView(BaseModel):
+    client_id: str
+    region_id: str
+    status: Status
+    updated_at: datetime
+    event_id: str
+    correlation_id: str | None
+    reasons: list[str] = []
+    recommended_level: str | None = None
+    cause: str | None = None
+    schedule: dict[str, Any] | None = None
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+async def _publish_once(
+    intake: Intake, payload: Payload, principal: Principal, route: str, key: str | None
+) -> tuple[CloudEvent, bool]:
+    """Publish the payload's event unless this keyed request already did; (event, replayed)."""
+    if key is None:
+        event = answer_event(payload, event_id=str(uuid.uuid4()))
+        await intake.publisher.publish(event)
+        intake.projection.apply(event)
+        return event, False
+    slot = intake.idempotency.slot(principal.name, route, key)
+    async with intake.idempotency.claim(slot, payload.model_dump_json().encode()):
+        event = answer_event(payload, event_id=intake.idempotency.event_id(slot))
+        if intake.projection.has_event(event.id):
+            return event, True
+        await intake.publisher.publish(event)
+        intake.projection.apply(event)
+        return event, False
+
+
+def _accepted(event: CloudEvent, payload: Payload, replayed: bool) -> JSONResponse:
+    body = Accepted(
+        event_id=event.id,
+        event_type=event.type,
+        client_id=str(getattr(payload, "client_id")),  # noqa: B009
+        status=_status_of(payload),
+        priority=str(payload.priority) if isinstance(payload, EnrollmentRequested) else None,
+        reasons=list(payload.reasons) if isinstance(payload, EnrollmentDeclined) else [],
+        recommended_level=(
+            str(payload.recommended_level) if isinstance(payload, EnrollmentDeclined) else None
+        ),
+        notice=DISCLAIMER if isinstance(payload, EnrollmentDeclined) else None,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+def _status_of(payload: Payload) -> Status:
+    if isinstance(payload, EnrollmentDeclined):
+        return Status.DECLINED
+    if isinstance(payload, ClientDischarged):
+        return Status.DISCHARGED
+    if isinstance(payload, EnrollmentWithdrawn):
+        return Status.WITHDRAWN
+    return Status.REQUESTED
+
+
+def _log_accepted(event: CloudEvent, client_id: str, replayed: bool) -> None:
+    log.info(
+        "request accepted",
+        extra={
+            "client_id": client_id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "correlation_id": event.correlationid,
+            "outcome": "replayed" if replayed else "published",
+        },
+    )
+
+
+def _key_reused() -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"field": "Idempotency-Key", "message": "already used for another request"}]},
+        status_code=422,
+    )
+
+
+@router.post(
+    "/v1/enrollments",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        401: {"description": "no valid API key"},
+        403: {"description": "the key's scope does not cover the region or sites"},
+        413: {"description": "body too large"},
+        422: {"description": "every bad field, named"},
+        503: {"description": "the broker did not acknowledge; retry after Retry-After"},
+    },
+    summary="Request an enrollment (screened when a screening block is given)",
+    description=(
+        "Answers 202 once the broker acknowledged `enrollment.requested` or, when the screening "
+        "block rules IOP out, `enrollment.declined` with reasons and a recommended level. "
+        + DISCLAIMER
+    ),
+)
+async def enroll(
+    body: EnrollmentRequest,
+    request: Request,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    intake = _intake(request)
+    if not caller.scope.covers(body.region_id, body.preferred_site_ids):
+        raise OutOfScope(f"client {body.client_id} outside the key's scope")
+    payload = decide(body, body.screening)
+    try:
+        event, replayed = await _publish_once(intake, payload, caller, "enroll", idempotency_key)
+    except KeyReused:
+        return _key_reused()
+    _log_accepted(event, body.client_id, replayed)
+    return _accepted(event, payload, replayed)
+
+
+def _known_client(intake: Intake, client_id: str, caller: Principal) -> ClientStatus | None:
+    if not intake.projection_ready.is_set():
+        raise NotReady("projection not caught up")
+    client = intake.projection.get(client_id)
+    if client is not None and not caller.scope.covers(client.region_id, client.site_ids):
+        raise OutOfScope(f"client {client_id} outside the key's scope")
+    return client
+
+
+def _not_found(client_id: str) -> JSONResponse:
+    return JSONResponse({"detail": f"no enrollment known for client {client_id}"}, 404)
+
+
+async def _end_enrollment(
+    request: Request,
+    client_id: str,
+    caller: Principal,
+    key: str | None,
+    event_type: type[EnrollmentWithdrawn],
+    allowed_from: frozenset[Status],
+) -> JSONResponse:
+    intake = _intake(request)
+    client = _known_client(intake, client_id, caller)
+    if client is None:
+        return _not_found(client_id)
+    payload = event_type(client_id=client.client_id, region_id=client.region_id)
+    route = event_type.event_name
+    replay_id = (
+        intake.idempotency.event_id(intake.idempotency.slot(caller.name, route, key))
+        if key
+        else None
+    )
+    if client.status not in allowed_from and not (
+        replay_id and intake.projection.has_event(replay_id)
+    ):
+        return JSONResponse(
+            {"detail": f"client {client_id} is {client.status}", "status": client.status}, 409
+        )
+    try:
+        event, replayed = await _publish_once(intake, payload, caller, route, key)
+    except KeyReused:
+        return _key_reused()
+    _log_accepted(event, client_id, replayed)
+    return _accepted(event, payload, replayed)
+
+
+_END_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no enrollment known for this client"},
+    409: {"description": "the client's status does not allow it"},
+    503: {"description": "broker unavailable or intake still reading the topics"},
+}
+
+
+@router.post(
+    "/v1/enrollments/{client_id}/withdraw",
+    status_code=202,
+    response_model=Accepted,
+    responses=_END_RESPONSES,
+    summary="Withdraw a requested, waitlisted or scheduled client",
+)
+async def withdraw(
+    client_id: str, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    return await _end_enrollment(
+        request, client_id, caller, idempotency_key, EnrollmentWithdrawn, ACTIVE
+    )
+
+
+@router.post(
+    "/v1/clients/{client_id}/discharge",
+    status_code=202,
+    response_model=Accepted,
+    responses=_END_RESPONSES,
+    summary="Discharge a scheduled client",
+)
+async def discharge(
+    client_id: str, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    return await _end_enrollment(
+        request, client_id, caller, idempotency_key, ClientDischarged, IN_CARE
+    )
+
+
+@router.get(
+    "/v1/enrollments/{client_id}",
+    response_model=StatusView,
+    responses={404: {"description": "no enrollment known"}, 503: {"description": "not ready"}},
+    summary="Latest known status, read from iop.enrollment.v1 and iop.schedule.v1",
+)
+async def status(client_id: str, request: Request, caller: Caller) -> Any:
+    client = _known_client(_intake(request), client_id, caller)
+    if client is None:
+        return _not_found(client_id)
+    return StatusView(
+        client_id=client.client_id,
+        region_id=client.region_id,
+        status=client.status,
+        updated_at=client.updated_at,
+        event_id=client.event_id,
+        correlation_id=client.correlation_id,
+        reasons=list(client.reasons),
+        recommended_level=client.recommended_level,
+        cause=client.cause,
+        schedule=client.schedule if client.status is Status.SCHEDULED else None,
+    )
+
+
+@router.get("/health/live", tags=["health"])
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@router.get("/health/ready", tags=["health"])
+async def ready(request: Request) -> JSONResponse:
+    intake = _intake(request)
+    checks = {
+        "broker": intake.broker_connected.is_set(),
+        "projection": intake.projection_ready.is_set(),
+    }
+    return JSONResponse(
+        {"status": "ready" if all(checks.values()) else "not ready", **checks},
+        status_code=200 if all(checks.values()) else 503,
+    )
