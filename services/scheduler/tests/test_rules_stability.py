@@ -1,0 +1,92 @@
+"""Rule 10, stability: kept schedules stay exactly, forced changes are re-placed and versioned."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+from typing import Any
+
+
+def _placed_network(iop: SimpleNamespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    snap = iop.snapshot(
+        therapists=[iop.therapist("t1"), iop.therapist("t2")],
+        enrollments=[iop.client(f"c{i}") for i in range(4)],
+    )
+    return snap, iop.solve(snap)
+
+
+def test_new_enrollments_never_move_existing_clients(iop: SimpleNamespace) -> None:
+    snap, first = _placed_network(iop)
+    assert len(first["scheduled"]) == 4
+    later = copy.deepcopy(snap)
+    later["schedules"] = first["scheduled"]
+    later["enrollments"] += [iop.client(f"n{i}", priority="urgent") for i in range(3)]
+    out = iop.solve(later)
+    again = iop.placed(out)
+    for old in first["scheduled"]:
+        assert again[old["client_id"]] == old
+    assert out["rescheduled"] == []
+    assert all(again[f"n{i}"]["schedule_version"] == 1 for i in range(3))
+
+
+def test_retired_therapist_forces_a_versioned_reschedule(iop: SimpleNamespace) -> None:
+    snap, first = _placed_network(iop)
+    retired = first["scheduled"][0]["group"]["facilitator_id"]
+    moved = {s["client_id"] for s in first["scheduled"]
+             if retired in (s["individual"]["therapist_id"], s["group"]["facilitator_id"])}
+    assert len(moved) == 4  # everyone shares the group, so everyone loses its facilitator
+    later = copy.deepcopy(snap)
+    later["schedules"] = first["scheduled"]
+    later["therapists"] = [t for t in later["therapists"] if t["therapist_id"] != retired]
+    later["therapists"].append(iop.therapist("t3"))
+    out = iop.solve(later)
+    assert set(out["rescheduled"]) == moved
+    again = iop.placed(out)
+    for old in first["scheduled"]:
+        new = again[old["client_id"]]
+        if old["client_id"] in moved:
+            assert new["schedule_version"] == old["schedule_version"] + 1
+            assert retired not in (
+                new["individual"]["therapist_id"], new["group"]["facilitator_id"]
+            )
+            assert new["start_date"] == old["start_date"]  # programme does not restart
+        else:
+            assert new == old
+
+
+def test_withdrawn_client_frees_the_seat(iop: SimpleNamespace) -> None:
+    snap = iop.snapshot(groups=[iop.group(capacity=1)])
+    first = iop.solve(snap)
+    later = copy.deepcopy(snap)
+    later["schedules"] = first["scheduled"]
+    later["enrollments"] = [iop.client("c2")]  # c1 withdrew: no enrollment, schedule dropped
+    out = iop.solve(later)
+    assert set(iop.placed(out)) == {"c2"}
+
+
+def test_roster_change_that_breaks_a_rule_moves_the_client(iop: SimpleNamespace) -> None:
+    snap = iop.snapshot(groups=[iop.group("g1"), iop.group("g2")])
+    first = iop.solve(snap)
+    gid = first["scheduled"][0]["group"]["group_id"]
+    later = copy.deepcopy(snap)
+    later["schedules"] = first["scheduled"]
+    for g in later["groups"]:
+        if g["group_id"] == gid:
+            g["track"] = "substance_use"  # the group changed track: the client no longer fits
+    out = iop.solve(later)
+    assert out["rescheduled"] == ["c1"]
+    assert iop.placed(out)["c1"]["group"]["group_id"] != gid
+
+
+def test_moving_a_valid_schedule_is_a_finding(iop: SimpleNamespace) -> None:
+    from iop_scheduler.solver import validate_output
+
+    snap, first = _placed_network(iop)
+    later = copy.deepcopy(snap)
+    later["schedules"] = first["scheduled"]
+    tampered = copy.deepcopy(first)
+    tampered["scheduled"][0]["individual"]["start"] = "08:00"
+    tampered["scheduled"][0]["individual"]["end"] = "09:00"
+    tampered["scheduled"][0]["individual"]["day"] = "sat"
+    rules = {f.rule for f in validate_output(later, tampered)}
+    assert "stability" in rules
