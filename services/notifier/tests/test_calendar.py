@@ -1,0 +1,127 @@
+"""The .ics attachment parsed back with icalendar: right local times across a DST change, one
+recurring event per session, stable UIDs across reschedules, CANCEL on unschedule."""
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from dateutil.rrule import rrulestr
+from icalendar import Calendar
+from iop_notifier.domain.contacts import ContactCard
+from iop_notifier.domain.ledger import Purpose
+from iop_notifier.messages.render import Identity, render_email
+
+from .factories import schedule
+
+IDENTITY = Identity("Appointments", "a@example.org", "Appointments", "+1 555 0100", "ex.org")
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+CARD = ContactCard("c-1", "Ana", "en", "c-1@example.org", None, True, False)
+
+
+def calendar_of(message: EmailMessage) -> tuple[Calendar, str]:
+    [part] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    return Calendar.from_ical(part.get_content()), str(part.get_param("method"))
+
+
+def occurrences_utc(cal: Calendar) -> dict[str, list[datetime]]:
+    """Expand each VEVENT with the VTIMEZONE shipped in the file (not the host's tz database):
+    this is what a calendar program does, so it checks the file itself."""
+    zones = {str(tz["TZID"]): tz.to_tz() for tz in cal.walk("VTIMEZONE")}
+    out = {}
+    for event in cal.walk("VEVENT"):
+        start = event["DTSTART"]
+        tz = zones[str(start.params["TZID"])]
+        dtstart = start.dt.replace(tzinfo=None)
+        rule = rrulestr(event["RRULE"].to_ical().decode(), dtstart=dtstart, ignoretz=True)
+        until = event["RRULE"]["UNTIL"][0].astimezone(tz).replace(tzinfo=None)
+        rule = rule.replace(until=until)
+        out[str(event["UID"])] = [d.replace(tzinfo=tz).astimezone(UTC) for d in rule]
+    return out
+
+
+def test_weekly_events_keep_local_time_across_dst_end() -> None:
+    # 2026-10-20 .. 2026-11-24 in New York: EDT (UTC-4) until Nov 1, EST (UTC-5) after.
+    sched = schedule("c-1", start="2026-10-20", end="2026-11-24")
+    cal, method = calendar_of(
+        render_email(sched, CARD, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW)
+    )
+    assert method == "REQUEST" and str(cal["METHOD"]) == "REQUEST"
+    events = cal.walk("VEVENT")
+    assert len(events) == 3  # mon + wed group sessions, sat individual
+    by_summary: dict[str, int] = {}
+    for event in events:
+        by_summary[str(event["SUMMARY"])] = by_summary.get(str(event["SUMMARY"]), 0) + 1
+        assert event["DTSTART"].params["TZID"] == "America/New_York"
+        assert int(event["SEQUENCE"]) == 2
+    assert by_summary == {"Group meeting": 2, "One-on-one appointment": 1}
+
+    mondays = next(
+        occ for occ in occurrences_utc(cal).values() if occ[0].astimezone(UTC).weekday() == 0
+    )
+    # 18:00 local: 22:00Z while on EDT, 23:00Z once on EST.
+    assert mondays[0] == datetime(2026, 10, 26, 22, 0, tzinfo=UTC)
+    assert mondays[1] == datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
+    assert mondays[-1] == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # last before end_date
+    assert len(mondays) == 5
+
+
+def test_events_start_on_the_first_matching_day_and_end_by_end_date() -> None:
+    sched = schedule("c-1", start="2026-10-20", end="2026-11-24")  # a Tuesday .. a Tuesday
+    cal, _ = calendar_of(
+        render_email(sched, CARD, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW)
+    )
+    for occurrences in occurrences_utc(cal).values():
+        assert occurrences[0].date() >= datetime(2026, 10, 20).date()
+        assert occurrences[0] - timedelta(days=7) < datetime(2026, 10, 20, 4, tzinfo=UTC)
+        assert occurrences[-1] < datetime(2026, 11, 25, 5, tzinfo=UTC)
+
+
+def test_reschedule_keeps_uids_and_raises_sequence() -> None:
+    first = render_email(
+        schedule("c-1", 1), CARD, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW
+    )
+    moved = schedule(
+        "c-1",
+        2,
+        sessions=[
+            {"day": "tue", "start": "17:30", "end": "20:30"},
+            {"day": "thu", "start": "17:30", "end": "20:30"},
+        ],
+        rescheduled=True,
+    )
+    second = render_email(moved, CARD, Purpose.CONFIRM, IDENTITY, updated=True, now=NOW)
+    cal1, _ = calendar_of(first)
+    cal2, _ = calendar_of(second)
+    uids1 = {str(e["UID"]) for e in cal1.walk("VEVENT")}
+    uids2 = {str(e["UID"]) for e in cal2.walk("VEVENT")}
+    assert uids1 == uids2 and len(uids2) == 3
+    assert all(int(e["SEQUENCE"]) > 2 for e in cal2.walk("VEVENT"))
+    assert "changed" in second.get_body(("plain",)).get_content()
+    # UIDs reveal nothing: not the client id, not the group id.
+    assert not any("c-1" in uid or "bos" in uid for uid in uids2)
+
+
+def test_cancel_uses_the_same_uids_with_method_cancel() -> None:
+    sched = schedule("c-1", 3)
+    request, _ = calendar_of(
+        render_email(sched, CARD, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW)
+    )
+    cancel, method = calendar_of(
+        render_email(sched, CARD, Purpose.CANCEL, IDENTITY, updated=False, now=NOW)
+    )
+    assert method == "CANCEL" and str(cancel["METHOD"]) == "CANCEL"
+    assert {str(e["UID"]) for e in cancel.walk("VEVENT")} == {
+        str(e["UID"]) for e in request.walk("VEVENT")
+    }
+    assert all(str(e["STATUS"]) == "CANCELLED" for e in cancel.walk("VEVENT"))
+    assert all(int(e["SEQUENCE"]) == 7 for e in cancel.walk("VEVENT"))
+
+
+def test_spanish_client_gets_spanish_titles() -> None:
+    es = ContactCard("c-1", "Ana", "es-MX", "c-1@example.org", None, True, False)
+    cal, _ = calendar_of(
+        render_email(schedule("c-1"), es, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW)
+    )
+    assert {str(e["SUMMARY"]) for e in cal.walk("VEVENT")} == {
+        "Reunión de grupo",
+        "Cita individual",
+    }
