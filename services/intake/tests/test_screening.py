@@ -1,0 +1,70 @@
+"""Each screening rule, and how rules combine (pure, no broker)."""
+
+from typing import Any
+
+import pytest
+from iop_contracts import Priority, PriorLevel, RecommendedLevel, Screening
+from iop_intake.domain.screening import RULES, NotSuited, Suited, screen
+
+SUITED: dict[str, Any] = {
+    "needs_medical_detox": False,
+    "needs_24h_supervision": False,
+    "imminent_risk": False,
+    "medically_stable": True,
+    "stable_living_environment": True,
+    "prior_level": "none",
+}
+
+
+def screening(**changes: Any) -> Screening:
+    return Screening.model_validate({**SUITED, **changes})
+
+
+# One row per rule of RULES: the screening answer that triggers it alone, and what it recommends.
+CASES = [
+    ("needs_medical_detox", {"needs_medical_detox": True}, RecommendedLevel.INPATIENT),
+    ("imminent_risk", {"imminent_risk": True}, RecommendedLevel.INPATIENT),
+    ("needs_24h_supervision", {"needs_24h_supervision": True}, RecommendedLevel.INPATIENT),
+    ("medically_unstable", {"medically_stable": False}, RecommendedLevel.PHP),
+    ("unstable_living_environment", {"stable_living_environment": False}, RecommendedLevel.PHP),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {rule.reason for rule in RULES} == {reason for reason, _, _ in CASES}
+
+
+@pytest.mark.parametrize(("reason", "answers", "level"), CASES)
+def test_each_rule_declines_with_its_reason_and_level(
+    reason: str, answers: dict[str, Any], level: RecommendedLevel
+) -> None:
+    outcome = screen(screening(**answers), Priority.ROUTINE)
+    assert outcome == NotSuited((reason,), level)
+
+
+def test_a_client_with_no_flag_is_suited_with_the_requested_priority() -> None:
+    assert screen(screening(), Priority.ROUTINE) == Suited(Priority.ROUTINE)
+
+
+def test_all_matching_reasons_are_given_and_the_most_intensive_level_wins() -> None:
+    outcome = screen(
+        screening(stable_living_environment=False, needs_medical_detox=True), Priority.URGENT
+    )
+    assert outcome == NotSuited(
+        ("needs_medical_detox", "unstable_living_environment"), RecommendedLevel.INPATIENT
+    )
+
+
+@pytest.mark.parametrize("prior", [PriorLevel.INPATIENT, PriorLevel.RESIDENTIAL, PriorLevel.PHP])
+def test_stepping_down_from_a_higher_level_is_step_down_priority(prior: PriorLevel) -> None:
+    assert screen(screening(prior_level=prior), Priority.ROUTINE) == Suited(Priority.STEP_DOWN)
+
+
+def test_urgent_stays_urgent_when_stepping_down() -> None:
+    outcome = screen(screening(prior_level="inpatient"), Priority.URGENT)
+    assert outcome == Suited(Priority.URGENT)
+
+
+@pytest.mark.parametrize("prior", [PriorLevel.IOP, PriorLevel.OUTPATIENT, PriorLevel.NONE])
+def test_other_prior_levels_keep_the_requested_priority(prior: PriorLevel) -> None:
+    assert screen(screening(prior_level=prior), Priority.ROUTINE) == Suited(Priority.ROUTINE)
