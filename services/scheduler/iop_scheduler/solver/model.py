@@ -315,13 +315,15 @@ class PlacementModel:
 
     def penalty(self) -> LinearTerm:
         """Soft goals 2-6 (and stability of displaced clients), weighted in priority order."""
-        return (
-            self.moved_penalty()
-            + self.waiting_penalty()
-            + self.site_penalty()
-            + self.wish_penalty()
-            + self.continuity_penalty()
-            + self.balance_penalty()
+        return cp_model.LinearExpr.sum(
+            [
+                self.moved_penalty(),
+                self.waiting_penalty(),
+                self.site_penalty(),
+                self.wish_penalty(),
+                self.continuity_penalty(),
+                self.balance_penalty(),
+            ]
         )
 
     # ----- hints and solutions ----------------------------------------------------------------

@@ -225,20 +225,20 @@ def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
     for item in snapshot.get("sites") or []:
         parts[site_part[str(item["site_id"])]]["sites"].append(item)
     for item in snapshot.get("groups") or []:
-        root = site_part.get(str(item.get("site_id")))
-        if root is not None:  # a group at an unknown site can hold nobody
-            parts[root]["groups"].append(item)
+        group_root = site_part.get(str(item.get("site_id")))
+        if group_root is not None:  # a group at an unknown site can hold nobody
+            parts[group_root]["groups"].append(item)
     for item in snapshot.get("therapists") or []:
         t = roster.therapists[str(item["therapist_id"])]
-        linked = roster.therapist_regions(t)
-        if linked:
-            parts[part_of[next(iter(linked))]]["therapists"].append(item)
+        served = roster.therapist_regions(t)
+        if served:
+            parts[part_of[next(iter(served))]]["therapists"].append(item)
     for item in snapshot.get("enrollments") or []:
         parts[client_part[str(item["client_id"])]]["enrollments"].append(item)
     for item in snapshot.get("schedules") or []:
-        root = client_part.get(str(item.get("client_id")))
-        if root is not None:  # a schedule without an enrollment is a withdrawn client: dropped
-            parts[root]["schedules"].append(item)
+        client_root = client_part.get(str(item.get("client_id")))
+        if client_root is not None:  # a schedule without an enrollment (withdrawn): dropped
+            parts[client_root]["schedules"].append(item)
     return [p for p in parts.values() if p["enrollments"]]
 
 

@@ -168,7 +168,7 @@ class _Checker:
             self.add("access", "in-person group at a site the client did not choose", cid, gid)
         # Rule 3
         avail = _merged(_spans(client.get("availability")))
-        gwin = self.windows(group["site_id"])
+        gwin = self.windows(str(group["site_id"]))
         for span in sessions:
             if not _inside(span, avail):
                 self.add("time", "group session outside the client's availability", cid, gid)
@@ -191,7 +191,7 @@ class _Checker:
             if ind_site not in self.sites:
                 self.add("payload", "individual session's site not in the roster", cid)
             else:
-                if not _inside(ind_span, self.windows(ind_site)):
+                if not _inside(ind_span, self.windows(str(ind_site))):
                     self.add("time", "individual session outside its site's windows", cid)
                 if ind.get("delivery") == "telehealth":
                     if not client.get("accepts_telehealth"):
@@ -269,7 +269,7 @@ class _Checker:
     # ----- groups -----------------------------------------------------------------------------
 
     def groups_rules(self, scheduled: list[Mapping[str, Any]]) -> None:
-        members: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        members: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
         for s in scheduled:
             members[(s.get("group") or {}).get("group_id")].append(s)
         for gid, rows in members.items():
@@ -328,10 +328,10 @@ class _Checker:
     # ----- therapists -------------------------------------------------------------------------
 
     def therapist_rules(self, scheduled: list[Mapping[str, Any]], travel: int = 30) -> None:
-        sessions: dict[str, list[tuple[Span, str | None, str]]] = defaultdict(list)
-        caseload: Counter[str] = Counter()
-        hours: Counter[str] = Counter()
-        facilitated: set[tuple[str, str]] = set()
+        sessions: dict[Any, list[tuple[Span, str | None, str]]] = defaultdict(list)
+        caseload: Counter[Any] = Counter()
+        hours: dict[Any, float] = defaultdict(float)
+        facilitated: set[tuple[Any, Any]] = set()
         for s in scheduled:
             g_out, ind = s.get("group") or {}, s.get("individual") or {}
             gid, fid = g_out.get("group_id"), g_out.get("facilitator_id")
