@@ -76,16 +76,17 @@ async def sms_inbound(runtime: NotifierRuntime, request: AsgiRequest) -> AsgiRes
         return JSONResponse({"error": "starting"}, status_code=503)
     keyword = keyword_of(text)
     now = runtime.clock()
-    clients = runtime.directory.clients_with_phone(phone)
-    language = runtime.directory.get(clients[0]).language if clients else "en"  # type: ignore[union-attr]
+    # The reply's language: that of a client with this phone (the gateway tells us no more).
+    cards = [runtime.directory.get(c) for c in runtime.directory.clients_with_phone(phone)]
+    language = next((card.language for card in cards if card is not None), "en")
     if keyword is Keyword.STOP:
         runtime.ledger.set_sms_allowed(phone, False, now)
         runtime.worker.wake()
-        return JSONResponse({"action": "opted_out", "clients": len(clients)})
+        return JSONResponse({"action": "opted_out"})
     if keyword is Keyword.START:
         runtime.ledger.set_sms_allowed(phone, True, now)
         runtime.worker.wake()
-        return JSONResponse({"action": "opted_in", "clients": len(clients)})
+        return JSONResponse({"action": "opted_in"})
     if keyword is Keyword.HELP:
         return JSONResponse(
             {"action": "help", "reply": render_help_sms(language, runtime.identity)}

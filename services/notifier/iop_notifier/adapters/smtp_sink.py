@@ -6,6 +6,7 @@ tests. Start it in-process with `SmtpSink(directory).start()`, or as its own pro
 """
 
 import argparse
+import asyncio
 import itertools
 import signal
 import threading
@@ -21,13 +22,16 @@ from aiosmtpd.smtp import Envelope, Session
 
 
 class _WriteEml:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, delay_s: float) -> None:
         self.directory = directory
+        self.delay_s = delay_s
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: SmtpServer, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # a slow server, for tests that need one
         with self._lock:
             name = f"{time.time_ns()}-{next(self._counter):06d}.eml"
         tmp = self.directory / (name + ".tmp")
@@ -39,8 +43,11 @@ class _WriteEml:
 class SmtpSink:
     """An aiosmtpd server on 127.0.0.1 writing each message to `directory` as an .eml file."""
 
-    def __init__(self, directory: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, directory: Path, port: int = 0, host: str = "127.0.0.1", delay_s: float = 0.0
+    ) -> None:
         self.directory = Path(directory)
+        self.delay_s = delay_s
         self.host = host
         self.port = port
         self._controller: Controller | None = None
@@ -48,7 +55,9 @@ class SmtpSink:
     def start(self) -> "SmtpSink":
         self.directory.mkdir(parents=True, exist_ok=True)
         port = self.port or _free_port(self.host)
-        controller = Controller(_WriteEml(self.directory), hostname=self.host, port=port)
+        controller = Controller(
+            _WriteEml(self.directory, self.delay_s), hostname=self.host, port=port
+        )
         controller.start()
         self._controller = controller
         self.port = port
