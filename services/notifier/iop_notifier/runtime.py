@@ -100,6 +100,8 @@ class NotifierRuntime:
         interrupted = self.ledger.recover_interrupted(self.clock())
         if interrupted:
             log.warning("deliveries interrupted by the last run", extra={"count": interrupted})
+            # Channel unknown here without a query; the ledger rows carry it for the report.
+            self.metrics.failed.labels("unknown", "possibly_sent").inc(interrupted)
         sms = self._sms
         if sms is None and settings.sms_gateway_url:
             token = settings.sms_gateway_token

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from iop_contracts.kafka import KafkaSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iop_notifier.domain.discretion import denied_terms
 
 
 class NotifierSettings(BaseSettings):
@@ -55,3 +57,13 @@ class NotifierSettings(BaseSettings):
     heartbeat_interval_ms: int = 3000
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @model_validator(mode="after")
+    def _names_are_discreet(self) -> "NotifierSettings":
+        """Refuse to start with a sender or network name that gives the care away (a network
+        called "Harbor Recovery Center" would put "Recovery" on every lock screen)."""
+        for field in ("sender_name", "sender_address", "network_name", "message_domain"):
+            found = denied_terms(str(getattr(self, field)).replace(".", " ").replace("@", " "))
+            if found:
+                raise ValueError(f"{field} must not name the kind of care ({sorted(found)})")
+        return self

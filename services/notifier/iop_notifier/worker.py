@@ -182,8 +182,19 @@ class DeliveryWorker:
                 self._fail(key, now, "sms_too_long")
                 return
         else:
+            previous = (
+                ClientScheduled.model_validate_json(notice.previous_json)
+                if notice.previous_json and key.purpose is Purpose.CONFIRM
+                else None
+            )
             message = render_email(
-                schedule, card, key.purpose, self.identity, updated=updated, now=now
+                schedule,
+                card,
+                key.purpose,
+                self.identity,
+                updated=updated,
+                now=now,
+                previous=previous,
             )
 
         # Recorded before the send: if we die before the next write, the next run knows.

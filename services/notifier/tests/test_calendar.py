@@ -125,3 +125,30 @@ def test_spanish_client_gets_spanish_titles() -> None:
         "Reunión de grupo",
         "Cita individual",
     }
+
+
+def test_reschedule_with_fewer_sessions_cancels_the_dropped_slot() -> None:
+    before = schedule(
+        "c-1",
+        1,
+        sessions=[{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")],
+    )
+    after = schedule("c-1", 2, rescheduled=True)  # mon + wed only
+    message = render_email(
+        after, CARD, Purpose.CONFIRM, IDENTITY, updated=True, now=NOW, previous=before
+    )
+    calendars = {
+        str(p.get_param("method")): Calendar.from_ical(p.get_content())
+        for p in message.iter_attachments()
+    }
+    assert set(calendars) == {"REQUEST", "CANCEL"}
+    old_uids = {
+        str(e["UID"])
+        for e in calendar_of(
+            render_email(before, CARD, Purpose.CONFIRM, IDENTITY, updated=False, now=NOW)
+        )[0].walk("VEVENT")
+    }
+    kept = {str(e["UID"]) for e in calendars["REQUEST"].walk("VEVENT")}
+    [dropped] = calendars["CANCEL"].walk("VEVENT")
+    assert kept | {str(dropped["UID"])} == old_uids and str(dropped["UID"]) not in kept
+    assert int(dropped["SEQUENCE"]) > 2  # newer than the request that created it

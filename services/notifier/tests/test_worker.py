@@ -305,3 +305,26 @@ def test_outcome_event_ids_are_stable(h: Harness) -> None:
     assert outcome_event(delivery).id == outcome_event(delivery).id
     assert outcome_event(delivery).time.tzinfo is not None
     assert datetime.now(UTC) >= outcome_event(delivery).time
+
+
+async def test_reschedule_after_a_sent_confirmation_is_an_update(h: Harness) -> None:
+    h.contact("c-1")
+    three = schedule(
+        "c-1",
+        1,
+        sessions=[{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "fri")],
+    )
+    h.ledger.record_schedule(
+        event_id="e1",
+        client_id="c-1",
+        schedule_version=1,
+        schedule_json=three.model_dump_json(),
+        correlation_id=None,
+    )
+    await h.worker.run_once()
+    h.schedule("c-1", 2)  # mon + wed: the friday slot goes away
+    await h.worker.run_once()
+    first, second = h.email.sent
+    assert [p.get_param("method") for p in first.iter_attachments()] == ["REQUEST"]
+    assert [p.get_param("method") for p in second.iter_attachments()] == ["REQUEST", "CANCEL"]
+    assert "changed" in second.get_body(("plain",)).get_content()

@@ -15,13 +15,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
-from iop_contracts.envelope import (
-    CloudEvent,
-    ContractError,
-    dead_letter_headers,
-    decode_record,
-)
-from iop_contracts.kafka import publish_event
+from iop_contracts.envelope import CloudEvent, ContractError, decode_record
+from iop_contracts.kafka import dead_letter_record, publish_event
 from iop_contracts.payloads import ClientScheduled, ClientUnscheduled, EnrollmentRequested
 
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger
@@ -39,19 +34,6 @@ class EventPublisher:
 
     async def __call__(self, event: CloudEvent) -> object:
         return await publish_event(self.broker, event)
-
-
-async def dead_letter_record(
-    broker: KafkaBroker, record: ConsumerRecord[bytes, bytes], reason: str
-) -> None:
-    """Copy an unusable record to `<topic>.dlq`, keeping its key and headers, adding why."""
-    headers = dead_letter_headers(list(record.headers or ()), reason, CONSUMER_NAME)
-    await broker.publish(
-        record.value or b"",
-        topics.dlq(record.topic),
-        key=record.key,
-        headers={k: v.decode(errors="replace") for k, v in headers},
-    )
 
 
 class EnrollmentReader:
@@ -236,7 +218,15 @@ class ScheduleConsumer:
             event = decode_record(record.value)
             payload = event.payload()
         except ContractError as error:
-            await dead_letter_record(self.broker, record, str(error))
+            await dead_letter_record(
+                self.broker,
+                topic=record.topic,
+                key=record.key,
+                value=record.value,
+                headers=list(record.headers or ()),
+                reason=str(error),
+                consumer=CONSUMER_NAME,
+            )
             self.metrics.dead_lettered.labels(record.topic).inc()
             log.warning(
                 "dead-lettered undecodable record",

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS notices (
     purpose TEXT NOT NULL,
     updated INTEGER NOT NULL,          -- 1 when it replaces a schedule the client was told about
     schedule_json TEXT NOT NULL,       -- the schedule payload (no contact details in it)
+    previous_json TEXT,                -- the schedule it replaces, if the client was told of it
     cause_event_id TEXT NOT NULL,
     correlation_id TEXT,
     planned INTEGER NOT NULL DEFAULT 0 -- 0 until deliveries were created (needs the contact)
@@ -77,6 +78,7 @@ class Notice:
     schedule_json: str
     cause_event_id: str
     correlation_id: str | None
+    previous_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,17 @@ def _ts(value: datetime) -> str:
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _previous(row: sqlite3.Row | None, told: bool) -> str | None:
+    """The schedule a reschedule replaces in the client's calendar: the queued one if it was a
+    confirmation, else whatever it replaced (a confirmation superseded before it went out
+    leaves the one before it on the calendar)."""
+    if row is None or not told:
+        return None
+    if row["purpose"] == "confirm":
+        return str(row["schedule_json"])
+    return None
 
 
 def phone_digest(phone: str) -> str:
@@ -141,7 +154,9 @@ class SqliteLedger:
             if not self._first_sighting(db, event_id):
                 return False
             row = db.execute(
-                "SELECT schedule_version, purpose FROM notices WHERE client_id = ?", (client_id,)
+                "SELECT schedule_version, purpose, schedule_json, previous_json "
+                "FROM notices WHERE client_id = ?",
+                (client_id,),
             ).fetchone()
             if row is not None and row["schedule_version"] >= schedule_version:
                 return False
@@ -152,10 +167,11 @@ class SqliteLedger:
             ).fetchone()
             db.execute(
                 "INSERT INTO notices (client_id, schedule_version, purpose, updated, "
-                "schedule_json, cause_event_id, correlation_id, planned) "
-                "VALUES (?, ?, 'confirm', ?, ?, ?, ?, 0) ON CONFLICT (client_id) DO UPDATE SET "
+                "schedule_json, previous_json, cause_event_id, correlation_id, planned) "
+                "VALUES (?, ?, 'confirm', ?, ?, ?, ?, ?, 0) ON CONFLICT (client_id) DO UPDATE SET "
                 "schedule_version = excluded.schedule_version, purpose = 'confirm', "
                 "updated = excluded.updated, schedule_json = excluded.schedule_json, "
+                "previous_json = excluded.previous_json, "
                 "cause_event_id = excluded.cause_event_id, "
                 "correlation_id = excluded.correlation_id, planned = 0",
                 (
@@ -163,6 +179,7 @@ class SqliteLedger:
                     schedule_version,
                     int(told is not None),
                     schedule_json,
+                    _previous(row, told is not None),
                     event_id,
                     correlation_id,
                 ),
@@ -201,6 +218,7 @@ class SqliteLedger:
                 schedule_json=r["schedule_json"],
                 cause_event_id=r["cause_event_id"],
                 correlation_id=r["correlation_id"],
+                previous_json=r["previous_json"],
             )
             for r in rows
         ]
@@ -217,6 +235,7 @@ class SqliteLedger:
             schedule_json=r["schedule_json"],
             cause_event_id=r["cause_event_id"],
             correlation_id=r["correlation_id"],
+            previous_json=r["previous_json"],
         )
 
     def plan(

@@ -48,14 +48,21 @@ def build_calendar(
     domain: str,
     cancel: bool,
     stamp: datetime,
+    only_slots: frozenset[str] | None = None,
+    sequence_version: int | None = None,
 ) -> bytes:
-    """An RFC 5545 calendar with METHOD:REQUEST (or METHOD:CANCEL) and its VTIMEZONE."""
+    """An RFC 5545 calendar with METHOD:REQUEST (or METHOD:CANCEL) and its VTIMEZONE.
+
+    `only_slots` limits it to some slots (the ones a reschedule dropped, cancelled with the
+    new version's sequence number, `sequence_version`)."""
     zone = ZoneInfo(schedule.timezone)
     cal = Calendar()
     cal.add("prodid", f"-//{domain}//appointments//EN")
     cal.add("version", "2.0")
     cal.add("method", "CANCEL" if cancel else "REQUEST")
     for slot in slots_of(schedule):
+        if only_slots is not None and slot.key not in only_slots:
+            continue
         cal.add_component(
             _event(
                 schedule,
@@ -67,6 +74,7 @@ def build_calendar(
                 domain=domain,
                 cancel=cancel,
                 stamp=stamp,
+                sequence=sequence_of(sequence_version or schedule.schedule_version, cancel),
             )
         )
     cal.add_missing_timezones()
@@ -91,11 +99,12 @@ def _event(
     domain: str,
     cancel: bool,
     stamp: datetime,
+    sequence: int,
 ) -> Event:
     first = first_on_or_after(schedule.start_date, slot.day)
     event = Event()
     event.add("uid", event_uid(schedule.client_id, slot.key, domain))
-    event.add("sequence", sequence_of(schedule.schedule_version, cancel))
+    event.add("sequence", sequence)
     event.add("dtstamp", stamp.astimezone(UTC))
     event.add("dtstart", datetime.combine(first, _time(slot.start), tzinfo=zone))
     event.add("dtend", datetime.combine(first, _time(slot.end), tzinfo=zone))

@@ -137,8 +137,14 @@ def render_email(
     *,
     updated: bool,
     now: datetime,
+    previous: ClientScheduled | None = None,
 ) -> EmailMessage:
-    """The whole email, addressed to the client, with its calendar attachment."""
+    """The whole email, addressed to the client, with its calendar attachment.
+
+    A reschedule that has fewer sessions than `previous` (what the client was last sent) also
+    carries a METHOD:CANCEL attachment for the slots that are gone: keeping UIDs per slot
+    updates the others in place, but a slot that no longer exists must be removed explicitly.
+    """
     if card.email is None:
         raise ValueError("client has no email address")
     lang = language_of(card.language)
@@ -173,7 +179,35 @@ def render_email(
         filename="cancel.ics" if cancel else "invite.ics",
         params={"method": method, "charset": "utf-8"},
     )
+    dropped = _dropped_slots(previous, schedule) if not cancel else frozenset()
+    if previous is not None and dropped:
+        removal = build_calendar(
+            previous,
+            labels=_labels(lang, identity),
+            organizer_email=identity.sender_address,
+            organizer_name=identity.sender_name,
+            attendee_email=card.email,
+            domain=identity.domain,
+            cancel=True,
+            stamp=now,
+            only_slots=dropped,
+            sequence_version=schedule.schedule_version,
+        )
+        message.add_attachment(
+            removal,
+            maintype="text",
+            subtype="calendar",
+            filename="cancel.ics",
+            params={"method": "CANCEL", "charset": "utf-8"},
+        )
     return message
+
+
+def _dropped_slots(previous: ClientScheduled | None, current: ClientScheduled) -> frozenset[str]:
+    if previous is None:
+        return frozenset()
+    keep = {slot.key for slot in slots_of(current)}
+    return frozenset(slot.key for slot in slots_of(previous) if slot.key not in keep)
 
 
 def render_sms(
