@@ -1,0 +1,265 @@
+"""Region state as a pure projection of the roster, enrollment and schedule topics.
+
+Kafka is the system of record: every field here is rebuilt by replaying events, and applying an
+event twice (same `id`) changes nothing. No I/O happens here.
+
+- The roster is a table (see roster.py).
+- Enrollments are kept per region, one current enrollment per client. A second
+  `enrollment.requested` for a client whose enrollment is still active (placed, waiting or not yet
+  answered) is a duplicate and changes nothing; after a withdrawal or discharge it is a new
+  enrollment (a returning client).
+- Schedules are kept per client from `iop.schedule.v1`: the latest status, the schedule itself,
+  and the highest `schedule_version` ever seen (versions keep rising across re-enrollments so a
+  consumer that keeps the highest never ignores a new schedule).
+
+Contact details are removed from enrollments on the way in: the scheduler never needs them, so
+it never holds them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from iop_contracts import (
+    ClientDischarged,
+    ClientRescheduled,
+    ClientScheduled,
+    ClientUnscheduled,
+    ClientWaitlisted,
+    CloudEvent,
+    EnrollmentDeclined,
+    EnrollmentRequested,
+    EnrollmentWithdrawn,
+    Priority,
+    UnscheduleCause,
+)
+
+from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
+from iop_scheduler.errors import UnusableEvent
+
+ENROLLMENT_EVENTS = frozenset(
+    "iop." + p.event_name
+    for p in (EnrollmentRequested, EnrollmentDeclined, EnrollmentWithdrawn, ClientDischarged)
+)
+SCHEDULE_EVENTS = frozenset(
+    "iop." + p.event_name
+    for p in (ClientScheduled, ClientRescheduled, ClientWaitlisted, ClientUnscheduled)
+)
+# Waitlist order: highest priority first, then oldest (SCHEDULING.md, issue 4).
+PRIORITY_ORDER = {Priority.URGENT: 0, Priority.STEP_DOWN: 1, Priority.ROUTINE: 2}
+
+
+class Status(StrEnum):
+    SCHEDULED = "scheduled"
+    WAITLISTED = "waitlisted"
+    UNSCHEDULED = "unscheduled"
+
+
+def without_contact(event: CloudEvent) -> CloudEvent:
+    """The event minus the enrollment's `contact` block (the only personal data)."""
+    if "contact" not in event.data:
+        return event
+    data = {k: v for k, v in event.data.items() if k != "contact"}
+    return event.model_copy(update={"data": data})
+
+
+@dataclass
+class Enrollment:
+    """A client's current enrollment in a region; `request` is its `enrollment.requested`."""
+
+    client_id: str
+    region_id: str
+    request: CloudEvent
+    seq: int
+    active: bool = True
+    ended_by: UnscheduleCause | None = None
+    ended_event: CloudEvent | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.request.data
+
+    @property
+    def queue_key(self) -> tuple[int, int]:
+        priority = Priority(self.data.get("priority", Priority.ROUTINE))
+        return PRIORITY_ORDER[priority], self.seq
+
+
+@dataclass
+class ScheduleState:
+    """A client's latest state on the schedule topic."""
+
+    status: Status
+    version: int = 0
+    schedule: dict[str, Any] | None = None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        """Placed or waiting: the client's current enrollment has its answer."""
+        return self.status in (Status.SCHEDULED, Status.WAITLISTED)
+
+
+class EnrollmentOutcome(StrEnum):
+    NEW = "new"
+    ENDED = "ended"
+    IGNORED = "ignored"  # a repeated id, a second request, or nothing to end
+
+
+@dataclass
+class Projection:
+    roster: RosterTable = field(default_factory=RosterTable)
+    enrollments: dict[str, dict[str, Enrollment]] = field(default_factory=dict)
+    schedules: dict[str, ScheduleState] = field(default_factory=dict)
+    _enrollment_ids: set[str] = field(default_factory=set)
+    _schedule_ids: set[str] = field(default_factory=set)
+    _seq: int = 0
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, event: CloudEvent) -> None:
+        """Apply an event of any of the three topics (used by rebuilds and tests)."""
+        if event.type in ROSTER_EVENTS:
+            self.roster.apply(event)
+        elif event.type in ENROLLMENT_EVENTS:
+            self.apply_enrollment(event, require_known_region=False)
+        elif event.type in SCHEDULE_EVENTS:
+            self.apply_schedule(event)
+
+    def apply_roster(self, event: CloudEvent) -> set[str]:
+        return self.roster.apply(event)
+
+    def apply_enrollment(
+        self, event: CloudEvent, *, require_known_region: bool = True
+    ) -> tuple[str, EnrollmentOutcome]:
+        """Apply one enrollment-topic event; return its region and what it did.
+
+        Raises UnusableEvent for a type that does not belong on the topic, or (when
+        `require_known_region`) a region the roster does not know: both are dead-lettered.
+        """
+        if event.type not in ENROLLMENT_EVENTS:
+            raise UnusableEvent(f"type: {event.type} does not belong on the enrollment topic")
+        payload = event.payload()
+        region_id = str(payload.region_id)
+        if require_known_region and region_id not in self.roster.known_regions():
+            raise UnusableEvent(f"data.region_id: no site of the roster is in region {region_id}")
+        if event.id in self._enrollment_ids:
+            return region_id, EnrollmentOutcome.IGNORED
+        self._enrollment_ids.add(event.id)
+        region = self.enrollments.setdefault(region_id, {})
+        client_id = str(payload.client_id)
+        current = region.get(client_id)
+        if isinstance(payload, EnrollmentRequested):
+            if current is not None and current.active:
+                return region_id, EnrollmentOutcome.IGNORED
+            self._seq += 1
+            region[client_id] = Enrollment(
+                client_id, region_id, without_contact(event), seq=self._seq
+            )
+            return region_id, EnrollmentOutcome.NEW
+        if isinstance(payload, EnrollmentWithdrawn) and current is not None and current.active:
+            # ClientDischarged subclasses EnrollmentWithdrawn: both free the client's place.
+            current.active = False
+            current.ended_by = (
+                UnscheduleCause.DISCHARGED
+                if isinstance(payload, ClientDischarged)
+                else UnscheduleCause.WITHDRAWN
+            )
+            current.ended_event = event
+            return region_id, EnrollmentOutcome.ENDED
+        return region_id, EnrollmentOutcome.IGNORED
+
+    def apply_schedule(self, event: CloudEvent) -> bool:
+        """Apply one schedule-topic event (ours, read back or just acknowledged)."""
+        if event.id in self._schedule_ids or event.type not in SCHEDULE_EVENTS:
+            return False
+        self._schedule_ids.add(event.id)
+        payload = event.payload()
+        client_id = str(payload.client_id)
+        state = self.schedules.setdefault(client_id, ScheduleState(Status.UNSCHEDULED))
+        if isinstance(payload, ClientScheduled):  # and ClientRescheduled
+            if payload.schedule_version < state.version:
+                return False  # an older schedule read after a newer one
+            state.status = Status.SCHEDULED
+            state.version = payload.schedule_version
+            state.schedule = event.data
+            state.reasons = ()
+        elif isinstance(payload, ClientWaitlisted):
+            state.status = Status.WAITLISTED
+            state.schedule = None
+            state.reasons = tuple(payload.reasons)
+        else:
+            state.status = Status.UNSCHEDULED
+            state.schedule = None
+            state.reasons = ()
+        return True
+
+    def forget_regions(self, regions: set[str]) -> None:
+        """Drop the enrollments of regions this instance no longer owns (their partition was
+        revoked); the next owner rebuilds them. Roster and schedules stay: they are global."""
+        for region_id in regions:
+            region = self.enrollments.pop(region_id, {})
+            for enrollment in region.values():
+                self._enrollment_ids.discard(enrollment.request.id)
+                if enrollment.ended_event is not None:
+                    self._enrollment_ids.discard(enrollment.ended_event.id)
+
+    # ---------------------------------------------------------------- queries
+
+    def schedule_of(self, client_id: str) -> ScheduleState:
+        return self.schedules.get(client_id) or ScheduleState(Status.UNSCHEDULED)
+
+    def region(self, region_id: str) -> list[Enrollment]:
+        """The region's enrollments, waitlist order (priority, then oldest)."""
+        return sorted(self.enrollments.get(region_id, {}).values(), key=lambda e: e.queue_key)
+
+    def unanswered(self, region_id: str) -> list[Enrollment]:
+        return [
+            e
+            for e in self.region(region_id)
+            if e.active and not self.schedule_of(e.client_id).answered
+        ]
+
+    def releases(self, region_id: str) -> list[Enrollment]:
+        """Ended enrollments whose place (or waitlist entry) has not been given up yet."""
+        return [
+            e
+            for e in self.region(region_id)
+            if not e.active and self.schedule_of(e.client_id).answered
+        ]
+
+    def placed(self, region_id: str) -> list[Enrollment]:
+        return [
+            e
+            for e in self.region(region_id)
+            if e.active and self.schedule_of(e.client_id).status is Status.SCHEDULED
+        ]
+
+    def waiting(self, region_id: str) -> list[Enrollment]:
+        return [
+            e
+            for e in self.region(region_id)
+            if e.active and self.schedule_of(e.client_id).status is Status.WAITLISTED
+        ]
+
+    def snapshot(
+        self, region_id: str, *, include_waiting: bool, as_of: date | None = None
+    ) -> dict[str, Any]:
+        """The solver's input for one region: its roster, the placed clients with their
+        schedules, the clients not answered yet and, when seats may have freed or the roster
+        changed, the waitlist. A batch of new enrollments alone leaves the waitlist out: new
+        clients only take capacity, so they can never make a waiting client placeable."""
+        placed = self.placed(region_id)
+        chosen = placed + self.unanswered(region_id)
+        if include_waiting:
+            chosen += self.waiting(region_id)
+        chosen.sort(key=lambda e: e.queue_key)
+        snapshot: dict[str, Any] = {
+            **self.roster.region_roster(region_id),
+            "enrollments": [e.data for e in chosen],
+            "schedules": [self.schedule_of(e.client_id).schedule for e in placed],
+        }
+        if as_of is not None:
+            snapshot["as_of"] = as_of.isoformat()
+        return snapshot

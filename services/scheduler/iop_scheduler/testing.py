@@ -1,0 +1,242 @@
+"""Helpers for the scheduler service's tests and benchmark: build networks and events, publish
+them, read topics back, and check what the scheduler answered. Not used by the service itself."""
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from iop_contracts import CloudEvent, decode_record, encode_event, new_event, parse_payload, topics
+from iop_contracts.kafka import KafkaSettings
+
+from iop_scheduler.settings import SchedulerSettings
+from iop_scheduler.solver import Finding, generate, validate_output
+
+SCHEDULED_TYPES = ("iop.client.scheduled", "iop.client.rescheduled")
+
+
+def network(
+    prefix: str, *, seed: int = 3, regions: int = 1, sites: int = 1, load: float = 0.5
+) -> dict[str, Any]:
+    """A generated network whose every id starts with `prefix` (so tests sharing one broker
+    never see each other's regions, sites or clients)."""
+    text = json.dumps(generate(seed, regions=regions, sites_per_region=sites, load=load))
+    return dict(json.loads(text.replace('"r0', f'"{prefix}r0')))
+
+
+def roster_events(snapshot: Mapping[str, Any]) -> list[CloudEvent]:
+    events = []
+    for kind in ("site", "group", "therapist"):
+        for item in snapshot[kind + "s"]:
+            payload = parse_payload(f"iop.{kind}.upserted", item)
+            events.append(new_event(payload, source="/test/roster"))
+    return events
+
+
+def event_of(event_type: str, data: Mapping[str, Any], source: str = "/test") -> CloudEvent:
+    return new_event(parse_payload(event_type, data), source=source)
+
+
+def enrollment_events(snapshot: Mapping[str, Any]) -> list[CloudEvent]:
+    return [
+        event_of("iop.enrollment.requested", e, "/test/intake") for e in snapshot["enrollments"]
+    ]
+
+
+def settings_for(bootstrap: str, unique: str, **overrides: Any) -> SchedulerSettings:
+    """Settings for a test instance: its own group, short session, short solves."""
+    values: dict[str, Any] = {
+        "kafka": KafkaSettings(**{"KAFKA_BOOTSTRAP_SERVERS": bootstrap}),
+        "group_id": f"scheduler-{unique}",
+        "client_id": f"scheduler-{unique}",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "solve_time_limit_s": 1.0,
+        "solve_workers": 4,
+        "http_port": 0,
+        **overrides,
+    }
+    return SchedulerSettings(**values)
+
+
+class Producer:
+    """A plain aiokafka producer with acks=all, as any client of the contract would use."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    async def __aenter__(self) -> "Producer":
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, event: CloudEvent) -> None:
+        record = encode_event(event)
+        await self._producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=record.headers
+        )
+
+    async def send_all(self, events: Iterable[CloudEvent]) -> None:
+        futures = []
+        for event in events:
+            record = encode_event(event)
+            futures.append(
+                await self._producer.send(
+                    record.topic, record.value, key=record.key, headers=record.headers
+                )
+            )
+        await asyncio.gather(*futures)
+
+    async def send_raw(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        await self._producer.send_and_wait(topic, value, key=key, headers=headers or [])
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    timestamp_ms: int
+
+    @property
+    def event(self) -> CloudEvent:
+        return decode_record(self.value)
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 20) -> list[Record]:
+    """Every record of the topic now, all partitions."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            partitions = None
+            while not partitions:
+                await consumer.topics()
+                partitions = consumer.partitions_for_topic(topic)
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            out: list[Record] = []
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=300)
+                for records in batches.values():
+                    # No `offset < end` filter: the embedded broker reports a partition's end
+                    # as its last batch's base offset + 1, and a fetch returns whole batches.
+                    out.extend(
+                        Record(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key,
+                            r.value,
+                            dict(r.headers or ()),
+                            r.timestamp,
+                        )
+                        for r in records
+                    )
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+            return out
+    finally:
+        await consumer.stop()
+
+
+async def schedule_events(bootstrap: str, client_ids: Iterable[str]) -> list[CloudEvent]:
+    wanted = set(client_ids)
+    events = [r.event for r in await read_topic(bootstrap, topics.SCHEDULE)]
+    return [e for e in events if e.subject in wanted]
+
+
+def latest_by_client(events: Iterable[CloudEvent]) -> dict[str, CloudEvent]:
+    """Each client's latest schedule event (topic order within a client's partition)."""
+    latest: dict[str, CloudEvent] = {}
+    for event in events:
+        if event.subject is not None:
+            latest[event.subject] = event
+    return latest
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float, interval_s: float = 0.3
+) -> None:
+    """Wait (bounded) until `check` holds; a TimeoutError fails the test."""
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(interval_s)
+
+
+async def wait_answered(
+    bootstrap: str, client_ids: Iterable[str], *, timeout_s: float
+) -> dict[str, CloudEvent]:
+    """Wait until every client's latest schedule event places or waitlists them."""
+    wanted = set(client_ids)
+    latest: dict[str, CloudEvent] = {}
+
+    async def done() -> bool:
+        nonlocal latest
+        latest = latest_by_client(await schedule_events(bootstrap, wanted))
+        return all(
+            c in latest and latest[c].type in (*SCHEDULED_TYPES, "iop.client.waitlisted")
+            for c in wanted
+        )
+
+    await eventually(done, timeout_s=timeout_s, interval_s=0.5)
+    return latest
+
+
+def check_schedules(
+    snapshot: Mapping[str, Any], latest: Mapping[str, CloudEvent], client_ids: Iterable[str]
+) -> list[Finding]:
+    """Run the independent rule checker on the clients' current schedules."""
+    wanted = set(client_ids)
+    enrollments = [e for e in snapshot["enrollments"] if e["client_id"] in wanted]
+    scheduled = [e.data for c, e in latest.items() if c in wanted and e.type in SCHEDULED_TYPES]
+    waitlisted = [
+        e.data for c, e in latest.items() if c in wanted and e.type == "iop.client.waitlisted"
+    ]
+    checked = {**snapshot, "enrollments": enrollments, "schedules": []}
+    output = {"scheduled": scheduled, "waitlisted": waitlisted, "rescheduled": []}
+    return validate_output(checked, output)
+
+
+def monotonic_ms() -> float:
+    return time.monotonic() * 1000
+
+
+class Running:
+    """A scheduler app running in this process (its lifespan started), for integration tests."""
+
+    def __init__(self, settings: SchedulerSettings) -> None:
+        from iop_scheduler.app import build
+
+        self.app, self.service = build(settings)
+        self._lifespan: Any = None
+
+    async def __aenter__(self) -> "Running":
+        self._lifespan = self.app.start_lifespan_context()
+        await self._lifespan.__aenter__()
+        return self
+
+    async def wait_ready(self, timeout_s: float = 30) -> None:
+        async def ready() -> bool:
+            return self.service.ready
+
+        await eventually(ready, timeout_s=timeout_s, interval_s=0.1)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._lifespan.__aexit__(None, None, None)
