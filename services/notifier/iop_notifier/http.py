@@ -39,9 +39,11 @@ def routes(runtime: NotifierRuntime) -> list[tuple[str, AsgiApp]]:
         return JSONResponse({"status": "live"})
 
     async def ready(request: AsgiRequest, scope: Scope) -> AsgiResponse:
-        if runtime.ready:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "starting"}, status_code=503)
+        if not runtime.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        if not await runtime.broker.ping(timeout=2.0):
+            return JSONResponse({"status": "broker unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     async def metrics(request: AsgiRequest, scope: Scope) -> AsgiResponse:
         body = generate_latest(runtime.metrics.registry)

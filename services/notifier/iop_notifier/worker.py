@@ -123,7 +123,8 @@ class DeliveryWorker:
 
     def _sms_decision(self, notice: Notice, card: ContactCard) -> tuple[DeliveryState, str | None]:
         if not self._sms_consent(card):
-            return DeliveryState.SUPPRESSED, "no_consent"
+            opted_out = card.phone is not None and self.ledger.sms_allowed(card.phone) is False
+            return DeliveryState.SUPPRESSED, "opted_out" if opted_out else "no_consent"
         if self.sms is None:
             return DeliveryState.SUPPRESSED, "sms_unavailable"
         if notice.purpose is Purpose.CANCEL and not self._was_told(notice, Channel.SMS):
@@ -165,7 +166,6 @@ class DeliveryWorker:
         if key.channel is Channel.SMS:
             if self.sms is None or card.phone is None or not self._sms_consent(card):
                 self.ledger.move(key, DeliveryState.SUPPRESSED, now, reason="opted_out")
-                self.metrics.suppressed.labels(key.channel.value, "opted_out").inc()
                 return
             allowed_at = self.sms_policy.next_allowed(
                 now, schedule.timezone, self.ledger.sms_sent_times(key.client_id)
@@ -247,10 +247,8 @@ class DeliveryWorker:
 
     async def report(self) -> None:
         for delivery in self.ledger.unreported():
-            # Counted here: these states are reached in plan() or by superseding ("opted_out"
-            # is counted where it happens, in deliver()).
-            suppressed = (DeliveryState.SUPPRESSED, DeliveryState.SUPERSEDED)
-            if delivery.state in suppressed and delivery.reason != "opted_out":
+            # Suppressions are counted here, where every path to them ends.
+            if delivery.state in (DeliveryState.SUPPRESSED, DeliveryState.SUPERSEDED):
                 self.metrics.suppressed.labels(
                     delivery.key.channel.value, delivery.reason or delivery.state.value
                 ).inc()
