@@ -89,12 +89,14 @@ class DeliveryWorker:
 
     async def run_once(self) -> None:
         self.plan()
-        while True:
+        # Bounded: a delivery that stays due (it should not) must not spin the event loop.
+        for _ in range(1000):
             due = self.ledger.due(self.clock())
             if not due:
                 break
             for delivery in due:
                 await self.deliver(delivery)
+                await asyncio.sleep(0)  # let the consumers and HTTP run between sends
             await self.report()
         await self.report()
         self.metrics.waiting.set(self.ledger.waiting_count())
@@ -158,6 +160,12 @@ class DeliveryWorker:
         notice = self.ledger.notice_of(key.client_id)
         card = self.directory.get(key.client_id)
         if notice is None or card is None:
+            return
+        if (notice.schedule_version, notice.purpose) != (key.schedule_version, key.purpose):
+            # A newer notice arrived while this one waited: never send stale times. The newer
+            # one is planned (and this one superseded) on the next round; mark it now so it
+            # is not picked again meanwhile.
+            self.ledger.move(key, DeliveryState.SUPERSEDED, self.clock(), reason="superseded")
             return
         schedule = ClientScheduled.model_validate_json(notice.schedule_json)
         updated = notice.updated and key.purpose is Purpose.CONFIRM

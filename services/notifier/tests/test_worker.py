@@ -328,3 +328,19 @@ async def test_reschedule_after_a_sent_confirmation_is_an_update(h: Harness) -> 
     assert [p.get_param("method") for p in first.iter_attachments()] == ["REQUEST"]
     assert [p.get_param("method") for p in second.iter_attachments()] == ["REQUEST", "CANCEL"]
     assert "changed" in second.get_body(("plain",)).get_content()
+
+
+async def test_a_newer_version_arriving_mid_round_is_not_sent_with_old_key(h: Harness) -> None:
+    h.contact("c-1")
+    h.contact("c-2")
+    h.schedule("c-1", 1)
+    h.schedule("c-2", 1)
+    # While c-1's email is being sent, c-2's version 2 is read from Kafka.
+    h.email.on_send = lambda: h.schedule("c-2", 2) and None  # type: ignore[func-returns-value]
+    await h.worker.run_once()
+    h.email.on_send = None
+    await h.worker.run_once()
+    versions = sorted(str(m["Message-ID"]) for m in h.email.sent)
+    assert len(versions) == 2  # c-1 v1 and c-2 v2; c-2 v1 was never sent
+    assert h.state("c-2", 1, Channel.EMAIL) is DeliveryState.SUPERSEDED
+    assert h.state("c-2", 2, Channel.EMAIL) is DeliveryState.SENT

@@ -286,7 +286,7 @@ class SqliteLedger:
     def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
         rows = self._db.execute(
             "SELECT * FROM deliveries WHERE state IN ('pending', 'deferred') "
-            "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            "AND next_attempt_at <= ? ORDER BY next_attempt_at, client_id LIMIT ?",
             (_ts(now), limit),
         ).fetchall()
         return [self._delivery(r) for r in rows]
