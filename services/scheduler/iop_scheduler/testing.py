@@ -200,17 +200,25 @@ async def wait_answered(
 
 
 def check_schedules(
-    snapshot: Mapping[str, Any], latest: Mapping[str, CloudEvent], client_ids: Iterable[str]
+    snapshot: Mapping[str, Any],
+    latest: Mapping[str, CloudEvent],
+    client_ids: Iterable[str],
+    previous: Mapping[str, CloudEvent] | None = None,
 ) -> list[Finding]:
-    """Run the independent rule checker on the clients' current schedules."""
+    """Run the independent rule checker on the clients' current schedules; `previous` holds
+    their earlier answers (the checker then also checks stability and version rises)."""
     wanted = set(client_ids)
+    before = [
+        e.data for c, e in (previous or {}).items() if c in wanted and e.type in SCHEDULED_TYPES
+    ]
     enrollments = [e for e in snapshot["enrollments"] if e["client_id"] in wanted]
     scheduled = [e.data for c, e in latest.items() if c in wanted and e.type in SCHEDULED_TYPES]
     waitlisted = [
         e.data for c, e in latest.items() if c in wanted and e.type == "iop.client.waitlisted"
     ]
-    checked = {**snapshot, "enrollments": enrollments, "schedules": []}
-    output = {"scheduled": scheduled, "waitlisted": waitlisted, "rescheduled": []}
+    checked = {**snapshot, "enrollments": enrollments, "schedules": before}
+    moved = [c for c, e in latest.items() if c in wanted and e.type == "iop.client.rescheduled"]
+    output = {"scheduled": scheduled, "waitlisted": waitlisted, "rescheduled": moved}
     return validate_output(checked, output)
 
 
@@ -240,3 +248,80 @@ class Running:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._lifespan.__aexit__(None, None, None)
+
+
+def small_region(
+    prefix: str, *, groups: int = 1, capacity: int = 10, clients: int = 20, therapists: int = 3
+) -> dict[str, Any]:
+    """One site, `groups` alike adult substance-use groups of `capacity` seats, ample therapists,
+    and `clients` alike clients who fit every group: seats are the only thing that runs out, so
+    who is placed and who waits is predictable."""
+    region, site = f"{prefix}reg", f"{prefix}site"
+    evenings = ("mon", "tue", "wed", "thu", "fri")
+    patterns = (("mon", "wed", "thu"), ("tue", "thu", "fri"), ("mon", "tue", "fri"))
+    return {
+        "sites": [
+            {
+                "site_id": site,
+                "name": "Test site",
+                "region_id": region,
+                "timezone": "America/New_York",
+            }
+        ],
+        "groups": [
+            {
+                "group_id": f"{prefix}g{i}",
+                "site_id": site,
+                "delivery": "in_person",
+                "track": "substance_use",
+                "modality": "relapse_prevention",
+                "population": "adult",
+                "gender": "any",
+                "language": "en",
+                "capacity": capacity,
+                "sessions": [{"day": d, "start": "18:00", "end": "21:00"} for d in patterns[i % 3]],
+                "facilitator_id": None,
+                "open_from": "2026-12-01",
+            }
+            for i in range(groups)
+        ],
+        "therapists": [
+            {
+                "therapist_id": f"{prefix}t{i}",
+                "name": f"Therapist {i}",
+                "site_ids": [site],
+                "credentials": ["LCSW", "LADC"],
+                "modalities": ["relapse_prevention", "cbt"],
+                "populations": ["adult"],
+                "languages": ["en"],
+                "availability": [
+                    *({"day": d, "start": "17:00", "end": "21:30"} for d in evenings),
+                    {"day": "sat", "start": "08:00", "end": "18:00"},
+                ],
+                "max_weekly_hours": 40,
+                "max_caseload": 30,
+            }
+            for i in range(therapists)
+        ],
+        "enrollments": [
+            {
+                "client_id": f"{prefix}c{i:03d}",
+                "region_id": region,
+                "track": "substance_use",
+                "population": "adult",
+                "gender": "undisclosed",
+                "language": "en",
+                "preferred_site_ids": [site],
+                "availability": [
+                    *({"day": d, "start": "17:00", "end": "21:30"} for d in evenings),
+                    {"day": "sat", "start": "09:00", "end": "13:00"},
+                ],
+                "requested_start": "2026-12-01",
+                "program_weeks": 8,
+                "priority": "routine",
+                "contact": {"first_name": "Test", "email": f"c{i}@example.org"},
+            }
+            for i in range(clients)
+        ],
+        "schedules": [],
+    }

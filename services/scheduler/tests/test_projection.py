@@ -1,0 +1,236 @@
+"""The region projection on event sequences: repeats, out-of-order roster updates, the client
+lifecycle, the solver snapshot, and the decisions drawn from a solver result. No broker."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iop_contracts import CloudEvent, new_event, parse_payload
+from iop_scheduler.domain import Projection, Status, placements, releases
+from iop_scheduler.testing import event_of, network, roster_events
+
+NET = network("u", regions=1, sites=2, load=0.5)
+REGION = NET["sites"][0]["region_id"]
+T0 = datetime.now(UTC) + timedelta(hours=1)  # after the seeded roster
+
+
+def at(event_type: str, data: dict[str, Any], minute: int) -> CloudEvent:
+    return new_event(
+        parse_payload(event_type, data), source="/t", time=T0 + timedelta(minutes=minute)
+    )
+
+
+def seeded() -> Projection:
+    projection = Projection()
+    for event in roster_events(NET):
+        projection.apply(event)
+    return projection
+
+
+def schedule_for(client: dict[str, Any], group: dict[str, Any], version: int = 1) -> dict[str, Any]:
+    therapist = group["facilitator_id"] or NET["therapists"][0]["therapist_id"]
+    return {
+        "client_id": client["client_id"],
+        "region_id": client["region_id"],
+        "schedule_version": version,
+        "group": {
+            "group_id": group["group_id"],
+            "site_id": group["site_id"],
+            "delivery": group["delivery"],
+            "facilitator_id": therapist,
+            "sessions": group["sessions"],
+        },
+        "individual": {
+            "therapist_id": therapist,
+            "delivery": "in_person",
+            "site_id": group["site_id"],
+            "day": "sat",
+            "start": "09:00",
+            "end": "10:00",
+        },
+        "start_date": "2026-12-05",
+        "end_date": "2027-01-29",
+        "weekly_hours": 10.0,
+        "timezone": "America/Chicago",
+    }
+
+
+# ------------------------------------------------------------------ roster table
+
+
+def test_an_older_roster_update_arriving_late_does_not_roll_an_entity_back() -> None:
+    group = NET["groups"][0]
+    projection = seeded()
+    newer = at("iop.group.upserted", {**group, "capacity": 5}, minute=10)
+    older = at("iop.group.upserted", {**group, "capacity": 9}, minute=5)
+    projection.apply(newer)
+    projection.apply(older)
+    groups = projection.roster.region_roster(REGION)["groups"]
+    assert next(g for g in groups if g["group_id"] == group["group_id"])["capacity"] == 5
+
+
+def test_a_group_read_before_its_site_joins_the_region_when_the_site_arrives() -> None:
+    site, group = NET["sites"][0], NET["groups"][0]
+    projection = Projection()
+    projection.apply(event_of("iop.group.upserted", group))
+    assert projection.roster.region_roster(REGION)["groups"] == []
+    affected = projection.apply_roster(event_of("iop.site.upserted", site))
+    assert affected == {REGION}
+    assert [g["group_id"] for g in projection.roster.region_roster(REGION)["groups"]] == [
+        group["group_id"]
+    ]
+
+
+def test_retirement_is_undone_only_by_a_newer_upsert() -> None:
+    group = NET["groups"][0]
+    projection = seeded()
+    projection.apply(at("iop.group.retired", {"group_id": group["group_id"]}, minute=10))
+    projection.apply(at("iop.group.upserted", group, minute=9))  # stale: stays retired
+    assert projection.roster.is_retired("group", group["group_id"])
+    projection.apply(at("iop.group.upserted", group, minute=11))
+    assert not projection.roster.is_retired("group", group["group_id"])
+
+
+def test_roster_changes_name_the_regions_they_affect() -> None:
+    projection = seeded()
+    therapist = NET["therapists"][0]
+    changed = event_of("iop.therapist.upserted", {**therapist, "max_caseload": 1})
+    assert projection.apply_roster(changed) == {REGION}
+    assert projection.apply_roster(changed) == set(), "a repeated event changes nothing"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(roster_events(NET)) - 1), max_size=40))
+def test_replaying_roster_events_any_number_of_times_gives_the_same_table(
+    repeats: list[int],
+) -> None:
+    events = roster_events(NET)
+    once = Projection()
+    for event in events:
+        once.apply(event)
+    replayed = Projection()
+    for event in events + [events[i] for i in repeats]:
+        replayed.apply(event)
+    assert replayed.roster.region_roster(REGION) == once.roster.region_roster(REGION)
+
+
+# ------------------------------------------------------------------ client lifecycle
+
+
+def test_enrollment_lifecycle_and_duplicates() -> None:
+    projection = seeded()
+    client = NET["enrollments"][0]
+    request = event_of("iop.enrollment.requested", client)
+    projection.apply(request)
+    projection.apply(request)
+    projection.apply(event_of("iop.enrollment.requested", client))  # second request, new id
+    assert [e.client_id for e in projection.unanswered(REGION)] == [client["client_id"]]
+    assert "contact" not in projection.unanswered(REGION)[0].data, "no personal data is kept"
+
+    placed = event_of("iop.client.scheduled", schedule_for(client, NET["groups"][0]))
+    projection.apply(placed)
+    assert projection.unanswered(REGION) == []
+    assert projection.schedule_of(client["client_id"]).status is Status.SCHEDULED
+
+    withdrawn = event_of(
+        "iop.enrollment.withdrawn",
+        {"client_id": client["client_id"], "region_id": REGION},
+    )
+    projection.apply(withdrawn)
+    [freed] = releases(projection, REGION)
+    assert freed.payload.model_dump(mode="json")["cause"] == "withdrawn"
+    assert freed.event().causationid == withdrawn.id
+    assert freed.event().correlationid == request.correlationid
+    projection.apply(freed.event())
+    assert releases(projection, REGION) == []
+
+    again = event_of("iop.enrollment.requested", client)  # a returning client
+    projection.apply(again)
+    assert [e.request.id for e in projection.unanswered(REGION)] == [again.id]
+    result = {"scheduled": [schedule_for(client, NET["groups"][0])], "waitlisted": []}
+    [answer] = placements(projection, REGION, result)
+    assert answer.payload.model_dump()["schedule_version"] == 2, "versions keep rising"
+    assert answer.event().causationid == again.id
+
+
+def test_a_discharge_of_an_unknown_client_changes_nothing() -> None:
+    projection = seeded()
+    projection.apply(
+        event_of("iop.client.discharged", {"client_id": "nobody", "region_id": REGION})
+    )
+    assert releases(projection, REGION) == []
+    assert projection.unanswered(REGION) == []
+
+
+def test_snapshot_leaves_the_waitlist_out_unless_seats_may_have_freed() -> None:
+    projection = seeded()
+    first, second, third = NET["enrollments"][:3]
+    for client in (first, second, third):
+        projection.apply(event_of("iop.enrollment.requested", client))
+    projection.apply(event_of("iop.client.scheduled", schedule_for(first, NET["groups"][0])))
+    projection.apply(
+        event_of(
+            "iop.client.waitlisted",
+            {"client_id": second["client_id"], "region_id": REGION, "reasons": ["groups_full"]},
+        )
+    )
+    new_only = projection.snapshot(REGION, include_waiting=False)
+    assert {e["client_id"] for e in new_only["enrollments"]} == {
+        first["client_id"],
+        third["client_id"],
+    }
+    assert [s["client_id"] for s in new_only["schedules"]] == [first["client_id"]]
+    retry = projection.snapshot(REGION, include_waiting=True)
+    assert len(retry["enrollments"]) == 3
+    assert all("contact" not in e for e in retry["enrollments"])
+
+
+def test_waitlist_order_is_priority_then_age() -> None:
+    projection = seeded()
+    routine, urgent, step_down = NET["enrollments"][:3]
+    projection.apply(event_of("iop.enrollment.requested", {**routine, "priority": "routine"}))
+    projection.apply(event_of("iop.enrollment.requested", {**urgent, "priority": "urgent"}))
+    projection.apply(event_of("iop.enrollment.requested", {**step_down, "priority": "step_down"}))
+    order = [e.client_id for e in projection.region(REGION)]
+    assert order == [urgent["client_id"], step_down["client_id"], routine["client_id"]]
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def test_decisions_publish_only_changes() -> None:
+    projection = seeded()
+    kept, moved, waiting, lost = NET["enrollments"][:4]
+    group, other_group = NET["groups"][0], NET["groups"][1]
+    for client in (kept, moved, waiting, lost):
+        projection.apply(event_of("iop.enrollment.requested", client))
+    projection.apply(event_of("iop.client.scheduled", schedule_for(kept, group)))
+    projection.apply(event_of("iop.client.scheduled", schedule_for(moved, group, version=3)))
+    projection.apply(
+        event_of(
+            "iop.client.waitlisted",
+            {"client_id": waiting["client_id"], "region_id": REGION, "reasons": ["groups_full"]},
+        )
+    )
+    projection.apply(event_of("iop.client.scheduled", schedule_for(lost, other_group)))
+    retire = event_of("iop.group.retired", {"group_id": other_group["group_id"]})
+    projection.apply(retire)
+
+    result = {
+        "scheduled": [schedule_for(kept, group), schedule_for(moved, other_group, version=4)],
+        "waitlisted": [
+            {"client_id": waiting["client_id"], "reasons": ["groups_full"]},
+            {"client_id": lost["client_id"], "reasons": ["groups_full"], "detail": "x"},
+        ],
+    }
+    answers = placements(projection, REGION, result, trigger=retire)
+    got = [(a.client_id, a.event().type) for a in answers]
+    assert got == [
+        (moved["client_id"], "iop.client.rescheduled"),
+        (lost["client_id"], "iop.client.unscheduled"),
+        (lost["client_id"], "iop.client.waitlisted"),
+    ]
+    assert answers[0].payload.model_dump()["schedule_version"] == 4
+    assert answers[1].payload.model_dump(mode="json")["cause"] == "group_retired"
+    assert all(a.event().causationid == retire.id for a in answers)

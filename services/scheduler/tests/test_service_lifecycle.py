@@ -1,0 +1,143 @@
+"""Lifecycle events on the real broker: withdrawals free seats for the waitlist within one
+batch; a retired group re-places exactly its clients (or waitlists them) and nobody else moves."""
+
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from iop_contracts import CloudEvent
+from iop_scheduler.testing import (
+    SCHEDULED_TYPES,
+    Producer,
+    Running,
+    check_schedules,
+    enrollment_events,
+    event_of,
+    eventually,
+    latest_by_client,
+    roster_events,
+    schedule_events,
+    settings_for,
+    small_region,
+    wait_answered,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def ok_batches(running: Running) -> float:
+    return running.service.metrics.batches.labels("ok")._value.get()
+
+
+async def test_withdrawing_ten_placed_clients_places_ten_waiting_in_one_batch(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    net = small_region(f"w{unique}", capacity=10, clients=20)
+    region = net["sites"][0]["region_id"]
+    requests = enrollment_events(net)
+    clients = [e.subject or "" for e in requests]
+    # A long quiet period: the ten withdrawals, sent together, must make one batch.
+    settings = settings_for(kafka_bootstrap, unique, batch_quiet_ms=300, batch_max_wait_ms=2000)
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        async with Running(settings) as running:
+            await running.wait_ready()
+            await producer.send_all(requests[:10])
+            await wait_answered(kafka_bootstrap, clients[:10], timeout_s=60)
+            await producer.send_all(requests[10:])
+            before = await wait_answered(kafka_bootstrap, clients, timeout_s=60)
+            placed = [c for c in clients if before[c].type in SCHEDULED_TYPES]
+            waiting = [c for c in clients if before[c].type == "iop.client.waitlisted"]
+            assert len(placed) == 10 and len(waiting) == 10, "the region is full"
+            assert all(before[c].data["reasons"] == ["groups_full"] for c in waiting)
+
+            batches = ok_batches(running)
+            withdrawals = [
+                event_of("iop.enrollment.withdrawn", {"client_id": c, "region_id": region})
+                for c in placed
+            ]
+            await producer.send_all(withdrawals)
+
+            async def all_moved() -> bool:
+                latest = latest_by_client(await schedule_events(kafka_bootstrap, clients))
+                return all(latest[c].type == "iop.client.unscheduled" for c in placed) and all(
+                    latest[c].type in SCHEDULED_TYPES for c in waiting
+                )
+
+            await eventually(all_moved, timeout_s=60)
+            assert ok_batches(running) - batches == 1, "freed seats fill within one batch"
+
+    events = await schedule_events(kafka_bootstrap, clients)
+    latest = latest_by_client(events)
+    withdrawal_ids = {w.id for w in withdrawals}
+    for client_id in waiting:
+        assert latest[client_id].causationid in withdrawal_ids
+        assert latest[client_id].correlationid == before[client_id].correlationid
+    for client_id in placed:
+        assert latest[client_id].data["cause"] == "withdrawn"
+    remaining = {**net, "enrollments": [e for e in net["enrollments"] if e["client_id"] in waiting]}
+    assert check_schedules(remaining, latest, waiting) == []
+    assert len(events) == 40, "one answer, one release and one placement: nothing repeated"
+
+
+async def test_retiring_a_group_moves_exactly_its_clients(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    net = small_region(f"r{unique}", groups=2, capacity=5, clients=8)
+    requests = enrollment_events(net)
+    clients = [e.subject or "" for e in requests]
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        async with Running(settings_for(kafka_bootstrap, unique)) as running:
+            await running.wait_ready()
+            await producer.send_all(requests)
+            before = await wait_answered(kafka_bootstrap, clients, timeout_s=60)
+            groups = Counter(
+                e.data["group"]["group_id"] for e in before.values() if e.type in SCHEDULED_TYPES
+            )
+            assert len(groups) == 2, "both groups hold clients"
+            retired_group = groups.most_common(1)[0][0]
+            members = [
+                c
+                for c, e in before.items()
+                if e.type in SCHEDULED_TYPES and e.data["group"]["group_id"] == retired_group
+            ]
+            others = [c for c in clients if c not in members]
+            retire = event_of("iop.group.retired", {"group_id": retired_group})
+            await producer.send(retire)
+
+            async def members_moved() -> bool:
+                latest = latest_by_client(await schedule_events(kafka_bootstrap, members))
+                return all(latest[c].causationid == retire.id for c in members)
+
+            await eventually(members_moved, timeout_s=60)
+
+    events = await schedule_events(kafka_bootstrap, clients)
+    latest = latest_by_client(events)
+    per_client: dict[str, list[CloudEvent]] = {}
+    for event in events:
+        per_client.setdefault(event.subject or "", []).append(event)
+    for client_id in others:
+        assert per_client[client_id] == [before[client_id]], "nobody else moves"
+    outcomes = Counter(latest[c].type for c in members)
+    assert outcomes["iop.client.rescheduled"] >= 1
+    assert outcomes["iop.client.rescheduled"] + outcomes["iop.client.waitlisted"] == len(members)
+    for client_id in members:
+        moved = latest[client_id]
+        if moved.type == "iop.client.rescheduled":
+            assert moved.data["group"]["group_id"] != retired_group
+            assert moved.data["schedule_version"] == 2
+            # Same start where the new group meets that day, else its next meeting.
+            was, now = (
+                date.fromisoformat(x.data["start_date"]) for x in (before[client_id], moved)
+            )
+            assert timedelta(0) <= now - was < timedelta(days=7)
+        else:
+            assert moved.data["reasons"], "waitlisted with a reason"
+            assert [e.type for e in per_client[client_id][-2:]] == [
+                "iop.client.unscheduled",
+                "iop.client.waitlisted",
+            ]
+            assert per_client[client_id][-2].data["cause"] == "group_retired"
+    live = {**net, "groups": [g for g in net["groups"] if g["group_id"] != retired_group]}
+    assert check_schedules(live, latest, clients, previous=before) == []
