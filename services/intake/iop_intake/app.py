@@ -39,8 +39,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     # Two clients: the producer's request timeout is capped to the HTTP publish timeout (an
     # unacknowledged record expires rather than landing after we answered 503), which would be too
     # short for the consumer group's join requests (about half the session timeout).
-    producer = make_broker(settings.producer_kafka(), client_id=CLIENT_ID)
-    consumer = make_broker(settings.kafka, client_id=f"{CLIENT_ID}-referrals")
+    # FastStream logs through the root logger too, so its lines come out as JSON like ours.
+    faststream_log = logging.getLogger("iop_intake.faststream")
+    producer = make_broker(settings.producer_kafka(), client_id=CLIENT_ID, logger=faststream_log)
+    consumer = make_broker(
+        settings.kafka, client_id=f"{CLIENT_ID}-referrals", logger=faststream_log
+    )
     publisher = KafkaEventPublisher(producer, settings.publish_timeout_s)
     intake = Intake(settings=settings, publisher=publisher, keyring=Keyring(settings.api_keys))
     desk = ReferralDesk(producer, publisher, intake.projection, intake.projection_ready)
@@ -79,9 +83,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            # Bounded: with the broker gone, leaving the consumer group would retry forever.
             for broker in (consumer, producer):
                 with contextlib.suppress(Exception):
-                    await broker.stop()
+                    async with asyncio.timeout(settings.shutdown_timeout_s):
+                        await broker.stop()
 
     app = FastAPI(
         title="IOP intake",

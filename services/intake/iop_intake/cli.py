@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import logging
 from pathlib import Path
 
 import typer
@@ -10,6 +11,15 @@ from iop_contracts.logs import configure_logging
 from iop_intake.settings import IntakeSettings
 
 app = typer.Typer(help="IOP intake service", no_args_is_help=True)
+
+# aiokafka logs whole record values at DEBUG: enrollment values carry contact details.
+_VALUE_LOGGING_LIBRARIES = ("aiokafka",)
+
+
+def setup_logging(level: str) -> None:
+    configure_logging("intake", level)
+    for name in _VALUE_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
 
 
 @app.callback()
@@ -30,7 +40,7 @@ def run(
     settings = IntakeSettings()
     updates = {k: v for k, v in {"http_port": port, "http_host": host}.items() if v is not None}
     settings = settings.model_copy(update=updates)
-    configure_logging("intake", settings.log_level)
+    setup_logging(settings.log_level)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, drains requests, then runs the lifespan
     # shutdown (which stops the broker client).
     uvicorn.run(
@@ -50,7 +60,7 @@ def import_command(
     """Publish a site's backlog from CSV: every row validated and screened, re-runs resume."""
     from iop_intake.importer import import_csv
 
-    configure_logging("intake", "WARNING")
+    setup_logging("WARNING")
     with typer.progressbar(length=0, label="importing") as bar:
 
         def progress(done: int, total: int) -> None:

@@ -23,6 +23,9 @@ class Intake:
     def __post_init__(self) -> None:
         self.idempotency = IdempotencyStore(self.settings.idempotency_capacity)
 
-    @property
-    def ready(self) -> bool:
-        return self.broker_connected.is_set() and self.projection_ready.is_set()
+    def readiness(self) -> dict[str, bool]:
+        publisher_healthy = getattr(self.publisher, "healthy", True)
+        return {
+            "broker": self.broker_connected.is_set() and bool(publisher_healthy),
+            "projection": self.projection_ready.is_set(),
+        }

@@ -27,6 +27,7 @@ class IntakeSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     # Idempotency-Key answers remembered in memory (oldest forgotten first).
     idempotency_capacity: int = Field(100_000, ge=1)
+    shutdown_timeout_s: float = Field(5.0, gt=0)
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 

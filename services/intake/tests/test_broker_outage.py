@@ -32,6 +32,8 @@ async def test_503_while_the_broker_is_down_then_the_retry_is_accepted_once(
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "1"
         assert time.monotonic() - started < 6  # bounded by the publish timeout, not hanging
+        not_ready = await client.get("/health/ready")
+        assert not_ready.status_code == 503 and not_ready.json()["broker"] is False
 
         # The embedded broker restarts empty on the same port; its topics are created again.
         await asyncio.to_thread(embedded_broker.start)
@@ -42,6 +44,7 @@ async def test_503_while_the_broker_is_down_then_the_retry_is_accepted_once(
                     break
                 assert retried.status_code == 503
                 await asyncio.sleep(float(retried.headers["Retry-After"]) / 4)
+        assert (await client.get("/health/ready")).status_code == 200
 
     records = await topic_records(bootstrap, topics.ENROLLMENT, None)
     # Only the accepted retry is there: the refused attempt expired in the producer instead of

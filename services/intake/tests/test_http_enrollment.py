@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 from iop_contracts import CONTENT_TYPE, decode_record, header, topics
+from iop_contracts.logs import JsonFormatter
 from iop_intake.runtime import Intake
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,28 @@ async def test_health(http_intake: tuple[httpx.AsyncClient, Intake]) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "broker": True, "projection": True}
+
+
+async def test_no_personal_data_reaches_the_logs(
+    http_intake: tuple[httpx.AsyncClient, Intake],
+    enrollment: Callable[..., dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, _ = http_intake
+    caplog.set_level("INFO")
+    caplog.set_level("DEBUG", logger="iop_intake")
+    body = enrollment()
+    body["contact"] = {
+        "first_name": "Zebulon",
+        "email": "zebulon@example.org",
+        "phone": "+16175550199",
+        "email_consent": True,
+    }
+    assert (await client.post("/v1/enrollments", json=body)).status_code == 202
+    bad = {**body, "contact": {**body["contact"], "email": "zebulon-at-example"}}
+    assert (await client.post("/v1/enrollments", json=bad)).status_code == 422
+
+    emitted = "\n".join(JsonFormatter("intake").format(r) for r in caplog.records)
+    assert body["client_id"] in emitted  # ids are logged...
+    for value in ("Zebulon", "zebulon@example.org", "+16175550199", "zebulon-at-example"):
+        assert value not in emitted and value not in caplog.text  # ...personal data is not

@@ -8,10 +8,18 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from iop_contracts import CloudEvent
 from iop_contracts.kafka import publish_event
+from prometheus_client import Counter
 
 from iop_intake.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
+
+PUBLISHED = Counter(
+    "intake_events_published_total", "Events acknowledged by the broker", ["event_type"]
+)
+UNACKNOWLEDGED = Counter(
+    "intake_publish_failures_total", "Events the broker did not acknowledge in time"
+)
 
 
 class EventPublisher(Protocol):
@@ -25,6 +33,9 @@ class KafkaEventPublisher:
         self._broker = broker
         self._timeout_s = timeout_s
         self.connected = False
+        # False after a publish the broker did not acknowledge, until one succeeds: readiness
+        # reports it, so a load balancer stops sending enrollments that would only get 503.
+        self.healthy = True
 
     async def publish(self, event: CloudEvent) -> None:
         if not self.connected:
@@ -35,6 +46,8 @@ class KafkaEventPublisher:
             async with asyncio.timeout(self._timeout_s + 1.0):
                 await publish_event(self._broker, event)
         except (KafkaError, TimeoutError, OSError) as error:
+            self.healthy = False
+            UNACKNOWLEDGED.inc()
             log.warning(
                 "publish not acknowledged",
                 extra={
@@ -44,3 +57,5 @@ class KafkaEventPublisher:
                 },
             )
             raise BrokerUnavailable(f"event {event.id} not acknowledged by the broker") from None
+        self.healthy = True
+        PUBLISHED.labels(event.type).inc()

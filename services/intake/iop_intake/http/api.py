@@ -289,10 +289,7 @@ async def live() -> dict[str, str]:
 @router.get("/health/ready", tags=["health"])
 async def ready(request: Request) -> JSONResponse:
     intake = _intake(request)
-    checks = {
-        "broker": intake.broker_connected.is_set(),
-        "projection": intake.projection_ready.is_set(),
-    }
+    checks = intake.readiness()
     return JSONResponse(
         {"status": "ready" if all(checks.values()) else "not ready", **checks},
         status_code=200 if all(checks.values()) else 503,
