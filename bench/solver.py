@@ -53,7 +53,7 @@ CASES = [
     Case("region", 3, 1, 6, 1.2, 10),
     Case("region-underloaded", 4, 1, 6, 0.7, 10),
     Case("ten-regions", 1, 10, 6, 1.0, 60),
-    Case("incremental", 6, 1, 6, 1.0, 2, incremental=True),
+    Case("incremental", 6, 1, 9, 1.0, 2, incremental=True),
 ]
 
 
@@ -118,12 +118,12 @@ def run_case(case: Case) -> dict[str, Any]:
 def _incremental(case: Case, full: dict[str, Any]) -> dict[str, Any]:
     """Place a region's first clients, then 20 more on top; nobody already placed may move."""
     first = copy.deepcopy(full)
-    first["enrollments"] = full["enrollments"][:340]
+    head = len(full["enrollments"]) - 20
+    first["enrollments"] = full["enrollments"][:head]
     placed = solve_snapshot(first, SolveSettings(time_limit_s=10, workers=8))
     later = copy.deepcopy(full)
-    later["enrollments"] = full["enrollments"][:360]
     later["schedules"] = placed["scheduled"]
-    new_ids = {e["client_id"] for e in full["enrollments"][340:360]}
+    new_ids = {e["client_id"] for e in full["enrollments"][head:]}
     clerk = first_fit(later)
     started = time.perf_counter()
     out = solve_snapshot(later, SolveSettings(time_limit_s=case.time_limit, workers=8))
@@ -176,11 +176,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small cases only")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument("--only", type=str, default="", help="comma-separated case indexes")
     args = parser.parse_args()
     if args.case is not None:
         print(json.dumps(run_case(CASES[args.case])))
         return
     cases = [i for i, c in enumerate(CASES) if not args.quick or c.name == "small"]
+    if args.only:
+        cases = [int(i) for i in args.only.split(",")]
     rows = []
     print(HEADER, flush=True)
     for i in cases:

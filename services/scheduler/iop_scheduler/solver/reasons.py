@@ -22,7 +22,7 @@ from typing import Any
 
 from .domain import Enrollment, Group
 from .instance import Instance, group_static_ok
-from .ledger import Ledger, bookings_conflict, slot_booking
+from .ledger import Ledger
 from .rules import (
     facilitator_credentialed,
     group_accessible,
@@ -87,20 +87,17 @@ def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[li
         # Unreachable in practice (the cases above cover every failed step), but a waitlisted
         # client always carries a code: therapist time is then what ran out.
         reasons.append("therapist_capacity")
-    free_hours = sum(
+    with_room = sum(
         1
         for t in individual
-        for slot in inst.all_slots(client_id, t.therapist_id)
         if ledger.caseload[t.therapist_id] < t.max_caseload
-        and not bookings_conflict(
-            [slot_booking(slot)], ledger.booked.get(t.therapist_id, []), ledger.travel_minutes
-        )
+        and ledger.minutes[t.therapist_id] + minutes <= t.max_weekly_minutes
     )
     detail = (
         f"track_groups={len(in_track)} fit={len(fit)} accessible={len(access)} "
         f"in_availability={len(timely)} hours_ok={len(enough)} staffed={len(staffed)} "
         f"with_seats={len(open_groups)} individual_therapists={len(individual)} "
-        f"free_individual_hours={free_hours}"
+        f"therapists_with_room={with_room}"
     )
     return reasons, detail
 

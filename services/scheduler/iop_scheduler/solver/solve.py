@@ -19,6 +19,7 @@ Everything around the solver (parsing, options, clerk, top-up, reasons) is deter
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Mapping
@@ -51,7 +52,8 @@ class SolveSettings:
     deterministic: bool = False
     deterministic_time_per_second: float = 1.0
     processes: int | None = None
-    phase1_share: float = 0.6
+    phase1_share: float = 0.8
+    post_share: float = 0.15
 
 
 STATUS_ORDER = ("OPTIMAL", "FEASIBLE", "BASELINE", "EMPTY")
@@ -174,7 +176,8 @@ def solve_part(snapshot: Mapping[str, Any], settings: SolveSettings, seconds: fl
     started = time.perf_counter()
     roster = parse_roster(snapshot)
     inst = build_instance(roster, _instance_settings(settings, roster.as_of))
-    budget = max(0.2, seconds - (time.perf_counter() - started))
+    # Keep a share of the budget for top-up, reasons and payloads after the search.
+    budget = max(0.2, seconds * (1 - settings.post_share) - (time.perf_counter() - started))
     placements, ledger, stats = solve_instance(inst, settings, budget)
     scheduled = [dict(s.raw) for s in inst.kept.values()]
     scheduled += [scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements]
@@ -282,7 +285,10 @@ def solve_snapshot(
     seconds = max(0.5, (settings.time_limit_s - split_s) / waves - 0.3)
     jobs = [(p, settings, seconds) for p in parts]
     if processes > 1:
-        with ProcessPoolExecutor(max_workers=processes) as pool:
+        # spawn, not fork: the service calls this from a threaded process, and forking one
+        # that holds a lock in another thread can deadlock the child.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             results = list(pool.map(_solve_part_star, jobs))
     else:
         results = [_solve_part_star(j) for j in jobs]
