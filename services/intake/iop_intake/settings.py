@@ -8,7 +8,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class IntakeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    # hide_input_in_errors: a bad INTAKE_API_KEYS may hold raw keys; errors must not print them.
+    model_config = SettingsConfigDict(
+        env_prefix="INTAKE_", extra="ignore", hide_input_in_errors=True
+    )
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)

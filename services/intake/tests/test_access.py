@@ -52,3 +52,16 @@ def test_an_invalid_scope_is_refused_without_echoing_the_configuration() -> None
     with pytest.raises(InvalidSettings) as raised:
         Keyring({key_digest("k"): {"name": "x", "sites": "bos-1", "secret": "hunter2"}})
     assert "hunter2" not in str(raised.value)
+
+
+def test_a_raw_key_pasted_into_settings_is_refused_without_being_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from iop_intake.settings import IntakeSettings
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("INTAKE_API_KEYS", '{"raw-secret-key": {"name": "x", "network": true}}')
+    with pytest.raises(ValidationError) as raised:
+        IntakeSettings()
+    assert "raw-secret-key" not in str(raised.value)
+    assert "sha256" in str(raised.value)
