@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from iop_scheduler.solver import SolveSettings, first_fit, solve_snapshot, validate_output
 
 FAST = SolveSettings(time_limit_s=3.0, workers=4, seed=0)
