@@ -32,12 +32,19 @@ class ContractError(ValueError):
     the value (values may be personal data)."""
 
 
+# Validators of these fields (email-validator above all) quote parts of the value in their
+# messages, so for them only the kind of problem is reported.
+_PERSONAL_FIELDS = frozenset({"contact", "email", "phone", "first_name", "name"})
+
+
 def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """Field paths and reasons of a pydantic error, without the offending input values."""
     parts = []
     for problem in error.errors(include_input=False, include_url=False):
         path = ".".join(str(part) for part in problem["loc"]) or "(root)"
-        parts.append(f"{prefix}{path}: {problem['msg']}")
+        personal = any(str(part) in _PERSONAL_FIELDS for part in problem["loc"])
+        reason = f"invalid ({problem['type']})" if personal else problem["msg"]
+        parts.append(f"{prefix}{path}: {reason}")
     return "; ".join(parts)
 
 

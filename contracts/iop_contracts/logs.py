@@ -70,3 +70,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # aiokafka logs whole record values (contact details among them) at DEBUG.
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
