@@ -4,12 +4,12 @@ A record's value is the whole event as UTF-8 JSON; headers repeat `id` and `type
 consumer can route or drop a record without parsing it.
 """
 
+import builtins
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import builtins
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
