@@ -8,14 +8,20 @@ import time
 from pathlib import Path
 
 import typer
+from iop_intake.cli import import_command as intake_import_command
 
 from iop.broker import EmbeddedBroker
 
 app = typer.Typer(help="Operate the IOP scheduling system", no_args_is_help=True)
 contracts_app = typer.Typer(help="The integration contract", no_args_is_help=True)
 roster_app = typer.Typer(help="The network's sites, groups and therapists", no_args_is_help=True)
+enroll_app = typer.Typer(help="Enrollments in bulk", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(roster_app, name="roster")
+app.add_typer(enroll_app, name="enroll")
+# The import is intake's own command (validation, screening, resumable publishing); the operator
+# CLI only gives it its documented name.
+enroll_app.command("import")(intake_import_command)
 
 
 def wait_for_interrupt() -> None:
