@@ -1,0 +1,807 @@
+"""Clean-room checker for IOP schedules.
+
+Written only from ``shared/SCHEDULING.md`` and ``shared/CONTRACT.md`` (plus the snapshot/output
+shape of issue 3), without reading the project's solver or its ``validate``. Its purpose is to be
+a second, independent interpretation of the hard rules: wherever the text can be read two ways,
+this module takes the STRICTER reading (an external checker might) and says so in a comment
+starting with ``READING:``.
+
+Pure standard library, no project imports: the inputs are plain dicts (parsed JSON).
+
+Entry points:
+- ``check(snapshot, output) -> list[str]``: one human-readable finding per broken rule.
+- ``check_findings(snapshot, output) -> list[Finding]``: the same, structured (rule tag, clients
+  involved), which the stability rule and the cross-check script use.
+
+Finding tags: ``rule 1`` .. ``rule 10`` are SCHEDULING.md's hard rules; ``coverage`` (every
+enrollment exactly once), ``individual`` (60-minute individual session), ``waitlist`` (reason
+codes and their truth), ``payload`` (the emitted payload agrees with the roster, e.g. sessions,
+site, timezone, region). A tag ending in ``(strict)`` marks a check that exists only because of a
+strict reading of ambiguous text, so that such findings can be triaged separately.
+
+Global READINGS (apply to every rule below):
+- Times are minutes since midnight of one local day; ``"24:00"`` is accepted as 1440. A session
+  whose end is not after its start is itself a finding (nothing in the contract crosses midnight).
+- Intervals are half-open: ``[18:00, 21:00)`` and ``[21:00, 22:00)`` do not overlap. "Never
+  overlap" says nothing about a gap, so touching sessions are allowed (except therapist travel,
+  rule 7, which asks for 30 minutes explicitly).
+- "Inside the client's/therapist's availability": READING (strict): the session lies inside ONE
+  availability entry of that day. The site rule says "a window" explicitly; for availability the
+  text says "the availability", which could mean the union of entries, but adjacent entries
+  (17:00-19:00, 19:00-22:00) could be a break the person needs, so the stricter reading is used.
+- Dates: all placed clients are treated as concurrent, whatever their start/end dates. READING
+  (strict): capacity, caseload, therapist hours and overlaps are weekly patterns; the rules never
+  mention that two clients whose programmes do not overlap in time may share a seat or a slot.
+- The roster in the snapshot is the truth. The group payload inside ``client.scheduled`` repeats
+  site, delivery and sessions; rules are checked against the roster, and any disagreement of the
+  payload with the roster is a separate ``payload`` finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CLINICAL = frozenset({"LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP"})
+ADDICTION = frozenset({"LADC", "CADC", "LCADC", "CAADC", "LAC", "CSAC"})
+REASON_CODES = frozenset(
+    {
+        "no_group_in_availability",
+        "groups_full",
+        "no_language_match",
+        "no_credentialed_therapist",
+        "therapist_capacity",
+        "insufficient_weekly_hours",
+        "site_not_accessible",
+    }
+)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# SCHEDULING.md: "one weekly individual session (60 minutes by default)". A snapshot carries no
+# per-network setting, so the default is the rule.
+INDIVIDUAL_MINUTES = 60
+TRAVEL_MINUTES = 30
+MIN_HOURS = {"adult": 9.0, "adolescent": 6.0}
+MAX_HOURS_EXCLUSIVE = 20.0
+MODALITY_NEEDS_FACILITATOR = frozenset({"dbt", "trauma_informed"})
+GENDER_GROUP = {"woman": "women", "man": "men"}
+HOURS_TOLERANCE = 1e-6
+
+Json = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule. ``clients`` are the clients whose schedule takes part in the breach."""
+
+    rule: str
+    message: str
+    clients: frozenset[str] = field(default_factory=frozenset)
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One weekly session as someone attends or holds it."""
+
+    day: str
+    start: int
+    end: int
+    site_id: str | None
+    delivery: str
+    label: str
+    clients: frozenset[str]
+
+    def text(self) -> str:
+        return f"{self.label} {self.day} {fmt(self.start)}-{fmt(self.end)}"
+
+
+def parse_time(value: Any) -> int | None:
+    """``"HH:MM"`` to minutes since midnight; None when malformed (the caller reports it)."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return None
+    try:
+        hours, minutes = int(value[:2]), int(value[3:])
+    except ValueError:
+        return None
+    if not (0 <= minutes < 60) or not (0 <= hours <= 24) or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_date(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def intervals(entries: Any) -> dict[str, list[tuple[int, int]]]:
+    """Availability or windows as ``day -> [(start, end)]``; malformed entries are dropped, which
+    can only make a session fail to fit (the strict direction)."""
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for entry in entries or []:
+        if not isinstance(entry, Mapping):
+            continue
+        start, end = parse_time(entry.get("start")), parse_time(entry.get("end"))
+        if entry.get("day") in DAYS and start is not None and end is not None and start < end:
+            out[entry["day"]].append((start, end))
+    return out
+
+
+def inside(day: str, start: int, end: int, allowed: Mapping[str, list[tuple[int, int]]]) -> bool:
+    # READING (strict): inside one entry, not the union of adjacent entries (see module doc).
+    return any(lo <= start and end <= hi for lo, hi in allowed.get(day, []))
+
+
+def overlaps(a: Slot, b: Slot) -> bool:
+    return a.day == b.day and a.start < b.end and b.start < a.end
+
+
+class _Checker:
+    def __init__(self, snapshot: Json, output: Json, *, for_stability: bool = False) -> None:
+        # for_stability: checking the snapshot's own existing schedules to learn which are still
+        # valid; coverage, waitlist and stability itself make no sense there.
+        self.for_stability = for_stability
+        self.findings: list[Finding] = []
+        self.sites: dict[str, Json] = {
+            s["site_id"]: s for s in _items(snapshot, "sites", "site_id")
+        }
+        self.groups: dict[str, Json] = {
+            g["group_id"]: g for g in _items(snapshot, "groups", "group_id")
+        }
+        self.therapists: dict[str, Json] = {
+            t["therapist_id"]: t for t in _items(snapshot, "therapists", "therapist_id")
+        }
+        self.enrollments: dict[str, Json] = {
+            e["client_id"]: e for e in _items(snapshot, "enrollments", "client_id")
+        }
+        self.existing: dict[str, Json] = {
+            s["client_id"]: s for s in _items(snapshot, "schedules", "client_id")
+        }
+        self.as_of = parse_date(snapshot.get("as_of"))
+        self.snapshot = snapshot
+        self.output = output
+        self.scheduled: list[Json] = [
+            s for s in output.get("scheduled") or [] if isinstance(s, Mapping)
+        ]
+        self.waitlisted: list[Json] = [
+            w for w in output.get("waitlisted") or [] if isinstance(w, Mapping)
+        ]
+        self.group_slots: dict[str, list[Slot]] = {}
+        self.group_minutes: dict[str, int] = {}
+        for gid, group in self.groups.items():
+            self.group_slots[gid] = self._group_slots(gid, group, frozenset())
+            self.group_minutes[gid] = sum(s.end - s.start for s in self.group_slots[gid])
+
+    # ------------------------------------------------------------------ helpers
+    def add(self, rule: str, message: str, clients: Iterable[str] = ()) -> None:
+        self.findings.append(Finding(rule, message, frozenset(clients)))
+
+    def _group_slots(self, gid: str, group: Json, clients: frozenset[str]) -> list[Slot]:
+        slots = []
+        for entry in group.get("sessions") or []:
+            start, end = parse_time(entry.get("start")), parse_time(entry.get("end"))
+            if entry.get("day") not in DAYS or start is None or end is None or start >= end:
+                continue
+            slots.append(
+                Slot(entry["day"], start, end, group.get("site_id"), group.get("delivery", ""),
+                     f"group {gid}", clients)
+            )
+        return slots
+
+    def individual_slot(self, cid: str, sched: Json) -> Slot | None:
+        ind = sched.get("individual")
+        if not isinstance(ind, Mapping):
+            return None
+        start, end = parse_time(ind.get("start")), parse_time(ind.get("end"))
+        if ind.get("day") not in DAYS or start is None or end is None or start >= end:
+            return None
+        return Slot(ind["day"], start, end, ind.get("site_id"), ind.get("delivery", ""),
+                    f"individual session of {cid} with {ind.get('therapist_id')}",
+                    frozenset({cid}))
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> list[Finding]:
+        placed: dict[str, Json] = {}
+        if not self.for_stability:
+            self.check_coverage()
+        for sched in self.scheduled:
+            cid = sched.get("client_id")
+            if cid in self.enrollments and cid not in placed:
+                placed[cid] = sched
+        # Unique valid placements only; duplicates and unknown clients are coverage findings.
+        self.placed = placed
+        for cid, sched in placed.items():
+            self.check_client(cid, self.enrollments[cid], sched)
+        self.check_groups()
+        self.check_therapists()
+        if not self.for_stability:
+            self.check_waitlist()
+            self.check_stability()
+            self.check_rescheduled()
+        return self.findings
+
+    # ------------------------------------------------------------------ coverage
+    def check_coverage(self) -> None:
+        """Every enrollment appears exactly once in scheduled + waitlisted; no unknown clients."""
+        seen: dict[str, list[str]] = defaultdict(list)
+        for kind, entries in (("scheduled", self.scheduled), ("waitlisted", self.waitlisted)):
+            for entry in entries:
+                cid = entry.get("client_id")
+                if not isinstance(cid, str):
+                    self.add("coverage", f"a {kind} entry has no client_id")
+                    continue
+                seen[cid].append(kind)
+        for cid, kinds in seen.items():
+            if cid not in self.enrollments:
+                self.add("coverage", f"client {cid} is {'/'.join(kinds)} but has no enrollment",
+                         [cid])
+            elif len(kinds) > 1:
+                self.add("coverage", f"client {cid} appears {len(kinds)} times "
+                         f"({', '.join(kinds)})", [cid])
+        for cid in self.enrollments:
+            if cid not in seen:
+                self.add("coverage", f"client {cid} is neither scheduled nor waitlisted", [cid])
+
+    # ------------------------------------------------------------------ per client
+    def check_client(self, cid: str, enr: Json, sched: Json) -> None:
+        gpay = sched.get("group") if isinstance(sched.get("group"), Mapping) else {}
+        gid = gpay.get("group_id")
+        group = self.groups.get(gid) if isinstance(gid, str) else None
+        ind = sched.get("individual") if isinstance(sched.get("individual"), Mapping) else {}
+        tid = ind.get("therapist_id")
+        therapist = self.therapists.get(tid) if isinstance(tid, str) else None
+        fid = gpay.get("facilitator_id")
+        facilitator = self.therapists.get(fid) if isinstance(fid, str) else None
+
+        if sched.get("region_id") != enr.get("region_id"):
+            self.add("payload", f"client {cid}: region_id {sched.get('region_id')!r} differs "
+                     f"from the enrollment's {enr.get('region_id')!r}", [cid])
+        if group is None:
+            self.add("rule 1", f"client {cid}: group {gid!r} is not in the roster", [cid])
+        else:
+            self.check_group_payload(cid, gid, group, gpay, sched)
+            self.check_fit(cid, enr, gid, group)
+            self.check_group_access(cid, enr, gid, group)
+        if therapist is None:
+            self.add("rule 6", f"client {cid}: individual therapist {tid!r} is not in the roster",
+                     [cid])
+        if fid is not None and facilitator is None:
+            self.add("rule 8", f"client {cid}: facilitator {fid!r} of group {gid} is not in the "
+                     "roster", [cid])
+
+        islot = self.individual_slot(cid, sched)
+        self.check_individual(cid, enr, ind, islot)
+        gslots = self.group_slots.get(gid, []) if group is not None else []
+        self.check_time(cid, enr, gid, group, gslots, islot)
+        self.check_hours(cid, enr, sched, group, gid, islot)
+        self.check_credentials(cid, enr, group, gid, facilitator, fid, therapist, tid)
+        if therapist is not None and islot is not None:
+            self.check_therapist_slot(therapist, tid, islot, "individual", cid)
+        self.check_dates(cid, enr, sched, group, gid, gslots)
+
+    def check_group_payload(self, cid: str, gid: str, group: Json, gpay: Json,
+                            sched: Json) -> None:
+        """The emitted group block repeats roster facts; they must agree with the roster."""
+        for key in ("site_id", "delivery"):
+            if gpay.get(key) != group.get(key):
+                self.add("payload", f"client {cid}: group {gid} {key} is {gpay.get(key)!r} in "
+                         f"the schedule but {group.get(key)!r} in the roster", [cid])
+        emitted = sorted(_session_keys(gpay.get("sessions")))
+        roster = sorted(_session_keys(group.get("sessions")))
+        if emitted != roster:
+            self.add("payload", f"client {cid}: group {gid} sessions in the schedule "
+                     f"{emitted} differ from the roster {roster}", [cid])
+        site = self.sites.get(group.get("site_id"))
+        # READING (strict): `timezone` is the site's time zone (all sites of a region share one).
+        if site is not None and sched.get("timezone") != site.get("timezone"):
+            self.add("payload", f"client {cid}: timezone {sched.get('timezone')!r} is not the "
+                     f"site's {site.get('timezone')!r}", [cid])
+        version = sched.get("schedule_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            self.add("payload", f"client {cid}: schedule_version {version!r} is not a positive "
+                     "integer", [cid])
+
+    def check_fit(self, cid: str, enr: Json, gid: str, group: Json) -> None:
+        """Rule 1: same track, population, language; gender any or matching."""
+        for key in ("track", "population", "language"):
+            if group.get(key) != enr.get(key):
+                self.add("rule 1", f"client {cid}: group {gid} {key} {group.get(key)!r} != "
+                         f"client's {enr.get(key)!r}", [cid])
+        gender = group.get("gender")
+        # READING: a nonbinary or undisclosed client fits only an `any` group ("a women/men group
+        # admits only a client of that gender").
+        if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
+            self.add("rule 1", f"client {cid} ({enr.get('gender')}) is in {gender!r} group "
+                     f"{gid}", [cid])
+
+    def check_group_access(self, cid: str, enr: Json, gid: str, group: Json) -> None:
+        """Rule 2 for the group."""
+        delivery = group.get("delivery")
+        site = self.sites.get(group.get("site_id"))
+        if delivery == "in_person":
+            if group.get("site_id") not in (enr.get("preferred_site_ids") or []):
+                self.add("rule 2", f"client {cid}: in-person group {gid} at site "
+                         f"{group.get('site_id')} is not among the client's preferred sites",
+                         [cid])
+        elif delivery == "telehealth":
+            if enr.get("accepts_telehealth") is not True:
+                self.add("rule 2", f"client {cid} does not accept telehealth but is in "
+                         f"telehealth group {gid}", [cid])
+            if site is None or site.get("region_id") != enr.get("region_id"):
+                self.add("rule 2", f"client {cid}: telehealth group {gid}'s site "
+                         f"{group.get('site_id')} is not in the client's region "
+                         f"{enr.get('region_id')}", [cid])
+        else:
+            self.add("rule 2", f"client {cid}: group {gid} has unknown delivery {delivery!r}",
+                     [cid])
+        if site is None:
+            self.add("rule 3", f"client {cid}: group {gid}'s site {group.get('site_id')!r} is "
+                     "not in the roster", [cid])
+
+    def check_individual(self, cid: str, enr: Json, ind: Json, islot: Slot | None) -> None:
+        """Individual session shape (60 min) and, READING (strict), rule 2 for it too.
+
+        Rule 2's text names only groups, but "Access" is about the client being able to reach
+        the session: an in-person individual session at a site the client did not list, or a
+        telehealth one for a client who refuses telehealth, breaks the same intent. Strict
+        reading: apply rule 2 to the individual session as well (tagged ``rule 2 (strict)``).
+        """
+        if islot is None:
+            self.add("individual", f"client {cid}: individual session {dict(ind)!r} is "
+                     "malformed (day, start, end)", [cid])
+            return
+        if islot.end - islot.start != INDIVIDUAL_MINUTES:
+            self.add("individual", f"client {cid}: individual session lasts "
+                     f"{islot.end - islot.start} minutes, not {INDIVIDUAL_MINUTES}", [cid])
+        site = self.sites.get(islot.site_id) if isinstance(islot.site_id, str) else None
+        if site is None:
+            # READING (strict): every session, telehealth included, is "held" by a site whose
+            # windows it must fit (rule 3); without a site that cannot be shown.
+            self.add("rule 3", f"client {cid}: individual session names no known site "
+                     f"({islot.site_id!r})", [cid])
+        if islot.delivery == "in_person":
+            if islot.site_id not in (enr.get("preferred_site_ids") or []):
+                self.add("rule 2 (strict)", f"client {cid}: in-person individual session at "
+                         f"site {islot.site_id} which is not among the client's preferred sites",
+                         [cid])
+        elif islot.delivery == "telehealth":
+            if enr.get("accepts_telehealth") is not True:
+                self.add("rule 2 (strict)", f"client {cid} does not accept telehealth but has a "
+                         "telehealth individual session", [cid])
+            if site is not None and site.get("region_id") != enr.get("region_id"):
+                self.add("rule 2 (strict)", f"client {cid}: telehealth individual session's "
+                         f"site {islot.site_id} is outside region {enr.get('region_id')}", [cid])
+        else:
+            self.add("individual", f"client {cid}: individual session delivery "
+                     f"{islot.delivery!r} is neither in_person nor telehealth", [cid])
+
+    def check_time(self, cid: str, enr: Json, gid: Any, group: Json | None,
+                   gslots: list[Slot], islot: Slot | None) -> None:
+        """Rule 3: client availability, site windows, no client overlap."""
+        avail = intervals(enr.get("availability"))
+        if group is not None:
+            raw = group.get("sessions") or []
+            if len(gslots) != len(raw) or not raw:
+                self.add("rule 3", f"client {cid}: group {gid} has malformed or no sessions "
+                         f"{raw!r}", [cid])
+        slots = [*gslots, *([islot] if islot is not None else [])]
+        for slot in slots:
+            if not inside(slot.day, slot.start, slot.end, avail):
+                self.add("rule 3", f"client {cid}: {slot.text()} is outside the client's "
+                         "availability", [cid])
+            site = self.sites.get(slot.site_id) if isinstance(slot.site_id, str) else None
+            if site is not None and not inside(slot.day, slot.start, slot.end,
+                                               intervals(site.get("windows"))):
+                self.add("rule 3", f"client {cid}: {slot.text()} is outside every window of "
+                         f"site {slot.site_id}", [cid])
+        for i, a in enumerate(slots):
+            for b in slots[i + 1:]:
+                if overlaps(a, b):
+                    self.add("rule 3", f"client {cid}: {a.text()} overlaps {b.text()}", [cid])
+
+    def check_hours(self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any,
+                    islot: Slot | None) -> None:
+        """Rule 5: group + individual hours >= 9 adult / >= 6 adolescent, < 20; payload agrees."""
+        if group is None or islot is None:
+            return
+        hours = (self.group_minutes[gid] + islot.end - islot.start) / 60
+        population = enr.get("population")
+        minimum = MIN_HOURS.get(population)
+        if minimum is None:
+            self.add("rule 5", f"client {cid}: unknown population {population!r}", [cid])
+        elif hours < minimum - HOURS_TOLERANCE:
+            self.add("rule 5", f"client {cid} ({population}): {hours:g} weekly hours < "
+                     f"{minimum:g}", [cid])
+        if hours >= MAX_HOURS_EXCLUSIVE - HOURS_TOLERANCE:
+            self.add("rule 5", f"client {cid}: {hours:g} weekly hours is not under 20", [cid])
+        stated = sched.get("weekly_hours")
+        if not isinstance(stated, int | float) or abs(float(stated) - hours) > HOURS_TOLERANCE:
+            self.add("rule 5", f"client {cid}: payload weekly_hours {stated!r} but group "
+                     f"{gid} + individual session make {hours:g}", [cid])
+
+    def check_credentials(self, cid: str, enr: Json, group: Json | None, gid: Any,
+                          facilitator: Json | None, fid: Any, therapist: Json | None,
+                          tid: Any) -> None:
+        """Rule 6, for this client's facilitator and individual therapist.
+
+        READING (strict): credential names match exactly as listed in SCHEDULING.md (case
+        included); the track is the client's (rule 1 makes it the group's as well).
+        """
+        track = enr.get("track")
+        if facilitator is not None:
+            creds = set(facilitator.get("credentials") or [])
+            clinical, addiction = bool(creds & CLINICAL), bool(creds & ADDICTION)
+            need = {"mental_health": clinical, "substance_use": addiction,
+                    "dual_diagnosis": clinical and addiction}.get(track, False)
+            if not need:
+                self.add("rule 6", f"client {cid}: facilitator {fid} of group {gid} lacks the "
+                         f"credentials for {track} ({sorted(creds)})", [cid])
+            modality = group.get("modality") if group is not None else None
+            if modality in MODALITY_NEEDS_FACILITATOR and modality not in (
+                    facilitator.get("modalities") or []):
+                self.add("rule 6", f"client {cid}: facilitator {fid} of {modality} group {gid} "
+                         f"does not list {modality}", [cid])
+            self.check_serves(cid, enr, facilitator, f"facilitator {fid} of group {gid}")
+        elif fid is None and group is not None:
+            self.add("rule 8", f"client {cid}: group {gid} has no facilitator", [cid])
+        if therapist is not None:
+            creds = set(therapist.get("credentials") or [])
+            clinical, addiction = bool(creds & CLINICAL), bool(creds & ADDICTION)
+            need = {"mental_health": clinical, "substance_use": clinical or addiction,
+                    "dual_diagnosis": clinical}.get(track, False)
+            if not need:
+                self.add("rule 6", f"client {cid}: individual therapist {tid} lacks the "
+                         f"credentials for {track} ({sorted(creds)})", [cid])
+            self.check_serves(cid, enr, therapist, f"individual therapist {tid}")
+
+    def check_serves(self, cid: str, enr: Json, therapist: Json, who: str) -> None:
+        if enr.get("population") not in (therapist.get("populations") or []):
+            self.add("rule 6", f"client {cid}: {who} does not serve {enr.get('population')}",
+                     [cid])
+        if enr.get("language") not in (therapist.get("languages") or []):
+            self.add("rule 6", f"client {cid}: {who} does not speak {enr.get('language')}",
+                     [cid])
+
+    def check_therapist_slot(self, therapist: Json, tid: str, slot: Slot, role: str,
+                             cid: str | None) -> None:
+        """Rule 7 for one session: availability, site_ids / telehealth."""
+        clients = slot.clients
+        if not inside(slot.day, slot.start, slot.end, intervals(therapist.get("availability"))):
+            self.add("rule 7", f"therapist {tid}: {slot.text()} ({role}) is outside their "
+                     "availability", clients)
+        if slot.delivery == "telehealth":
+            if therapist.get("telehealth") is not True:
+                self.add("rule 7", f"therapist {tid}: {slot.text()} ({role}) is telehealth but "
+                         "they do not do telehealth", clients)
+        elif slot.site_id not in (therapist.get("site_ids") or []):
+            self.add("rule 7", f"therapist {tid}: in-person {slot.text()} ({role}) at site "
+                     f"{slot.site_id} which is not in their site_ids", clients)
+
+    def check_dates(self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any,
+                    gslots: list[Slot]) -> None:
+        """Rule 9."""
+        start, end = parse_date(sched.get("start_date")), parse_date(sched.get("end_date"))
+        if start is None or end is None:
+            self.add("rule 9", f"client {cid}: start_date/end_date {sched.get('start_date')!r}/"
+                     f"{sched.get('end_date')!r} are not ISO dates", [cid])
+            return
+        requested = parse_date(enr.get("requested_start"))
+        if requested is None or start < requested:
+            self.add("rule 9", f"client {cid}: start {start} is before requested_start "
+                     f"{enr.get('requested_start')}", [cid])
+        if group is not None:
+            open_from = parse_date(group.get("open_from"))
+            # READING (strict): a missing open_from is not "open since forever"; only a null in
+            # the roster (which the contract does not allow) would be, so flag unparseable ones.
+            if group.get("open_from") is not None and (open_from is None or start < open_from):
+                self.add("rule 9", f"client {cid}: start {start} is before group {gid}'s "
+                         f"open_from {group.get('open_from')}", [cid])
+            meets = {s.day for s in gslots}
+            if DAYS[start.weekday()] not in meets:
+                self.add("rule 9", f"client {cid}: start {start} is a {DAYS[start.weekday()]}, "
+                         f"group {gid} meets {sorted(meets)}", [cid])
+        weeks = enr.get("program_weeks")
+        if isinstance(weeks, int) and not isinstance(weeks, bool):
+            expected = start + dt.timedelta(weeks=weeks) - dt.timedelta(days=1)
+            if end != expected:
+                self.add("rule 9", f"client {cid}: end {end} but start {start} + {weeks} weeks "
+                         f"- 1 day is {expected}", [cid])
+        else:
+            self.add("rule 9", f"client {cid}: program_weeks {weeks!r} is not an integer", [cid])
+        # READING (strict): a NEW schedule cannot start before the snapshot's as_of date (a
+        # client cannot join a session in the past). Rule 9 does not say it; tagged strict.
+        # Existing schedules keep their old start, so they are exempt.
+        if (not self.for_stability and self.as_of is not None and cid not in self.existing
+                and start < self.as_of):
+            self.add("rule 9 (strict)", f"client {cid}: new schedule starts {start}, before "
+                     f"as_of {self.as_of}", [cid])
+
+    # ------------------------------------------------------------------ per group
+    def check_groups(self) -> None:
+        """Rules 4 and 8, and the therapist-side rule 7 checks of facilitated group sessions."""
+        members: dict[str, list[str]] = defaultdict(list)
+        facilitators: dict[str, set[Any]] = defaultdict(set)
+        for cid, sched in self.placed.items():
+            gpay = sched.get("group") if isinstance(sched.get("group"), Mapping) else {}
+            gid = gpay.get("group_id")
+            if gid in self.groups:
+                members[gid].append(cid)
+                facilitators[gid].add(gpay.get("facilitator_id"))
+        self.members = members
+        # therapist id -> running groups they facilitate (each group once)
+        self.facilitating: dict[str, set[str]] = defaultdict(set)
+        for gid, cids in members.items():
+            group = self.groups[gid]
+            capacity = group.get("capacity")
+            if not isinstance(capacity, int) or len(cids) > capacity:
+                self.add("rule 4", f"group {gid} holds {len(cids)} clients, capacity "
+                         f"{capacity!r}", cids)
+            named = facilitators[gid]
+            if len(named) != 1:
+                self.add("rule 8", f"group {gid} has {len(named)} facilitators across its "
+                         f"clients: {sorted(map(str, named))}", cids)
+            fixed = group.get("facilitator_id")
+            if fixed is not None and named != {fixed}:
+                self.add("rule 8", f"group {gid}: roster fixes facilitator {fixed} but schedules "
+                         f"name {sorted(map(str, named))}", cids)
+            for fid in named:
+                if isinstance(fid, str) and fid in self.therapists:
+                    # READING (strict): if clients disagree on the facilitator, every named one
+                    # is charged with the group's sessions.
+                    self.facilitating[fid].add(gid)
+
+    # ------------------------------------------------------------------ per therapist
+    def check_therapists(self) -> None:
+        """Rule 7: availability/sites per session, overlaps, travel, caseload, weekly hours.
+
+        READING: only RUNNING groups (at least one scheduled client) are facilitated; an empty
+        group with a fixed facilitator_id holds no sessions, so it costs its facilitator nothing.
+        A therapist's sessions are the sessions of each running group they facilitate (once per
+        group, however many clients) plus one individual session per individual client.
+        """
+        individual: dict[str, list[Slot]] = defaultdict(list)
+        for cid, sched in self.placed.items():
+            ind = sched.get("individual") if isinstance(sched.get("individual"), Mapping) else {}
+            tid = ind.get("therapist_id")
+            slot = self.individual_slot(cid, sched)
+            if isinstance(tid, str) and tid in self.therapists and slot is not None:
+                individual[tid].append(slot)
+        for tid in sorted(set(individual) | set(self.facilitating)):
+            therapist = self.therapists[tid]
+            slots: list[Slot] = []
+            for gid in sorted(self.facilitating.get(tid, ())):
+                members = frozenset(self.members[gid])
+                gslots = self._group_slots(gid, self.groups[gid], members)
+                for slot in gslots:
+                    self.check_therapist_slot(therapist, tid, slot, "facilitating", None)
+                slots.extend(gslots)
+            slots.extend(individual.get(tid, []))
+            # Pairwise, not just consecutive: the stricter, order-independent form.
+            for i, a in enumerate(slots):
+                for b in slots[i + 1:]:
+                    if a.day != b.day:
+                        continue
+                    if overlaps(a, b):
+                        self.add("rule 7", f"therapist {tid}: {a.text()} overlaps {b.text()}",
+                                 a.clients | b.clients)
+                    elif (a.delivery == "in_person" and b.delivery == "in_person"
+                          and a.site_id != b.site_id):
+                        gap = max(a.start, b.start) - min(a.end, b.end)
+                        if gap < TRAVEL_MINUTES:
+                            self.add("rule 7", f"therapist {tid}: only {gap} minutes to travel "
+                                     f"between {a.text()} at {a.site_id} and {b.text()} at "
+                                     f"{b.site_id}", a.clients | b.clients)
+            caseload = len(individual.get(tid, []))
+            limit = therapist.get("max_caseload")
+            if not isinstance(limit, int) or caseload > limit:
+                self.add("rule 7", f"therapist {tid}: {caseload} individual clients > "
+                         f"max_caseload {limit!r}",
+                         frozenset().union(*(s.clients for s in individual.get(tid, []))))
+            minutes = sum(s.end - s.start for s in slots)
+            max_hours = therapist.get("max_weekly_hours")
+            if not isinstance(max_hours, int | float) or minutes / 60 > max_hours + HOURS_TOLERANCE:
+                self.add("rule 7", f"therapist {tid}: {minutes / 60:g} weekly hours (groups "
+                         f"{sorted(self.facilitating.get(tid, ()))} + {caseload} individual) > "
+                         f"max_weekly_hours {max_hours!r}",
+                         frozenset().union(*(s.clients for s in slots)))
+
+    # ------------------------------------------------------------------ waitlist
+    def check_waitlist(self) -> None:
+        """Reason codes from the contract's list, at least one, and no_group_in_availability true.
+
+        READING (strict): "every reason code that applies" implies a waitlisted client has at
+        least one reason. ``no_group_in_availability`` is false as soon as ONE group of the
+        client's track passes rule 1 (fit), rule 2 (access) and the group-session part of rule 3
+        (every session inside the client's availability and a window of the group's site). The
+        individual session is not part of "a group fits rules 1-3", so it is not required to fit
+        too; that makes the claim false more often, i.e. this checker stricter.
+        """
+        for entry in self.waitlisted:
+            cid = entry.get("client_id")
+            enr = self.enrollments.get(cid) if isinstance(cid, str) else None
+            reasons = entry.get("reasons")
+            if not isinstance(reasons, list) or not reasons:
+                self.add("waitlist", f"client {cid}: waitlisted without reasons", [cid] if cid
+                         else [])
+                continue
+            unknown = [r for r in reasons if r not in REASON_CODES]
+            if unknown:
+                self.add("waitlist", f"client {cid}: unknown reason codes {unknown}", [cid])
+            if len(set(map(str, reasons))) != len(reasons):
+                self.add("waitlist", f"client {cid}: repeated reason codes {reasons}", [cid])
+            if enr is None:
+                continue
+            if entry.get("region_id") != enr.get("region_id"):
+                self.add("payload", f"client {cid}: waitlist region_id {entry.get('region_id')!r}"
+                         f" differs from the enrollment's {enr.get('region_id')!r}", [cid])
+            if "no_group_in_availability" in reasons:
+                fitting = [gid for gid, g in self.groups.items()
+                           if g.get("track") == enr.get("track")
+                           and self.group_fits_rules_1_to_3(enr, g, gid)]
+                if fitting:
+                    self.add("waitlist", f"client {cid}: waitlisted for no_group_in_availability "
+                             f"but group(s) {fitting[:5]} fit rules 1-3", [cid])
+
+    def group_fits_rules_1_to_3(self, enr: Json, group: Json, gid: str) -> bool:
+        if any(group.get(k) != enr.get(k) for k in ("track", "population", "language")):
+            return False
+        gender = group.get("gender")
+        if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
+            return False
+        site = self.sites.get(group.get("site_id"))
+        if site is None:
+            return False
+        if group.get("delivery") == "in_person":
+            if group.get("site_id") not in (enr.get("preferred_site_ids") or []):
+                return False
+        elif group.get("delivery") == "telehealth":
+            if enr.get("accepts_telehealth") is not True or site.get("region_id") != enr.get(
+                    "region_id"):
+                return False
+        else:
+            return False
+        slots = self.group_slots[gid]
+        if not slots:
+            return False
+        avail, windows = intervals(enr.get("availability")), intervals(site.get("windows"))
+        return all(inside(s.day, s.start, s.end, avail) and inside(s.day, s.start, s.end, windows)
+                   for s in slots)
+
+    # ------------------------------------------------------------------ stability
+    def check_stability(self) -> None:
+        """Rule 10: an existing schedule that is still valid comes back unchanged.
+
+        READING: "still valid" = the snapshot's existing schedules, checked on their own against
+        the CURRENT roster and enrollments by this same checker (rules 1-9, 60-minute individual
+        session, payload agreement), produce no finding that involves that client. A client
+        named in a shared breach (e.g. a capacity cut below the number already placed) may be
+        moved, as may one whose enrollment is gone (withdrawn: nothing to keep).
+        READING (strict): "keeps group, therapist and slot" covers the whole schedule: group,
+        its facilitator (the client's group therapist), individual therapist, individual day,
+        start, end, delivery and site, start and end dates, and also schedule_version (the
+        contract raises it with every change, so an unchanged schedule keeps it). A schedule
+        that did change must carry schedule_version = old + 1.
+        """
+        if not self.existing:
+            return
+        current = {cid: s for cid, s in self.existing.items() if cid in self.enrollments}
+        probe = _Checker(self.snapshot, {"scheduled": list(current.values()), "waitlisted": []},
+                         for_stability=True)
+        broken: set[str] = set()
+        for finding in probe.run():
+            broken |= finding.clients
+        out: dict[str, Json] = {}
+        for sched in self.scheduled:
+            cid = sched.get("client_id")
+            if isinstance(cid, str):
+                out.setdefault(cid, sched)
+        for cid, old in current.items():
+            new = out.get(cid)
+            if cid in broken:
+                if new is not None and _stable_key(new) != _stable_key(old):
+                    self.check_version_bump(cid, old, new)
+                continue
+            if new is None:
+                self.add("rule 10", f"client {cid}: valid existing schedule was dropped "
+                         "(client waitlisted)", [cid])
+                continue
+            old_key, new_key = _stable_key(old), _stable_key(new)
+            if old_key != new_key:
+                changed = [name for name, a, b in zip(_STABLE_FIELDS, old_key, new_key,
+                                                      strict=True) if a != b]
+                self.add("rule 10", f"client {cid}: valid existing schedule changed "
+                         f"({', '.join(changed)})", [cid])
+            elif new.get("schedule_version") != old.get("schedule_version"):
+                self.add("rule 10", f"client {cid}: unchanged schedule but schedule_version "
+                         f"{old.get('schedule_version')!r} -> {new.get('schedule_version')!r}",
+                         [cid])
+
+    def check_version_bump(self, cid: str, old: Json, new: Json) -> None:
+        before, after = old.get("schedule_version"), new.get("schedule_version")
+        if isinstance(before, int) and after != before + 1:
+            self.add("payload", f"client {cid}: moved schedule has schedule_version {after!r}, "
+                     f"expected {before + 1}", [cid])
+
+    def check_rescheduled(self) -> None:
+        """``rescheduled`` names the existing clients whose schedule changed.
+
+        The shape is not in the contract (issue 3's output lists only scheduled, waitlisted and
+        stats); entries may be client ids or client.rescheduled payloads. READING (strict): the
+        list is exact: each entry is an existing client still placed with a changed schedule
+        (a payload entry must equal the client's ``scheduled`` entry), and every existing client
+        placed with a changed schedule is listed.
+        """
+        entries = self.output.get("rescheduled")
+        if entries is None:
+            return
+        out = {s.get("client_id"): s for s in self.scheduled}
+        listed: set[str] = set()
+        for entry in entries:
+            cid = entry.get("client_id") if isinstance(entry, Mapping) else entry
+            if not isinstance(cid, str):
+                self.add("payload", f"rescheduled entry {entry!r} names no client")
+                continue
+            listed.add(cid)
+            old = self.existing.get(cid)
+            if old is None:
+                self.add("payload", f"client {cid}: rescheduled but had no existing schedule",
+                         [cid])
+            elif cid not in out:
+                self.add("payload", f"client {cid}: rescheduled but not in scheduled", [cid])
+            elif _stable_key(out[cid]) == _stable_key(old):
+                self.add("payload", f"client {cid}: listed as rescheduled but its schedule is "
+                         "unchanged", [cid])
+            elif isinstance(entry, Mapping) and _stable_key(out[cid]) != _stable_key(entry):
+                self.add("payload", f"client {cid}: rescheduled payload differs from its "
+                         "scheduled entry", [cid])
+        for cid, old in self.existing.items():
+            new = out.get(cid)
+            if new is not None and cid not in listed and _stable_key(new) != _stable_key(old):
+                self.add("payload", f"client {cid}: schedule changed but client is not listed "
+                         "in rescheduled", [cid])
+
+
+_STABLE_FIELDS = ("group_id", "facilitator_id", "therapist_id", "individual delivery",
+                  "individual site_id", "individual day", "individual start", "individual end",
+                  "start_date", "end_date")
+
+
+def _stable_key(sched: Json) -> tuple[Any, ...]:
+    group = sched.get("group") if isinstance(sched.get("group"), Mapping) else {}
+    ind = sched.get("individual") if isinstance(sched.get("individual"), Mapping) else {}
+    return (group.get("group_id"), group.get("facilitator_id"), ind.get("therapist_id"),
+            ind.get("delivery"), ind.get("site_id"), ind.get("day"), ind.get("start"),
+            ind.get("end"), sched.get("start_date"), sched.get("end_date"))
+
+
+def _session_keys(sessions: Any) -> list[tuple[Any, Any, Any]]:
+    return [(s.get("day"), s.get("start"), s.get("end")) for s in sessions or []
+            if isinstance(s, Mapping)]
+
+
+def _items(snapshot: Json, key: str, id_key: str) -> list[Json]:
+    return [x for x in snapshot.get(key) or [] if isinstance(x, Mapping)
+            and isinstance(x.get(id_key), str)]
+
+
+def check_findings(snapshot: Json, output: Json) -> list[Finding]:
+    """Every broken rule of ``output`` for ``snapshot``, structured."""
+    return _Checker(snapshot, output).run()
+
+
+def check(snapshot: Json, output: Json) -> list[str]:
+    """Every broken rule of ``output`` for ``snapshot``, one human-readable line each, naming the
+    SCHEDULING.md rule and the client, group or therapist involved. Empty means valid."""
+    return [str(f) for f in check_findings(snapshot, output)]
