@@ -133,37 +133,48 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dump", type=Path, help="write each snapshot here for replay")
+    parser.add_argument("--only", default="", help="run only cases whose name contains this")
     args = parser.parse_args()
     small = SolveSettings(time_limit_s=3.0, workers=args.workers)
     big = SolveSettings(time_limit_s=10.0, workers=args.workers)
-    cases: list[tuple[str, Snapshot, SolveSettings]] = []
+    # Cases are built lazily so that --only skips the solves that build existing schedules.
+    cases: list[tuple[str, Callable[[], Snapshot], SolveSettings]] = []
     seeds = range(3) if args.quick else range(8)
     for seed in seeds:
         for sites, load in ((2, 0.6), (2, 1.3), (3, 1.0)):
             cases.append((f"seed={seed} 1x{sites} load={load}",
-                          generate(seed, regions=1, sites_per_region=sites, load=load), small))
+                          lambda seed=seed, sites=sites, load=load: generate(
+                              seed, regions=1, sites_per_region=sites, load=load), small))
     if not args.quick:
-        cases.append(("seed=11 2x3 load=1.2", generate(11, regions=2, sites_per_region=3,
-                                                        load=1.2), big))
-        cases.append(("seed=5 1x6 load=1.0 (~400)", generate(5, regions=1, sites_per_region=6,
-                                                             load=1.0), big))
+        cases.append(("seed=11 2x3 load=1.2",
+                      lambda: generate(11, regions=2, sites_per_region=3, load=1.2), big))
+        cases.append(("seed=5 1x6 load=1.0 (~400)",
+                      lambda: generate(5, regions=1, sites_per_region=6, load=1.0), big))
         for seed in range(6):
-            rng = random.Random(seed)
-            base = generate(100 + seed, regions=1, sites_per_region=3, load=1.1)
-            cases.append((f"perturbed seed={100 + seed} 1x3", perturb(base, rng), small))
+            cases.append((f"perturbed seed={100 + seed} 1x3",
+                          lambda seed=seed: perturb(generate(100 + seed, regions=1,
+                                                             sites_per_region=3, load=1.1),
+                                                    random.Random(seed)), small))
     for seed in (21, 22) if args.quick else (21, 22, 23, 24):
-        base = generate(seed, regions=1, sites_per_region=3, load=1.2)
-        old = with_existing(base, 0.6, small)
+        def old(seed: int = seed) -> Snapshot:
+            base = generate(seed, regions=1, sites_per_region=3, load=1.2)
+            return with_existing(base, 0.6, small)
+
         cases.append((f"existing seed={seed} 1x3", old, small))
         cases.append((f"existing+changes seed={seed} 1x3",
-                      change_roster(old, random.Random(seed)), small))
+                      lambda seed=seed, old=old: change_roster(old(), random.Random(seed)),
+                      small))
     if not args.quick:
-        base = generate(31, regions=1, sites_per_region=6, load=1.0)
-        cases.append(("existing seed=31 1x6 (~400)", with_existing(base, 0.75, big), big))
+        cases.append(("existing seed=31 1x6 (~400)",
+                      lambda: with_existing(generate(31, regions=1, sites_per_region=6,
+                                                     load=1.0), 0.75, big), big))
 
     totals: dict[str, Counter[str]] = {"solver": Counter(), "baseline": Counter()}
     examples: dict[str, list[str]] = {}
-    for name, snap, settings in cases:
+    for name, build, settings in cases:
+        if args.only not in name:
+            continue
+        snap = build()
         if args.dump:
             args.dump.mkdir(parents=True, exist_ok=True)
             fname = name.replace(" ", "_").replace("=", "").replace("(", "").replace(")", "")

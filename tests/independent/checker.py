@@ -68,6 +68,11 @@ MAX_HOURS_EXCLUSIVE = 20.0
 MODALITY_NEEDS_FACILITATOR = frozenset({"dbt", "trauma_informed"})
 GENDER_GROUP = {"woman": "women", "man": "men"}
 HOURS_TOLERANCE = 1e-6
+# CONTRACT.md, site.upserted: "windows ... (default: weekday evenings 17:00-21:30 and weekends
+# 08:00-18:00)". A site payload without `windows` runs sessions in those hours.
+DEFAULT_WINDOWS = [{"day": d, "start": "17:00", "end": "21:30"} for d in DAYS[:5]] + [
+    {"day": d, "start": "08:00", "end": "18:00"} for d in DAYS[5:]
+]
 
 Json = Mapping[str, Any]
 
@@ -137,6 +142,30 @@ def intervals(entries: Any) -> dict[str, list[tuple[int, int]]]:
         if entry.get("day") in DAYS and start is not None and end is not None and start < end:
             out[entry["day"]].append((start, end))
     return out
+
+
+def site_windows(site: Json) -> dict[str, list[tuple[int, int]]]:
+    windows = site.get("windows")
+    return intervals(DEFAULT_WINDOWS if windows is None else windows)
+
+
+def merged(allowed: Mapping[str, list[tuple[int, int]]]) -> dict[str, list[tuple[int, int]]]:
+    """Touching or overlapping entries of one day joined: the lenient (union) reading."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for day, spans in allowed.items():
+        joined: list[tuple[int, int]] = []
+        for lo, hi in sorted(spans):
+            if joined and lo <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
+            else:
+                joined.append((lo, hi))
+        out[day] = joined
+    return out
+
+
+def group_gender(group: Json) -> str:
+    # The contract's executable form (contracts/ GroupUpserted) defaults `gender` to `any`.
+    return str(group.get("gender") or "any")
 
 
 def inside(day: str, start: int, end: int, allowed: Mapping[str, list[tuple[int, int]]]) -> bool:
@@ -227,6 +256,7 @@ class _Checker:
         self.check_groups()
         self.check_therapists()
         if not self.for_stability:
+            self.check_contact_leak()
             self.check_waitlist()
             self.check_stability()
             self.check_rescheduled()
@@ -319,7 +349,7 @@ class _Checker:
             if group.get(key) != enr.get(key):
                 self.add("rule 1", f"client {cid}: group {gid} {key} {group.get(key)!r} != "
                          f"client's {enr.get(key)!r}", [cid])
-        gender = group.get("gender")
+        gender = group_gender(group)
         # READING: a nonbinary or undisclosed client fits only an `any` group ("a women/men group
         # admits only a client of that gender").
         if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
@@ -403,7 +433,7 @@ class _Checker:
                          "availability", [cid])
             site = self.sites.get(slot.site_id) if isinstance(slot.site_id, str) else None
             if site is not None and not inside(slot.day, slot.start, slot.end,
-                                               intervals(site.get("windows"))):
+                                               site_windows(site)):
                 self.add("rule 3", f"client {cid}: {slot.text()} is outside every window of "
                          f"site {slot.site_id}", [cid])
         for i, a in enumerate(slots):
@@ -617,6 +647,24 @@ class _Checker:
                          f"max_weekly_hours {max_hours!r}",
                          frozenset().union(*(s.clients for s in slots)))
 
+    def check_contact_leak(self) -> None:
+        """CONTRACT.md: "Schedule events carry no contact details"; `contact` never leaves
+        intake, scheduler and notifier. READING (strict): no contact value (of 3+ characters,
+        to avoid matching stray short strings) appears anywhere in a scheduled or waitlisted
+        payload, the free-text `detail` included."""
+        for kind, entries in (("scheduled", self.scheduled), ("waitlisted", self.waitlisted)):
+            for entry in entries:
+                cid = entry.get("client_id")
+                enr = self.enrollments.get(cid) if isinstance(cid, str) else None
+                contact = enr.get("contact") if enr is not None else None
+                if not isinstance(contact, Mapping):
+                    continue
+                text = repr(dict(entry))
+                if any(isinstance(v, str) and len(v) >= 3 and v in text
+                       for v in contact.values()):
+                    self.add("payload", f"client {cid}: {kind} payload contains contact data",
+                             [cid])
+
     # ------------------------------------------------------------------ waitlist
     def check_waitlist(self) -> None:
         """Reason codes from the contract's list, at least one, and no_group_in_availability true.
@@ -657,7 +705,7 @@ class _Checker:
     def group_fits_rules_1_to_3(self, enr: Json, group: Json, gid: str) -> bool:
         if any(group.get(k) != enr.get(k) for k in ("track", "population", "language")):
             return False
-        gender = group.get("gender")
+        gender = group_gender(group)
         if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
             return False
         site = self.sites.get(group.get("site_id"))
@@ -675,7 +723,11 @@ class _Checker:
         slots = self.group_slots[gid]
         if not slots:
             return False
-        avail, windows = intervals(enr.get("availability")), intervals(site.get("windows"))
+        # READING (strict, in this direction): the claim "no group in availability" is tested
+        # against the UNION of touching availability entries, so a group spanning two adjacent
+        # entries counts as fitting and the claim is false. (Placements use one entry; both
+        # choices make this checker flag more, not less.)
+        avail, windows = merged(intervals(enr.get("availability"))), site_windows(site)
         return all(inside(s.day, s.start, s.end, avail) and inside(s.day, s.start, s.end, windows)
                    for s in slots)
 
@@ -723,10 +775,13 @@ class _Checker:
                                                       strict=True) if a != b]
                 self.add("rule 10", f"client {cid}: valid existing schedule changed "
                          f"({', '.join(changed)})", [cid])
-            elif new.get("schedule_version") != old.get("schedule_version"):
-                self.add("rule 10", f"client {cid}: unchanged schedule but schedule_version "
-                         f"{old.get('schedule_version')!r} -> {new.get('schedule_version')!r}",
-                         [cid])
+            elif dict(new) != dict(old):
+                # READING (strict): a kept schedule is re-emitted byte-for-byte as the snapshot
+                # had it; any other field that differs (version, weekly_hours, timezone, ...) is
+                # a change a consumer would see.
+                changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+                self.add("rule 10", f"client {cid}: kept schedule re-emitted with different "
+                         f"{', '.join(changed)}", [cid])
 
     def check_version_bump(self, cid: str, old: Json, new: Json) -> None:
         before, after = old.get("schedule_version"), new.get("schedule_version")

@@ -352,3 +352,36 @@ def test_solver_and_baseline_pass_the_independent_checker() -> None:
             out = fn(snap, settings)
             assert out["scheduled"], f"{fn.__name__} placed nobody"
             assert check(snap, out) == [], fn.__name__
+
+
+def test_contract_defaults_site_windows_and_group_gender() -> None:
+    snapshot, output = network()
+    for s in snapshot["sites"]:
+        del s["windows"]
+    del group(snapshot)["gender"]
+    assert check(snapshot, output) == []
+    snapshot["sites"][0]["windows"] = EVENINGS  # an explicit list replaces the default
+    assert any(f.startswith("rule 3:") and "s1" in f for f in check(snapshot, output))
+
+
+def test_contact_data_in_output_is_caught() -> None:
+    snapshot, output = network()
+    enr(snapshot, "c3")["contact"]["email"] = "c3@example.org"
+    output["waitlisted"][0]["detail"] = "mail c3@example.org"
+    assert any("contact data" in f for f in check(snapshot, output))
+
+
+def test_adjacent_availability_entries() -> None:
+    """A group session across two touching availability entries: not placed-valid (strict),
+    but enough to make no_group_in_availability false (strict in that direction too)."""
+    snapshot, output = network()
+    split = [{"day": "thu", "start": "17:00", "end": "19:00"},
+             {"day": "thu", "start": "19:00", "end": "22:00"}]
+    enr(snapshot, "c1")["availability"] = [
+        a for a in enr(snapshot, "c1")["availability"] if a["day"] != "thu"] + split
+    assert any(f.startswith("rule 3:") and "c1" in f for f in check(snapshot, output))
+    snapshot, output = network()
+    enr(snapshot, "c3")["availability"] = [
+        a for a in enr(snapshot, "c3")["availability"] if a["day"] != "thu"] + split
+    output["waitlisted"][0]["reasons"] = ["no_group_in_availability"]
+    assert any(f.startswith("waitlist:") and "c3" in f for f in check(snapshot, output))
