@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,14 @@ class Dirty:
     def merge(self, retry_waitlist: bool, trigger: CloudEvent | None) -> None:
         self.retry_waitlist |= retry_waitlist
         self.trigger = trigger or self.trigger
+
+
+def where(error: BaseException) -> str:
+    """The error's type and innermost code location: enough to find a bug, and free of
+    values (an exception message may quote a payload, and payloads may be personal)."""
+    frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+    site = f" at {frame[0].filename.rsplit('/', 2)[-1]}:{frame[0].lineno}" if frame else ""
+    return type(error).__name__ + site
 
 
 class Lane:
@@ -102,8 +111,11 @@ class Lane:
                     backoff = self._settings.retry_backoff_s
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("batch failed; retrying", extra={"partition": self.tp.partition})
+                except Exception as error:
+                    log.exception(
+                        "batch failed; retrying",
+                        extra={"partition": self.tp.partition, "reason": where(error)},
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
             immediate = self.has_work

@@ -115,6 +115,7 @@ class SchedulerService:
         self._consumer.subscribe([topics.ENROLLMENT], listener=_Rebalance(self))
         await self._consumer.start()
         self._poll_task = asyncio.create_task(self._poll(), name="enrollment poll")
+        self._poll_task.add_done_callback(_report_exit)
 
     async def stop(self) -> None:
         self._set_ready(False)
@@ -127,6 +128,7 @@ class SchedulerService:
             await self._consumer.stop()  # leaves the group: others take over at once
         await self._schedules.stop()
         await self._roster.stop()
+        log.info("scheduler stopped cleanly")
 
     def _set_ready(self, ready: bool) -> None:
         self._ready = ready
@@ -139,13 +141,16 @@ class SchedulerService:
         assert self._consumer is not None
         self._set_ready(False)
         started = time.perf_counter()
+        # Lanes exist before the first await: aiokafka starts fetching the new partitions while
+        # this listener still runs, and those records must wait in their lane, not be lost.
+        lanes = {tp: Lane(tp, self.settings, self._process) for tp in assigned}
+        self._lanes.update(lanes)
         await self._roster.caught_up()
         await self._schedules.caught_up()
         committed = {tp: (await self._consumer.committed(tp)) or 0 for tp in assigned}
         history = await read_until(
             self.settings.kafka.bootstrap_servers, committed, client_id=self.settings.client_id
         )
-        lanes = {tp: Lane(tp, self.settings, self._process) for tp in assigned}
         known = self.projection.roster.known_regions()
         for tp, event in history:
             # An enrollment for a region unknown to the roster was dead-lettered when it came.
@@ -155,7 +160,6 @@ class SchedulerService:
                     self.projection.apply_enrollment(event, require_known_region=False)
                     lanes[tp].regions.add(region_id)
         for lane in lanes.values():
-            self._lanes[lane.tp] = lane
             for region_id in lane.regions:
                 self._region_lane[region_id] = lane
                 lane.mark(region_id, retry_waitlist=True, trigger=None)
@@ -194,14 +198,16 @@ class SchedulerService:
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=500)
-            except KafkaError:
-                log.warning("enrollment fetch failed; retrying")
+            except KafkaError as error:
+                log.warning("enrollment fetch failed; retrying", extra={"reason": repr(error)})
                 await asyncio.sleep(1)
                 continue
             for tp, records in batches.items():
                 lane = self._lanes.get(tp)
                 if lane is not None:
                     lane.add(records)
+                elif records and tp in consumer.assignment():
+                    consumer.seek(tp, records[0].offset)  # read again once its lane exists
             for tp, lane in list(self._lanes.items()):
                 paused = tp in consumer.paused()
                 if not paused and len(lane.records) >= limit:
@@ -340,6 +346,12 @@ class SchedulerService:
                 "commit failed",
                 extra={"partition": tp.partition, "offset": offset, "reason": type(error).__name__},
             )
+
+
+def _report_exit(task: "asyncio.Task[None]") -> None:
+    """The poll loop ends only on stop; anything else is a bug, and liveness turns false."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("enrollment poll loop died", exc_info=task.exception())
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -325,3 +325,130 @@ def small_region(
         ],
         "schedules": [],
     }
+
+
+def interleaved(events: list[CloudEvent], count: int) -> list[CloudEvent]:
+    """`count` enrollments taken round-robin across regions (a stream touching every region)."""
+    by_region: dict[str, list[CloudEvent]] = {}
+    for event in events:
+        by_region.setdefault(str(event.data["region_id"]), []).append(event)
+    queues = list(by_region.values())
+    out: list[CloudEvent] = []
+    while len(out) < count and any(queues):
+        for queue in queues:
+            if queue and len(out) < count:
+                out.append(queue.pop(0))
+    return out
+
+
+def contradictions(events: Iterable[CloudEvent]) -> dict[str, int]:
+    """Clients with more than one distinct first answer (duplicates of one answer are fine:
+    at-least-once delivery may repeat a record, but never change its content)."""
+    answers: dict[str, set[str]] = {}
+    for event in events:
+        if event.type in (*SCHEDULED_TYPES, "iop.client.waitlisted"):
+            content = json.dumps([event.type, event.data], sort_keys=True)
+            answers.setdefault(event.subject or "", set()).add(content)
+    return {client: len(found) for client, found in answers.items() if len(found) > 1}
+
+
+class ServiceProcess:
+    """`iop-scheduler run` in a process of its own, as an operator would start it."""
+
+    def __init__(self, bootstrap: str, group_id: str, name: str, log_dir: Any) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.env = {
+            **__import__("os").environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "SCHEDULER_GROUP_ID": group_id,
+            "SCHEDULER_CLIENT_ID": name,
+            "SCHEDULER_HTTP_PORT": str(self.port),
+            "SCHEDULER_SESSION_TIMEOUT_MS": "6000",
+            "SCHEDULER_HEARTBEAT_INTERVAL_MS": "1000",
+            "SCHEDULER_SOLVE_TIME_LIMIT_S": "1",
+            "SCHEDULER_SOLVE_WORKERS": "4",
+        }
+        self.process: Any = None
+
+    def start(self) -> "ServiceProcess":
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        command = str(Path(sys.executable).parent / "iop-scheduler")
+        log = open(self.log_path, "ab")  # noqa: SIM115 (closed with the process)
+        self.process = subprocess.Popen(
+            [command, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, timeout_s: float = 60) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=2) as http:
+
+            async def ready() -> bool:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+                try:
+                    return (await http.get(self.url + "/health/ready")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(ready, timeout_s=timeout_s, interval_s=0.2)
+
+    async def metrics(self) -> str:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=5) as http:
+            return (await http.get(self.url + "/metrics")).text
+
+    def kill(self) -> None:
+        """As a crash would: SIGKILL, no clean-up at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 30) -> bool:
+        """SIGTERM, then wait; True when the service stopped cleanly (uvicorn shuts down, then
+        re-raises the signal, so the exit code is -15 either way: the log tells)."""
+        import signal
+        import subprocess
+
+        if self.process is None:
+            return True
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+                return False
+        return "scheduler stopped cleanly" in self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+async def stream(producer: Producer, events: list[CloudEvent], per_second: float) -> None:
+    """Send events at a steady rate (each acknowledged)."""
+    started = time.monotonic()
+    for index, event in enumerate(events):
+        await producer.send(event)
+        delay = started + (index + 1) / per_second - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)

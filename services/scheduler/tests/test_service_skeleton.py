@@ -4,6 +4,7 @@ poison records to the dead-letter topic, repeated events ignored, health and met
 import httpx
 import pytest
 from iop_contracts import CONTENT_TYPE, topics
+from iop_scheduler.app import create_app
 from iop_scheduler.testing import (
     SCHEDULED_TYPES,
     Producer,
@@ -12,6 +13,7 @@ from iop_scheduler.testing import (
     enrollment_events,
     event_of,
     eventually,
+    interleaved,
     network,
     read_topic,
     roster_events,
@@ -139,3 +141,32 @@ async def test_health_and_metrics(kafka_bootstrap: str, unique: str) -> None:
             assert metrics.status_code == 200
             assert b"scheduler_ready 1.0" in metrics.content
             assert b"scheduler_solve_seconds" in metrics.content
+
+
+async def test_a_restarted_instance_answers_what_arrived_while_it_was_down(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    net = network(f"a{unique}", regions=2, load=1.0)
+    requests = interleaved(enrollment_events(net), 40)
+    clients = [e.subject or "" for e in requests]
+    settings = settings_for(kafka_bootstrap, unique)
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        async with Running(settings) as running:
+            await running.wait_ready()
+            await producer.send_all(requests[:20])
+            await wait_answered(kafka_bootstrap, clients[:20], timeout_s=60)
+        await producer.send_all(requests[20:30])  # while no instance runs
+        async with Running(settings) as running:
+            await running.wait_ready()
+            await producer.send_all(requests[30:])
+            latest = await wait_answered(kafka_bootstrap, clients, timeout_s=60)
+    events = await schedule_events(kafka_bootstrap, clients)
+    assert len(events) == 40, "the restart answered only what was new"
+    assert check_schedules(net, latest, clients) == []
+
+
+def test_create_app_connects_nothing() -> None:
+    # No event loop, and nothing listens on port 9: building the app must not try to connect.
+    app = create_app(settings_for("127.0.0.1:9", "offline"))
+    assert app is not None

@@ -60,22 +60,31 @@ class TopicTail:
         self.topic = topic
         self._apply = apply
         self._reject = reject
-        self._consumer = _consumer(bootstrap, f"{client_id}-{topic}", fetch_max_wait_ms)
+        # Made in start(): aiokafka objects need a running loop, and create_app() has none.
+        self._make = lambda: _consumer(bootstrap, f"{client_id}-{topic}", fetch_max_wait_ms)
+        self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._live_from: dict[TopicPartition, int] = {}
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"tail of {self.topic} not started")
+        return self._consumer
+
     async def start(self) -> None:
-        await self._consumer.start()
-        numbers = await partitions_of(self._consumer, self.topic)
+        self._consumer = consumer = self._make()
+        await consumer.start()
+        numbers = await partitions_of(consumer, self.topic)
         self._partitions = [TopicPartition(self.topic, p) for p in sorted(numbers)]
-        self._consumer.assign(self._partitions)
-        await self._consumer.seek_to_beginning(*self._partitions)
+        consumer.assign(self._partitions)
+        await consumer.seek_to_beginning(*self._partitions)
         # Records before these offsets were written before we started: a replay. A poison record
         # among them was reported when it was new, so it is logged, not dead-lettered again.
-        self._live_from = await self._consumer.end_offsets(self._partitions)
+        self._live_from = await consumer.end_offsets(self._partitions)
         self._positions = {tp: 0 for tp in self._partitions}
         self._task = asyncio.create_task(self._run(), name=f"tail {self.topic}")
 
@@ -84,11 +93,12 @@ class TopicTail:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def caught_up(self, timeout_s: float = 30) -> None:
         """Return once everything written to the topic before this call has been applied."""
-        ends = await self._consumer.end_offsets(self._partitions)
+        ends = await self.consumer.end_offsets(self._partitions)
         async with asyncio.timeout(timeout_s), self._progress:
             await self._progress.wait_for(
                 lambda: all(self._positions[tp] >= end for tp, end in ends.items())
@@ -97,7 +107,7 @@ class TopicTail:
     async def _run(self) -> None:
         while True:
             try:
-                batches = await self._consumer.getmany(timeout_ms=500)
+                batches = await self.consumer.getmany(timeout_ms=500)
             except KafkaError:
                 log.warning("tail fetch failed; retrying", extra={"topic": self.topic})
                 await asyncio.sleep(1)
@@ -108,7 +118,7 @@ class TopicTail:
             async with self._progress:
                 for tp in self._partitions:
                     with contextlib.suppress(KafkaError, AssertionError):
-                        self._positions[tp] = await self._consumer.position(tp)
+                        self._positions[tp] = await self.consumer.position(tp)
                 self._progress.notify_all()
 
     async def _one(self, tp: TopicPartition, record: ConsumerRecord) -> None:

@@ -1,0 +1,88 @@
+"""Micro-batching of one partition lane, without a broker: a batch closes after the quiet
+period or at the size cap, and work that arrives during a batch forms the next one at once."""
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka import TopicPartition
+from iop_scheduler.lanes import Lane
+from iop_scheduler.settings import SchedulerSettings
+
+
+@dataclass
+class FakeRecord:
+    offset: int
+
+
+def lane_with(settings: SchedulerSettings, batches: list[list[int]], gate: asyncio.Event) -> Lane:
+    async def process(lane: Lane) -> None:
+        batches.append([r.offset for r in lane.take()])
+        lane.dirty.clear()
+        await gate.wait()
+
+    return Lane(TopicPartition("t", 0), settings, process)
+
+
+async def test_batches_close_at_the_size_cap_and_after_the_quiet_period() -> None:
+    settings = SchedulerSettings(batch_quiet_ms=100, batch_max_wait_ms=5000, batch_max_size=3)
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+    gate.set()
+    lane = lane_with(settings, batches, gate)
+    lane.start()
+    try:
+        lane.add([FakeRecord(i) for i in range(5)])
+        async with asyncio.timeout(5):
+            while len(batches) < 2:
+                await asyncio.sleep(0.01)
+        assert batches == [[0, 1, 2], [3, 4]]
+    finally:
+        await lane.close(1)
+
+
+async def test_records_arriving_during_a_batch_make_the_next_batch_together() -> None:
+    settings = SchedulerSettings(batch_quiet_ms=50, batch_max_wait_ms=200, batch_max_size=100)
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+    lane = lane_with(settings, batches, gate)
+    lane.start()
+    try:
+        lane.add([FakeRecord(0)])
+        async with asyncio.timeout(5):
+            while not batches:
+                await asyncio.sleep(0.01)
+        for offset in range(1, 6):  # the first batch is still running
+            lane.add([FakeRecord(offset)])
+        gate.set()
+        async with asyncio.timeout(5):
+            while len(batches) < 2:
+                await asyncio.sleep(0.01)
+        assert batches == [[0], [1, 2, 3, 4, 5]]
+    finally:
+        await lane.close(1)
+
+
+async def test_a_quiet_lane_waits_for_the_quiet_period_before_solving() -> None:
+    settings = SchedulerSettings(batch_quiet_ms=300, batch_max_wait_ms=5000, batch_max_size=100)
+    started: list[float] = []
+
+    async def process(lane: Lane) -> None:
+        started.append(time.monotonic())
+        lane.take()
+
+    lane = Lane(TopicPartition("t", 0), settings, process)
+    lane.start()
+    try:
+        lane.add([FakeRecord(0)])
+        await asyncio.sleep(0.1)
+        last_added = time.monotonic()
+        lane.add([FakeRecord(1)])
+        async with asyncio.timeout(5):
+            while not started:
+                await asyncio.sleep(0.01)
+        # A lower bound only: however slow the machine, the batch cannot start sooner.
+        assert started[0] - last_added >= 0.3
+        assert len(started) == 1, "both records in one batch"
+    finally:
+        await lane.close(1)
