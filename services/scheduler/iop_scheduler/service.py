@@ -81,6 +81,7 @@ class SchedulerService:
         self._lanes: dict[TopicPartition, Lane] = {}
         self._region_lane: dict[str, Lane] = {}
         self._ready = False
+        self._solver_slots = asyncio.Semaphore(settings.concurrent_solves)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -237,6 +238,12 @@ class SchedulerService:
     # ------------------------------------------------------------ one batch
 
     async def _process(self, lane: Lane) -> None:
+        """One batch of a lane, once a solver slot is free: while a lane waits for the slot its
+        records keep arriving, so batches grow with the load instead of queueing solves."""
+        async with self._solver_slots:
+            await self._batch(lane)
+
+    async def _batch(self, lane: Lane) -> None:
         """Apply the lane's next records, settle every region they touched, then commit."""
         records = lane.take()
         self.metrics.batch_size.observe(len(records))

@@ -355,7 +355,14 @@ def contradictions(events: Iterable[CloudEvent]) -> dict[str, int]:
 class ServiceProcess:
     """`iop-scheduler run` in a process of its own, as an operator would start it."""
 
-    def __init__(self, bootstrap: str, group_id: str, name: str, log_dir: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        name: str,
+        log_dir: Any,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         import socket
 
         with socket.socket() as sock:
@@ -373,6 +380,7 @@ class ServiceProcess:
             "SCHEDULER_HEARTBEAT_INTERVAL_MS": "1000",
             "SCHEDULER_SOLVE_TIME_LIMIT_S": "1",
             "SCHEDULER_SOLVE_WORKERS": "4",
+            **(env or {}),
         }
         self.process: Any = None
 

@@ -24,8 +24,6 @@ class SolverPlacer:
             relative_gap_limit=settings.solve_relative_gap,
             processes=1,  # we already run off the loop, one region at a time
         )
-        self._slots = asyncio.Semaphore(settings.concurrent_solves)
 
     async def place(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-        async with self._slots:
-            return await asyncio.to_thread(solve_snapshot, snapshot, self._settings)
+        return await asyncio.to_thread(solve_snapshot, snapshot, self._settings)

@@ -1,0 +1,199 @@
+"""Enrollment-to-schedule latency of the scheduler service, with the broker's own floor.
+
+For each rate (default 20/s and 100/s) the benchmark streams fresh enrollments (a generated
+network of 6 regions) to `iop-scheduler run`, started as its own process, and times each one
+from just before its send to the moment its answer is read back from `iop.schedule.v1`. In the
+same run it times plain records through a scratch topic at the same rate: the produce-to-consume
+round trip of the broker, the floor no service on it can beat. Figures, not assertions.
+
+    .venv/bin/python bench/scheduler_service.py [--rates 20,100] [--seconds 30]
+
+Broker: KAFKA_BOOTSTRAP_SERVERS if set, else the embedded one.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from iop_contracts import decode_record, topics
+from iop_scheduler.testing import (
+    SCHEDULED_TYPES,
+    Producer,
+    ServiceProcess,
+    enrollment_events,
+    interleaved,
+    network,
+    roster_events,
+)
+
+from iop.broker import EmbeddedBroker, ensure_topics
+
+FLOOR_TOPIC = "iop.bench.floor"
+
+
+def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "no samples"
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return (
+        f"p50 {pick(0.50) * 1000:7.1f} ms  p95 {pick(0.95) * 1000:7.1f} ms  "
+        f"p99 {pick(0.99) * 1000:7.1f} ms  max {ordered[-1] * 1000:7.1f} ms  n={len(ordered)}"
+    )
+
+
+async def tail_from_end(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+    )
+    await consumer.start()
+    await consumer.topics()
+    partitions = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
+    return consumer
+
+
+async def floor(bootstrap: str, rate: float, seconds: float) -> list[float]:
+    """Produce-to-consume round trip of plain records at `rate` per second (acks=all)."""
+    consumer = await tail_from_end(bootstrap, FLOOR_TOPIC)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    count = int(rate * seconds)
+    sent: dict[bytes, float] = {}
+    got: list[float] = []
+
+    async def receive() -> None:
+        while len(got) < count:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    if record.value in sent:
+                        got.append(time.perf_counter() - sent.pop(record.value))
+
+    receiving = asyncio.create_task(receive())
+    started = time.perf_counter()
+    for index in range(count):
+        key = uuid.uuid4().bytes
+        sent[key] = time.perf_counter()
+        await producer.send_and_wait(FLOOR_TOPIC, key)
+        delay = started + (index + 1) / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    async with asyncio.timeout(30):
+        await receiving
+    await producer.stop()
+    await consumer.stop()
+    return got
+
+
+async def service_latency(
+    bootstrap: str, rate: float, seconds: float, prefix: str
+) -> tuple[list[float], list[float], int]:
+    """(any answer, client.scheduled only) latencies, and how many got no answer in time."""
+    count = int(rate * seconds)
+    loads = {20: 2.0, 100: 3.0}
+    net = network(prefix, regions=6, sites=2, load=loads.get(int(rate), 3.0))
+    enrollments = interleaved(enrollment_events(net), count)
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    scheduled: list[float] = []
+    consumer = await tail_from_end(bootstrap, topics.SCHEDULE)
+    async with Producer(bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        await asyncio.sleep(1)  # let the roster tail read it
+
+        async def receive() -> None:
+            while sent or len(answered) < count:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        event = decode_record(record.value)
+                        at = sent.pop(event.subject or "", None)
+                        if at is None:
+                            continue
+                        latency = time.perf_counter() - at
+                        answered.append(latency)
+                        if event.type in SCHEDULED_TYPES:
+                            scheduled.append(latency)
+
+        receiving = asyncio.create_task(receive())
+        started = time.perf_counter()
+        for index, event in enumerate(enrollments):
+            sent[event.subject or ""] = time.perf_counter()
+            await producer.send(event)
+            delay = started + (index + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        try:
+            async with asyncio.timeout(60):
+                await receiving
+        except TimeoutError:
+            pass
+    await consumer.stop()
+    return answered, scheduled, len(sent)
+
+
+async def main(bootstrap: str, rates: list[float], seconds: float) -> None:
+    await ensure_topics(bootstrap, {**topics.ALL_TOPICS, FLOOR_TOPIC: 1})
+    run_id = uuid.uuid4().hex[:6]
+    with tempfile.TemporaryDirectory() as logs:
+        service = ServiceProcess(
+            bootstrap,
+            f"bench-{run_id}",
+            f"bench-{run_id}",
+            Path(logs),
+            env={"SCHEDULER_SOLVE_TIME_LIMIT_S": "2", "SCHEDULER_SOLVE_WORKERS": "8"},
+        )
+        service.start()
+        try:
+            await service.wait_ready(timeout_s=60)
+            print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+            print(f"broker: {bootstrap}; each rate runs {seconds:.0f} s of enrollments\n")
+            for rate in rates:
+                base = await floor(bootstrap, rate, min(seconds, 10))
+                answered, scheduled, missing = await service_latency(
+                    bootstrap, rate, seconds, f"b{run_id}x{int(rate)}"
+                )
+                print(f"{rate:g} enrollments/s")
+                print(f"  broker floor (produce->consume)  {percentiles(base)}")
+                print(f"  enrollment -> any answer         {percentiles(answered)}")
+                print(f"  enrollment -> client.scheduled   {percentiles(scheduled)}")
+                print(f"  unanswered after 60 s: {missing}\n")
+            metrics = await service.metrics()
+            for line in metrics.splitlines():
+                if line.startswith(
+                    (
+                        "scheduler_solve_seconds_sum",
+                        "scheduler_solve_seconds_count",
+                        "scheduler_batch_size_sum",
+                        "scheduler_batch_size_count",
+                    )
+                ):
+                    print("  " + line)
+        finally:
+            service.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="20,100")
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        asyncio.run(main(bootstrap, rates, args.seconds))
+    else:
+        with EmbeddedBroker() as broker:
+            asyncio.run(main(broker.bootstrap_servers, rates, args.seconds))
