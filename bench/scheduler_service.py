@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -109,6 +110,8 @@ async def service_latency(
     sent: dict[str, float] = {}
     answered: list[float] = []
     scheduled: list[float] = []
+    timeline: list[tuple[float, float]] = []
+    started = time.perf_counter()
     consumer = await tail_from_end(bootstrap, topics.SCHEDULE)
     async with Producer(bootstrap) as producer:
         await producer.send_all(roster_events(net))
@@ -124,6 +127,7 @@ async def service_latency(
                             continue
                         latency = time.perf_counter() - at
                         answered.append(latency)
+                        timeline.append((at - started, latency))
                         if event.type in SCHEDULED_TYPES:
                             scheduled.append(latency)
 
@@ -141,6 +145,13 @@ async def service_latency(
         except TimeoutError:
             pass
     await consumer.stop()
+    if os.environ.get("BENCH_TIMELINE"):
+        windows: dict[int, list[float]] = {}
+        for sent_at, latency in timeline:
+            windows.setdefault(int(sent_at // 5) * 5, []).append(latency)
+        for window, values in sorted(windows.items()):
+            p50 = statistics.median(values)
+            print(f"    sent at {window:3d}-{window + 5:3d} s: p50 {p50:.3f} s")
     return answered, scheduled, len(sent)
 
 
@@ -153,7 +164,11 @@ async def main(bootstrap: str, rates: list[float], seconds: float) -> None:
             f"bench-{run_id}",
             f"bench-{run_id}",
             Path(logs),
-            env={"SCHEDULER_SOLVE_TIME_LIMIT_S": "2", "SCHEDULER_SOLVE_WORKERS": "8"},
+            # The service's defaults unless the environment says otherwise.
+            env={
+                "SCHEDULER_SOLVE_TIME_LIMIT_S": os.environ.get("SCHEDULER_SOLVE_TIME_LIMIT_S", "2"),
+                "SCHEDULER_SOLVE_WORKERS": os.environ.get("SCHEDULER_SOLVE_WORKERS", "8"),
+            },
         )
         service.start()
         try:

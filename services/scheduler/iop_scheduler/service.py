@@ -215,11 +215,12 @@ class SchedulerService:
                     consumer.pause(tp)
                 elif paused and len(lane.records) < limit // 2:
                     consumer.resume(tp)
-                highwater = consumer.highwater(tp)
-                if highwater is not None:
-                    position = await consumer.position(tp)
-                    lag = max(0, highwater - position) + len(lane.records)
-                    self.metrics.lag.labels(str(tp.partition)).set(lag)
+                # Fetched but unprocessed records, plus what the broker holds beyond our
+                # position (known after the partition's first fetch response).
+                position = await consumer.position(tp)
+                highwater = consumer.highwater(tp) or position
+                lag = max(0, highwater - position) + len(lane.records)
+                self.metrics.lag.labels(str(tp.partition)).set(lag)
 
     def _on_roster(self, event: CloudEvent) -> None:
         for region_id in self.projection.apply_roster(event):

@@ -36,8 +36,10 @@ class SchedulerSettings(BaseSettings):
     solve_time_limit_s: float = Field(2.0, gt=0, le=60)
     solve_workers: int = Field(8, ge=1, le=64)
     solve_relative_gap: float = Field(0.0, ge=0, le=1)
-    # How many region solves may run at once (each uses `solve_workers` CP-SAT threads).
-    concurrent_solves: int = Field(1, ge=1, le=16)
+    # How many region batches may solve at once (each uses `solve_workers` CP-SAT threads).
+    # Two measured best on 2 vCPUs at 100 enrollments/s (bench/results/scheduler_service.md);
+    # a lane waiting for a slot keeps collecting records, so batches grow with the load.
+    concurrent_solves: int = Field(2, ge=1, le=16)
 
     # How long a failed publish waits before the batch is retried (doubles up to 30 s).
     retry_backoff_s: float = Field(0.5, gt=0)

@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from iop_contracts import CloudEvent
+from iop_contracts import CloudEvent, topics
 from iop_scheduler.testing import (
     SCHEDULED_TYPES,
     Producer,
@@ -15,6 +15,7 @@ from iop_scheduler.testing import (
     event_of,
     eventually,
     latest_by_client,
+    read_topic,
     roster_events,
     schedule_events,
     settings_for,
@@ -141,3 +142,51 @@ async def test_retiring_a_group_moves_exactly_its_clients(
             assert per_client[client_id][-2].data["cause"] == "group_retired"
     live = {**net, "groups": [g for g in net["groups"] if g["group_id"] != retired_group]}
     assert check_schedules(live, latest, clients, previous=before) == []
+
+
+async def test_a_new_group_places_waiting_clients(kafka_bootstrap: str, unique: str) -> None:
+    net = small_region(f"n{unique}", groups=2, capacity=4, clients=10)
+    extra_group = net["groups"].pop()  # the roster starts with one group of 4 seats
+    requests = enrollment_events(net)
+    clients = [e.subject or "" for e in requests]
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        async with Running(settings_for(kafka_bootstrap, unique)) as running:
+            await running.wait_ready()
+            await producer.send_all(requests)
+            before = await wait_answered(kafka_bootstrap, clients, timeout_s=60)
+            waiting = [c for c in clients if before[c].type == "iop.client.waitlisted"]
+            assert len(waiting) == 6
+            opened = event_of("iop.group.upserted", extra_group)
+            await producer.send(opened)
+
+            async def four_placed() -> bool:
+                latest = latest_by_client(await schedule_events(kafka_bootstrap, waiting))
+                return sum(latest[c].type in SCHEDULED_TYPES for c in waiting) == 4
+
+            await eventually(four_placed, timeout_s=60)
+
+    latest = latest_by_client(await schedule_events(kafka_bootstrap, clients))
+    newly = [c for c in waiting if latest[c].type in SCHEDULED_TYPES]
+    assert all(latest[c].data["group"]["group_id"] == extra_group["group_id"] for c in newly)
+    assert all(latest[c].causationid == opened.id for c in newly)
+    assert all(latest[c] == before[c] for c in clients if c not in waiting), "nobody moves"
+    full = {**net, "groups": [*net["groups"], extra_group]}
+    assert check_schedules(full, latest, clients, previous=before) == []
+
+
+async def test_an_invalid_roster_record_is_dead_lettered(kafka_bootstrap: str, unique: str) -> None:
+    settings = settings_for(kafka_bootstrap, unique)
+    async with Producer(kafka_bootstrap) as producer, Running(settings) as running:
+        await running.wait_ready()
+        key = f"group:bad{unique}".encode()
+        await producer.send_raw(topics.ROSTER, b'{"specversion": "1.0"}', key=key)
+
+        async def dead_lettered() -> bool:
+            dlq = await read_topic(kafka_bootstrap, topics.dlq(topics.ROSTER))
+            return any(r.key == key for r in dlq)
+
+        await eventually(dead_lettered, timeout_s=20)
+    dlq = [r for r in await read_topic(kafka_bootstrap, topics.dlq(topics.ROSTER)) if r.key == key]
+    assert len(dlq) == 1
+    assert dlq[0].headers["dlq_consumer"] == f"scheduler-{unique}".encode()

@@ -64,6 +64,7 @@ async def test_kill_9_mid_stream_then_restart_answers_every_enrollment_once(
     assert contradictions(events) == {}
     latest = latest_by_client(events)
     assert len(latest) == 300
+    assert not [e for e in events if e.type == "iop.client.rescheduled"], "nobody moved"
     assert check_schedules(net, latest, clients) == []
 
 
@@ -104,4 +105,5 @@ async def test_two_processes_share_six_regions_and_one_finishes_after_the_other_
     assert contradictions(events) == {}
     latest = latest_by_client(events)
     assert len(latest) == 240
+    assert not [e for e in events if e.type == "iop.client.rescheduled"], "nobody moved"
     assert check_schedules(net, latest, clients) == []

@@ -137,6 +137,11 @@ async def test_health_and_metrics(kafka_bootstrap: str, unique: str) -> None:
             await running.wait_ready()
             assert (await http.get("/health/live")).status_code == 200
             assert (await http.get("/health/ready")).status_code == 200
+
+            async def lag_reported() -> bool:
+                return b"scheduler_consumer_lag{partition=" in (await http.get("/metrics")).content
+
+            await eventually(lag_reported, timeout_s=10)
             metrics = await http.get("/metrics")
             assert metrics.status_code == 200
             assert b"scheduler_ready 1.0" in metrics.content
