@@ -58,6 +58,7 @@ class PlacementModel:
         pm.client_sessions_do_not_overlap()
         pm.group_capacity()
         pm.one_facilitator_per_running_group()
+        pm.seats_need_a_facilitator()
         pm.therapist_sessions_do_not_overlap()
         pm.therapist_caseload()
         pm.therapist_weekly_hours()
@@ -134,6 +135,20 @@ class PlacementModel:
                 self.model.add(member <= sum(chosen))
             # A facilitator without clients would only waste hours: tie f to membership.
             self.model.add(sum(chosen) <= sum(members))
+
+    def seats_need_a_facilitator(self) -> None:
+        """Rules 4 + 8, redundant: a group not yet running seats at most ``capacity`` clients
+        times [it has a facilitator]. Implied by the two rules on integers, but without it the LP
+        relaxation lets a therapist facilitate half a group and still fill it, which left the
+        proven bound ~5% above the optimum at load 1.2 (387 vs 367 on region s3)."""
+        inst = self.inst
+        for gid in inst.facilitators:
+            members = self._clients_of(gid)
+            if not members or gid in inst.ledger.facilitator:
+                continue
+            chosen = [self.f[gid, t] for t in inst.facilitators[gid]]
+            seats = min(inst.ledger.seats_left(gid), len(members))
+            self.model.add(sum(members) <= seats * sum(chosen))
 
     def _bookings(self) -> dict[str, dict[Booking, list[cp_model.IntVar]]]:
         """Each therapist's possible sessions, aggregated by (time, site) so that rule 7 is a
