@@ -56,7 +56,10 @@ def solve(
     seed: int = typer.Option(0, "--seed", help="CP-SAT random seed"),
     gap: float = typer.Option(0.0, "--gap", help="relative gap limit on weighted placements"),
     deterministic: bool = typer.Option(
-        False, "--deterministic", help="reproducible search (interleaved; weaker per second)"
+        True,
+        "--deterministic/--wall-clock",
+        help="reproducible search for a given seed and worker count (default), or the "
+        "free-running portfolio stopped by the wall clock",
     ),
 ) -> None:
     """Place every enrollment of SNAPSHOT; existing valid schedules stay as they are."""

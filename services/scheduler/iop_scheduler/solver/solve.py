@@ -1,20 +1,28 @@
 """Solve a snapshot: split it into independent regions, solve each, assemble the output.
 
-Per region: build the instance (kept schedules fixed), run the first-fit clerk, then CP-SAT in
-two lexicographic phases hinted with the clerk's answer (so it is never worse than the clerk):
-  1. maximise weighted placements (soft goal 1) alone, which gives a clean proven bound;
+Per region: build the instance (kept schedules fixed), run the first-fit clerk, build the model,
+solve its LP relaxation (relaxation.py) and round it into a complete schedule, then CP-SAT in
+two lexicographic phases hinted with the better of the rounded and the clerk's schedules (so it
+is never worse than the clerk):
+  1. maximise weighted placements (soft goal 1) alone, which gives a clean proven bound (the
+     LP's exact dual bound is added as a redundant constraint, so it is proven at once);
   2. keep that many weighted placements and minimise soft goals 2-6.
 Whatever is still unplaced is offered first-fit on top of the result, then waitlisted with true
 reasons. Regions couple only through therapists who work in several of them, so regions linked
 that way are solved together; independent ones run in parallel processes.
 
-Determinism: CP-SAT's parallel portfolio shares solutions between threads as they come, so two
-runs that stop on a wall-clock limit may differ. ``deterministic=True`` runs the portfolio with
-``interleave_search`` and stops on ``max_deterministic_time`` (``time_limit_s`` stays as a cap),
-which gives the same answer for a given seed and worker count whatever the machine load. It is
-not the default because on these models it is far weaker in the same time (measured on one
-400-client region in 10 s: 349 vs 379 weighted placements, bound 385; see bench/results).
-Everything around the solver (parsing, options, clerk, top-up, reasons) is deterministic.
+Determinism (the default): CP-SAT's parallel portfolio shares solutions between threads as they
+come, so runs that stop on a wall-clock limit differ. ``deterministic=True`` interleaves the
+workers' tasks in fixed batches and stops each phase on ``max_deterministic_time``, derived from
+the settings alone (``time_limit_s`` x ``deterministic_time_per_second``, shared out without
+reading a clock), so the answer is the same for a given snapshot, seed, worker count and number
+of parallel parts per wave (``processes``, default the CPU count, matters only for snapshots
+with several independent parts). ``time_limit_s`` still caps the wall clock as a safety stop;
+``deterministic_time_per_second`` is calibrated so that on the benchmark machine (2 vCPUs) the
+deterministic budget, not that cap, ends the search; stats record which one did
+(``phase1_stopped_by``). ``deterministic=False`` is the free-running portfolio on wall-clock
+limits. Everything around the solver (parsing, options, LP, rounding, clerk, top-up, reasons)
+is deterministic.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from .ledger import Ledger
 from .model import PlacementModel
 from .placement import Placement, scheduled_payload
 from .reasons import waitlisted_payload
+from .relaxation import lp_relaxation, round_greedily
 
 
 @dataclass(frozen=True)
@@ -49,14 +58,16 @@ class SolveSettings:
     individual_minutes: int = 60
     slots_per_pair: int = 3
     therapists_per_client: int = 8
-    deterministic: bool = False
-    deterministic_time_per_second: float = 1.0
+    deterministic: bool = True
+    deterministic_time_per_second: float = 0.2
     processes: int | None = None
     phase1_share: float = 0.8
-    post_share: float = 0.15
+    post_share: float = 0.05
 
 
 STATUS_ORDER = ("OPTIMAL", "FEASIBLE", "BASELINE", "EMPTY")
+INTERLEAVE_BATCH = 4
+FULL_SUBSOLVERS = 2
 
 
 def _instance_settings(settings: SolveSettings, as_of: Any = None) -> InstanceSettings:
@@ -68,7 +79,27 @@ def _instance_settings(settings: SolveSettings, as_of: Any = None) -> InstanceSe
     )
 
 
-def _parameters(solver: cp_model.CpSolver, settings: SolveSettings, seconds: float) -> None:
+@dataclass(frozen=True)
+class Budget:
+    """A part's search budget. ``wall_s`` is the wall-clock time left for the search (a safety
+    stop in deterministic mode); ``nominal_s`` is the same budget computed from the settings
+    alone, never from a clock, so that the deterministic time derived from it is the same on
+    every run."""
+
+    wall_s: float
+    nominal_s: float
+
+    def deterministic_time(self, settings: SolveSettings, share: float) -> float:
+        return max(0.05, self.nominal_s * share * settings.deterministic_time_per_second)
+
+
+def _parameters(
+    solver: cp_model.CpSolver, settings: SolveSettings, seconds: float, dtime: float
+) -> None:
+    """CP-SAT parameters for one phase. Deterministic mode interleaves the workers' tasks in
+    fixed batches and stops on deterministic time, so the answer depends on the model, seed and
+    worker count only; ``seconds`` then only caps a run slowed down far beyond the calibration
+    (deterministic_time_per_second) by a loaded machine."""
     params = solver.parameters
     params.num_workers = max(1, settings.workers)
     params.random_seed = settings.seed
@@ -76,9 +107,12 @@ def _parameters(solver: cp_model.CpSolver, settings: SolveSettings, seconds: flo
     params.relative_gap_limit = settings.relative_gap_limit
     if settings.deterministic:
         params.interleave_search = True
-        params.max_deterministic_time = max(
-            0.05, seconds * settings.deterministic_time_per_second
-        )
+        params.max_deterministic_time = dtime
+        # Measured on one 400-client region: the default interleaving (a batch per worker,
+        # every full-problem subsolver) spent most of its budget loading nine full subsolvers;
+        # two of them plus LNS in batches of four found better schedules in the same time.
+        params.interleave_batch_size = min(settings.workers, INTERLEAVE_BATCH)
+        params.num_full_subsolvers = min(settings.workers, FULL_SUBSOLVERS)
 
 
 def _hint_all(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
@@ -97,21 +131,64 @@ def _with_baseline_slots(inst: Instance, baseline: dict[str, Placement]) -> None
             inst.slot_options[cid] = (*options, p.slot)
 
 
+def _best_hint(
+    inst: Instance, pm: PlacementModel, baseline: dict[str, Placement]
+) -> tuple[dict[str, Placement], str, int | None]:
+    """The better complete schedule to start from, the LP relaxation rounded greedily or the
+    clerk's (the clerk's wins ties, so the solver is never worse than the clerk), and the LP's
+    proven upper bound on weighted placements (None without an LP optimum)."""
+    relaxation = lp_relaxation(pm.model)
+    if relaxation is None:
+        return baseline, "clerk", None
+    rounded = round_greedily(inst, pm, relaxation.values)
+    if _value(inst, rounded) > _value(inst, baseline):
+        return rounded, "lp_rounding", relaxation.upper_bound
+    return baseline, "clerk", relaxation.upper_bound
+
+
+def _value(inst: Instance, placements: Mapping[str, Placement]) -> int:
+    return sum(inst.client_weight(c) for c in placements)
+
+
+def _stopped_by(solver: cp_model.CpSolver, status: Any, cap_s: float) -> str:
+    """What ended a phase: a proof, the wall-clock cap (the only stop that makes a deterministic
+    run depend on machine load), or the time limit the mode counts in (deterministic time in
+    deterministic mode)."""
+    if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+        return "proof"
+    if solver.wall_time >= 0.98 * cap_s:
+        return "wall_clock"
+    return "deterministic_time"
+
+
 def _optimise(
-    inst: Instance, baseline: dict[str, Placement], settings: SolveSettings, seconds: float
+    inst: Instance, baseline: dict[str, Placement], settings: SolveSettings, budget: Budget
 ) -> tuple[dict[str, Placement], dict[str, Any]]:
     started = time.perf_counter()
     pm = PlacementModel.build(inst)
     weighted = pm.weighted_placements()
-    penalty = pm.penalty()  # built now so phase 1's solution hints every variable of phase 2
     pm.model.maximize(weighted)
-    pm.hint(baseline)
+    hint, source, lp_bound = _best_hint(inst, pm, baseline)
+    if lp_bound is not None:
+        # Redundant (no integer solution exceeds it), but it hands CP-SAT the LP's bound at
+        # once: an optimal hint is then proven optimal without waiting for its own LP.
+        pm.model.add(weighted <= lp_bound)
+    penalty = pm.penalty()  # built now so phase 1's solution hints every variable of phase 2
+    pm.hint(hint)
     build_s = time.perf_counter() - started
-    remaining = max(0.1, seconds - build_s)
+    stats: dict[str, Any] = {
+        "model": pm.size(),
+        "build_s": round(build_s, 3),
+        "hint": source,
+        "hint_objective": _value(inst, hint),
+        "lp_bound": lp_bound,
+    }
+    remaining = max(0.1, budget.wall_s - build_s)
+    dtime1 = budget.deterministic_time(settings, settings.phase1_share)
+    cap1 = remaining * settings.phase1_share
     solver = cp_model.CpSolver()
-    _parameters(solver, settings, remaining * settings.phase1_share)
+    _parameters(solver, settings, cap1, dtime1)
     status = solver.solve(pm.model)
-    stats: dict[str, Any] = {"model": pm.size(), "build_s": round(build_s, 3)}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         stats.update(status="BASELINE", phase1_status=solver.status_name(status))
         return baseline, stats
@@ -123,16 +200,30 @@ def _optimise(
         phase1_objective=objective,
         phase1_bound=bound,
         phase1_wall_s=round(solver.wall_time, 3),
+        phase1_dtime=round(solver.response_proto.deterministic_time, 3),
+        phase1_stopped_by=_stopped_by(solver, status, cap1),
+        phase1_cap_s=round(cap1, 3),
     )
-    left = seconds - (time.perf_counter() - started)
-    if left > 0.2:
+    left = budget.wall_s - (time.perf_counter() - started)
+    # Deterministic mode always runs phase 2 (skipping it on a clock reading would make the
+    # answer depend on machine load); otherwise it runs when there is time for it.
+    if settings.deterministic or left > 0.2:
         pm.model.add(weighted >= objective)
         pm.model.minimize(penalty)
         _hint_all(pm.model, solver)
+        dtime2 = budget.deterministic_time(settings, 1 - settings.phase1_share)
+        if status == cp_model.OPTIMAL:
+            # Half of what a proven phase 1 left over (its reported time leaves out presolve,
+            # so the whole remainder would overrun the wall budget). A deterministic amount.
+            used = solver.response_proto.deterministic_time
+            dtime2 += max(0.0, dtime1 - used) / 2
         solver2 = cp_model.CpSolver()
-        _parameters(solver2, settings, left)
+        _parameters(solver2, settings, left, dtime2)
         status2 = solver2.solve(pm.model)
         stats["phase2_status"] = solver2.status_name(status2)
+        stats["phase2_stopped_by"] = _stopped_by(solver2, status2, max(0.05, left))
+        stats["phase2_wall_s"] = round(solver2.wall_time, 3)
+        stats["phase2_dtime"] = round(solver2.response_proto.deterministic_time, 3)
         if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             placements = pm.placements(solver2)
             stats["penalty"] = round(solver2.objective_value)
@@ -142,22 +233,25 @@ def _optimise(
 
 
 def solve_instance(
-    inst: Instance, settings: SolveSettings, seconds: float
+    inst: Instance, settings: SolveSettings, seconds: float, nominal_s: float | None = None
 ) -> tuple[dict[str, Placement], Ledger, dict[str, Any]]:
-    """Placements for the instance's pending clients and the ledger they leave."""
+    """Placements for the instance's pending clients and the ledger they leave. ``seconds`` is
+    the wall-clock budget; ``nominal_s`` (default: ``seconds``) the clock-free one that sets the
+    deterministic time."""
     baseline, _ = first_fit_placements(inst)
     _with_baseline_slots(inst, baseline)
-    baseline_value = sum(inst.client_weight(c) for c in baseline)
+    baseline_value = _value(inst, baseline)
     if not inst.pending:
         return {}, inst.ledger.copy(), {"status": "EMPTY", "model": {}}
-    placements, stats = _optimise(inst, baseline, settings, seconds)
+    budget = Budget(seconds, seconds if nominal_s is None else nominal_s)
+    placements, stats = _optimise(inst, baseline, settings, budget)
     ledger = inst.ledger.copy()
     for p in placements.values():
         ledger.add(p.group_id, p.facilitator_id, p.slot)
     # Anyone the time limit left out but who still fits goes in first-fit.
     topped = fill(inst, ledger, [c for c in inst.pending if c not in placements])
     placements.update(topped)
-    value = sum(inst.client_weight(c) for c in placements)
+    value = _value(inst, placements)
     bound = max(stats.get("phase1_bound", value), value)
     stats.update(
         objective=value,
@@ -169,16 +263,23 @@ def solve_instance(
     return placements, ledger, stats
 
 
-def solve_part(snapshot: Mapping[str, Any], settings: SolveSettings, seconds: float) -> dict[
-    str, Any
-]:
-    """Solve one independent part of a snapshot (one region, or regions linked by therapists)."""
+def solve_part(
+    snapshot: Mapping[str, Any],
+    settings: SolveSettings,
+    seconds: float,
+    nominal_s: float | None = None,
+) -> dict[str, Any]:
+    """Solve one independent part of a snapshot (one region, or regions linked by therapists)
+    in ``seconds`` of wall clock; ``nominal_s`` (default: ``seconds``) is the clock-free budget
+    behind the deterministic time."""
     started = time.perf_counter()
     roster = parse_roster(snapshot)
     inst = build_instance(roster, _instance_settings(settings, roster.as_of))
     # Keep a share of the budget for top-up, reasons and payloads after the search.
-    budget = max(0.2, seconds * (1 - settings.post_share) - (time.perf_counter() - started))
-    placements, ledger, stats = solve_instance(inst, settings, budget)
+    search = 1 - settings.post_share
+    wall = max(0.2, seconds * search - (time.perf_counter() - started))
+    nominal = (seconds if nominal_s is None else nominal_s) * search
+    placements, ledger, stats = solve_instance(inst, settings, wall, nominal)
     scheduled = [dict(s.raw) for s in inst.kept.values()]
     scheduled += [scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements]
     waitlisted = [waitlisted_payload(inst, ledger, c) for c in inst.pending if c not in placements]
@@ -267,7 +368,9 @@ def _merge_stats(parts: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
     }
 
 
-def _solve_part_star(args: tuple[dict[str, Any], SolveSettings, float]) -> dict[str, Any]:
+def _solve_part_star(
+    args: tuple[dict[str, Any], SolveSettings, float, float],
+) -> dict[str, Any]:
     return solve_part(*args)
 
 
@@ -283,7 +386,9 @@ def solve_snapshot(
     waves = -(-len(parts) // max(1, processes)) if parts else 1
     split_s = time.perf_counter() - started
     seconds = max(0.5, (settings.time_limit_s - split_s) / waves - 0.3)
-    jobs = [(p, settings, seconds) for p in parts]
+    # The same share computed without the clock: it sets the deterministic time.
+    nominal = max(0.5, settings.time_limit_s / waves - 0.3)
+    jobs = [(p, settings, seconds, nominal) for p in parts]
     if processes > 1:
         # spawn, not fork: the service calls this from a threaded process, and forking one
         # that holds a lock in another thread can deadlock the child.
