@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import resource
 import subprocess
@@ -82,6 +83,22 @@ def _quality(snap: dict[str, Any], out: dict[str, Any]) -> tuple[float, float]:
     return sum(waits) / n, first / n
 
 
+def _digest(out: dict[str, Any]) -> str:
+    """A fingerprint of the schedule (not the stats, which hold wall times)."""
+    body = json.dumps([out["scheduled"], out["waitlisted"]], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+
+def _stops(out: dict[str, Any]) -> str:
+    """What ended each phase of each part (proof / deterministic_time / wall_clock)."""
+    stops = [
+        part.get(key, "-")
+        for part in out["stats"].get("parts", [])
+        for key in ("phase1_stopped_by", "phase2_stopped_by")
+    ]
+    return ",".join(f"{s}x{stops.count(s)}" for s in sorted(set(stops)))
+
+
 def _peak_mib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -111,7 +128,7 @@ def run_case(case: Case) -> dict[str, Any]:
         "clerk_first_choice": clerk_first, "wall_s": wall, "clerk_s": clerk_s,
         "violations": len(validate_output(snap, out)),
         "clerk_violations": len(validate_output(snap, clerk)), "peak_mib": _peak_mib(),
-        "moved": None,
+        "moved": None, "digest": _digest(out), "stops": _stops(out),
     }
 
 
@@ -146,7 +163,7 @@ def _incremental(case: Case, full: dict[str, Any]) -> dict[str, Any]:
         "clerk_first_choice": clerk_first, "wall_s": wall, "clerk_s": 0.0,
         "violations": len(validate_output(later, out)),
         "clerk_violations": len(validate_output(later, clerk)), "peak_mib": _peak_mib(),
-        "moved": moved,
+        "moved": moved, "digest": _digest(out), "stops": _stops(out),
     }
 
 
@@ -177,6 +194,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small cases only")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--only", type=str, default="", help="comma-separated case indexes")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each case N times (fresh processes) and "
+        "report whether the schedules are identical"
+    )
     args = parser.parse_args()
     if args.case is not None:
         print(json.dumps(run_case(CASES[args.case])))
@@ -185,15 +206,27 @@ def main() -> None:
     if args.only:
         cases = [int(i) for i in args.only.split(",")]
     rows = []
+    repeats: list[tuple[str, list[str], list[str]]] = []
     print(HEADER, flush=True)
     for i in cases:
-        done = subprocess.run(
-            [sys.executable, __file__, "--case", str(i)], capture_output=True, text=True,
-            check=True,
-        )
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        runs = []
+        for _ in range(max(1, args.repeat)):
+            done = subprocess.run(
+                [sys.executable, __file__, "--case", str(i)], capture_output=True, text=True,
+                check=True,
+            )
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        row = runs[0]
         rows.append(row)
         print(_row(row), flush=True)
+        repeats.append(
+            (f"{row['case']} s{row['seed']}", [r["digest"] for r in runs],
+             [r["stops"] for r in runs])
+        )
+    print("\nschedule digests per run (identical = reproduced) and what ended each phase:")
+    for name, digests, stops in repeats:
+        same = "identical" if len(set(digests)) == 1 else "DIFFERENT"
+        print(f"- {name}: {' '.join(digests)} ({same}); stops: {' | '.join(stops)}")
     loaded = [r for r in rows if r["load"] >= 1.0 and r["baseline"] and r["moved"] is None]
     if loaded:
         mean = sum(r["placed_weighted"] / r["baseline"] for r in loaded) / len(loaded)
