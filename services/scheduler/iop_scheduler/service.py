@@ -92,7 +92,9 @@ class SchedulerService:
 
     @property
     def alive(self) -> bool:
-        return self._poll_task is None or not self._poll_task.done()
+        """Every reading loop still runs (each ends only on stop)."""
+        polling = self._poll_task is None or not self._poll_task.done()
+        return polling and self._roster.alive and self._schedules.alive
 
     @property
     def owned_regions(self) -> set[str]:

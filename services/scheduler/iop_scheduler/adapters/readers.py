@@ -87,6 +87,11 @@ class TopicTail:
         self._live_from = await consumer.end_offsets(self._partitions)
         self._positions = {tp: 0 for tp in self._partitions}
         self._task = asyncio.create_task(self._run(), name=f"tail {self.topic}")
+        self._task.add_done_callback(self._report_exit)
+
+    def _report_exit(self, task: "asyncio.Task[None]") -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("topic tail died", exc_info=task.exception(), extra={"topic": self.topic})
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -95,6 +100,10 @@ class TopicTail:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self._task is None or not self._task.done()
 
     async def caught_up(self, timeout_s: float = 30) -> None:
         """Return once everything written to the topic before this call has been applied."""
