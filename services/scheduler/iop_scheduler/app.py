@@ -7,6 +7,7 @@ lifespan (`uvicorn`, `faststream run iop_scheduler.app:create_app --factory`).
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from iop_contracts.kafka import make_broker
+from iop_contracts.logs import configure_logging
 from prometheus_client import make_asgi_app
 
 from iop_scheduler.adapters.placer import Placer
@@ -50,4 +51,9 @@ def build(
 
 
 def create_app(settings: SchedulerSettings | None = None) -> AsgiFastStream:
+    """The deployable app (`faststream run iop_scheduler.app:create_app --factory`, or
+    `iop-scheduler run`): JSON logs, allow-listed fields only. Tests use `build()` instead and
+    keep pytest's logging."""
+    settings = settings or SchedulerSettings()
+    configure_logging("scheduler", settings.log_level)
     return build(settings)[0]

@@ -120,13 +120,11 @@ def run(
     """Run the scheduler service: Kafka consumer and producer, health and metrics over HTTP.
     Stops cleanly (last batch published and committed, group left) on SIGINT or SIGTERM."""
     import uvicorn
-    from iop_contracts.logs import configure_logging
 
     from .app import create_app
     from .settings import SchedulerSettings
 
     settings = SchedulerSettings()
-    configure_logging("scheduler", settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=host or settings.http_host,

@@ -1,6 +1,8 @@
 """The walking skeleton on the real broker: roster and enrollments in, schedule events out,
 poison records to the dead-letter topic, repeated events ignored, health and metrics served."""
 
+import logging
+
 import httpx
 import pytest
 from iop_contracts import CONTENT_TYPE, topics
@@ -173,5 +175,10 @@ async def test_a_restarted_instance_answers_what_arrived_while_it_was_down(
 
 def test_create_app_connects_nothing() -> None:
     # No event loop, and nothing listens on port 9: building the app must not try to connect.
-    app = create_app(settings_for("127.0.0.1:9", "offline"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        app = create_app(settings_for("127.0.0.1:9", "offline"))
+    finally:  # create_app switches the process to JSON logs; give pytest its handlers back
+        root.handlers[:], root.level = handlers, level
     assert app is not None
