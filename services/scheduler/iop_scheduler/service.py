@@ -298,7 +298,7 @@ class SchedulerService:
             lane.dirty.setdefault(region_id, Dirty()).merge(True, event)
         else:
             log.info(
-                "repeated enrollment event ignored",
+                "enrollment event changes nothing (repeat, second request or nothing to end)",
                 extra={"event_id": event.id, "region_id": region_id},
             )
 
