@@ -18,8 +18,7 @@ from iop_contracts import (
     new_event,
     topics,
 )
-
-from .examples import ENROLLMENT, GROUP, SCHEDULED, SITE
+from iop_contracts.examples import ENROLLMENT, GROUP, SCHEDULED, SITE
 
 
 def test_enrollment_event_round_trips_through_a_kafka_record() -> None:

@@ -15,8 +15,7 @@ from iop_contracts import (
     SiteUpserted,
     parse_payload,
 )
-
-from .examples import ENROLLMENT, EXAMPLES, GROUP, SITE, THERAPIST
+from iop_contracts.examples import ENROLLMENT, EXAMPLES, GROUP, SITE, THERAPIST
 
 CONTRACT_MD = Path(__file__).resolve().parents[2].parent / "shared" / "CONTRACT.md"
 

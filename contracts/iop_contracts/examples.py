@@ -1,4 +1,4 @@
-"""The payload examples of CONTRACT.md, as written there."""
+"""The payload examples of CONTRACT.md, as written there (for tests, docs and integrators)."""
 
 from typing import Any
 
