@@ -29,6 +29,8 @@ Global READINGS (apply to every rule below):
   availability entry of that day. The site rule says "a window" explicitly; for availability the
   text says "the availability", which could mean the union of entries, but adjacent entries
   (17:00-19:00, 19:00-22:00) could be a break the person needs, so the stricter reading is used.
+  DECISION (project lead): this single-entry reading holds everywhere, for placements and for
+  the truth of ``no_group_in_availability`` alike (see ``group_fits_rules_1_to_3``).
 - Dates: all placed clients are treated as concurrent, whatever their start/end dates. READING
   (strict): capacity, caseload, therapist hours and overlaps are weekly patterns; the rules never
   mention that two clients whose programmes do not overlap in time may share a seat or a slot.
@@ -147,20 +149,6 @@ def intervals(entries: Any) -> dict[str, list[tuple[int, int]]]:
 def site_windows(site: Json) -> dict[str, list[tuple[int, int]]]:
     windows = site.get("windows")
     return intervals(DEFAULT_WINDOWS if windows is None else windows)
-
-
-def merged(allowed: Mapping[str, list[tuple[int, int]]]) -> dict[str, list[tuple[int, int]]]:
-    """Touching or overlapping entries of one day joined: the lenient (union) reading."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for day, spans in allowed.items():
-        joined: list[tuple[int, int]] = []
-        for lo, hi in sorted(spans):
-            if joined and lo <= joined[-1][1]:
-                joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
-            else:
-                joined.append((lo, hi))
-        out[day] = joined
-    return out
 
 
 def group_gender(group: Json) -> str:
@@ -723,11 +711,15 @@ class _Checker:
         slots = self.group_slots[gid]
         if not slots:
             return False
-        # READING (strict, in this direction): the claim "no group in availability" is tested
-        # against the UNION of touching availability entries, so a group spanning two adjacent
-        # entries counts as fitting and the claim is false. (Placements use one entry; both
-        # choices make this checker flag more, not less.)
-        avail, windows = merged(intervals(enr.get("availability"))), site_windows(site)
+        # DECISION (project lead, after the cross-check of this checker with the project's
+        # validate): the claim is tested under the SAME single-entry reading as placements. The
+        # docs are ambiguous ("inside the client's availability" could mean the union of
+        # touching entries), but single-entry is the conservative reading for placements and
+        # the one the project applies everywhere: a group that spans two touching entries
+        # (thu 17:00-19:00 + 19:00-22:00, group 18:00-21:00) may not be placed, so it does not
+        # "fit rules 1-3" either, and no_group_in_availability may name it. (This checker
+        # earlier used the union here, the stricter direction for this one claim.)
+        avail, windows = intervals(enr.get("availability")), site_windows(site)
         return all(inside(s.day, s.start, s.end, avail) and inside(s.day, s.start, s.end, windows)
                    for s in slots)
 

@@ -371,17 +371,55 @@ def test_contact_data_in_output_is_caught() -> None:
     assert any("contact data" in f for f in check(snapshot, output))
 
 
-def test_adjacent_availability_entries() -> None:
-    """A group session across two touching availability entries: not placed-valid (strict),
-    but enough to make no_group_in_availability false (strict in that direction too)."""
-    snapshot, output = network()
-    split = [{"day": "thu", "start": "17:00", "end": "19:00"},
+SPLIT_THU = [{"day": "thu", "start": "17:00", "end": "19:00"},
              {"day": "thu", "start": "19:00", "end": "22:00"}]
-    enr(snapshot, "c1")["availability"] = [
-        a for a in enr(snapshot, "c1")["availability"] if a["day"] != "thu"] + split
+
+
+def split_thursday(snapshot: Doc, cid: str) -> None:
+    """The client's thursday as two touching entries (17:00-19:00 + 19:00-22:00); g1 meets
+    thu 18:00-21:00, across the seam."""
+    enr(snapshot, cid)["availability"] = [
+        a for a in enr(snapshot, cid)["availability"] if a["day"] != "thu"] + SPLIT_THU
+
+
+def test_adjacent_availability_entries() -> None:
+    """DECISION (project lead): inside ONE entry; touching entries are not joined, for
+    placements and for the truth of no_group_in_availability alike."""
+    snapshot, output = network()
+    split_thursday(snapshot, "c1")
     assert any(f.startswith("rule 3:") and "c1" in f for f in check(snapshot, output))
     snapshot, output = network()
-    enr(snapshot, "c3")["availability"] = [
-        a for a in enr(snapshot, "c3")["availability"] if a["day"] != "thu"] + split
+    split_thursday(snapshot, "c3")
     output["waitlisted"][0]["reasons"] = ["no_group_in_availability"]
+    assert check(snapshot, output) == []
+    # The claim is still checked: with thursday whole again, g1 fits and the claim is false.
+    enr(snapshot, "c3")["availability"] = enrollment("c3")["availability"]
     assert any(f.startswith("waitlist:") and "c3" in f for f in check(snapshot, output))
+
+
+def test_split_availability_solver_and_both_checkers_agree() -> None:
+    """End to end under the single-entry reading: the solver does not place a client whose
+    thursday is split at 19:00 in g1 (thu 18:00-21:00), waitlists them for
+    no_group_in_availability, and both checkers accept that; both flag a hand-made placement
+    of that client in g1."""
+    solver = pytest.importorskip("iop_scheduler.solver")
+    snapshot, _ = network()
+    snapshot["enrollments"] = [enrollment("c1")]
+    split_thursday(snapshot, "c1")
+    out = solver.solve_snapshot(snapshot, solver.SolveSettings(time_limit_s=2.0, workers=2))
+    assert out["scheduled"] == []
+    assert [w["client_id"] for w in out["waitlisted"]] == ["c1"]
+    assert "no_group_in_availability" in out["waitlisted"][0]["reasons"]
+    assert solver.validate_output(snapshot, out) == []
+    assert check(snapshot, out) == []
+    placed = {"scheduled": [scheduled("c1", "sat", "09:00", "10:00")], "waitlisted": [],
+              "rescheduled": []}
+    assert any(f.startswith("rule 3:") and "c1" in f and "thu" in f
+               for f in check(snapshot, placed))
+    found = solver.validate_output(snapshot, placed)
+    assert [(f.rule, f.client_id) for f in found] == [("time", "c1")], [str(f) for f in found]
+    assert "client's availability" in found[0].message
+    # Whole thursday: the same placement is valid for both, so the split is what they flag.
+    enr(snapshot, "c1")["availability"] = enrollment("c1")["availability"]
+    assert check(snapshot, placed) == []
+    assert solver.validate_output(snapshot, placed) == []

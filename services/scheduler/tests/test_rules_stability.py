@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
+from iop_scheduler.solver import validate_output
 
 
 def _placed_network(iop: SimpleNamespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,3 +94,52 @@ def test_moving_a_valid_schedule_is_a_finding(iop: SimpleNamespace) -> None:
     tampered["scheduled"][0]["individual"]["day"] = "sat"
     rules = {f.rule for f in validate_output(later, tampered)}
     assert "stability" in rules
+
+
+def _longer_individual(s: dict[str, Any]) -> None:
+    end = s["individual"]["end"]
+    s["individual"]["end"] = f"{int(end[:2]) + 1:02d}{end[2:]}"
+    s["weekly_hours"] += 1
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(_longer_individual, id="individual-not-60-min"),
+        pytest.param(lambda s: s.update(timezone="America/Chicago"), id="timezone"),
+        pytest.param(lambda s: s.update(region_id="r9"), id="region"),
+        pytest.param(lambda s: s.update(weekly_hours=s["weekly_hours"] + 1), id="weekly-hours"),
+    ],
+)
+def test_existing_schedule_the_checker_rejects_is_redone(
+    iop: SimpleNamespace, spoil: Callable[[dict[str, Any]], None]
+) -> None:
+    """An existing schedule whose payload the checker rejects (another individual length,
+    region, time zone or weekly hours) is not echoed: it is redone, version + 1, and listed in
+    ``rescheduled``; the checker (run by iop.solve) accepts the result."""
+    snap, first = _placed_network(iop)
+    later = copy.deepcopy(snap)
+    later["schedules"] = copy.deepcopy(first["scheduled"])
+    bad = later["schedules"][0]
+    spoil(bad)
+    assert validate_output(dict(snap, schedules=[]), {"scheduled": [bad]}) != []
+    out = iop.solve(later)
+    new = iop.placed(out)[bad["client_id"]]
+    assert out["rescheduled"] == [bad["client_id"]]
+    assert new["schedule_version"] == bad["schedule_version"] + 1
+    assert new["region_id"] == "r1" and new["timezone"] == "America/New_York"
+    assert new["weekly_hours"] == 10.0
+    for old in first["scheduled"][1:]:
+        assert iop.placed(out)[old["client_id"]] == old
+
+
+def test_schedule_versions_raise_a_new_clients_version(iop: SimpleNamespace) -> None:
+    """D3: a client placed again after ``client.unscheduled`` must get a version above what
+    consumers saw; the snapshot's ``schedule_versions`` carries it and the solver honours it
+    (and, absent, a new schedule is version 1)."""
+    snap = iop.snapshot(enrollments=[iop.client("c1"), iop.client("c2")])
+    snap["schedule_versions"] = {"c1": 3}
+    out = iop.solve(snap)
+    assert iop.placed(out)["c1"]["schedule_version"] == 4
+    assert iop.placed(out)["c2"]["schedule_version"] == 1
+    assert [f.rule for f in validate_output(dict(snap, schedule_versions={}), out)] == ["payload"]

@@ -113,3 +113,141 @@ def test_untrue_waitlist_reason_and_personal_data(
         "reasons": ["no_group_in_availability"], "detail": "ana@example.org",
     })
     assert {"waitlist", "personal_data"} <= _rules(snap, broken)
+
+
+def _messages(snap: dict[str, Any], out: dict[str, Any], rule: str) -> list[str]:
+    return [f"{f.client_id} {f.message}" for f in validate_output(snap, out) if f.rule == rule]
+
+
+def test_availability_entries_are_not_joined(
+    iop: SimpleNamespace, solved: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """D1: a session lies inside ONE availability entry; touching entries are not joined."""
+    snap, out = solved
+    split = copy.deepcopy(snap)
+    for c in split["enrollments"]:
+        c["availability"] = [a for a in c["availability"] if a["day"] != "thu"] + [
+            {"day": "thu", "start": "17:00", "end": "19:00"},
+            {"day": "thu", "start": "19:00", "end": "21:30"},
+        ]
+    assert {"c1 group session outside the client's availability",
+            "c2 group session outside the client's availability"} <= set(
+        _messages(split, out, "time"))
+    # The same for a therapist's availability (facilitator and individual therapist).
+    split = copy.deepcopy(snap)
+    for t in split["therapists"]:
+        t["availability"] = [a for a in t["availability"] if a["day"] != "thu"] + [
+            {"day": "thu", "start": "17:00", "end": "19:00"},
+            {"day": "thu", "start": "19:00", "end": "21:30"},
+        ]
+    assert "therapist_availability" in _rules(split, out)
+
+
+def test_individual_session_length(solved: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """D2: the individual session lasts exactly the configured length (60 minutes default)."""
+    snap, out = solved
+    assert validate_output(snap, out, individual_minutes=60) == []
+    assert {f.rule for f in validate_output(snap, out, individual_minutes=90)} == {"individual"}
+    broken = copy.deepcopy(out)
+    ind = broken["scheduled"][0]["individual"]
+    start = int(ind["start"][:2]) * 60 + int(ind["start"][3:])
+    ind["end"] = f"{(start + 30) // 60:02d}:{(start + 30) % 60:02d}"
+    broken["scheduled"][0]["weekly_hours"] -= 0.5
+    messages = _messages(snap, broken, "individual")
+    assert messages == [f"{broken['scheduled'][0]['client_id']} individual session lasts 30 "
+                        "minutes, not 60"]
+
+
+def test_region_and_timezone_match(solved: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """D2: region_id is the enrollment's; timezone is the group's site's."""
+    snap, out = solved
+    broken = copy.deepcopy(out)
+    broken["scheduled"][0]["region_id"] = "r2"
+    broken["scheduled"][1]["timezone"] = "America/Chicago"
+    messages = _messages(snap, broken, "payload")
+    first, second = (s["client_id"] for s in broken["scheduled"])
+    assert any(m.startswith(f"{first} region_id 'r2'") for m in messages), messages
+    assert any(m.startswith(f"{second} timezone 'America/Chicago'") for m in messages), messages
+    assert len(messages) == 2
+
+
+def test_weekly_hours_must_be_group_plus_individual(
+    solved: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """D2: weekly_hours = group hours + individual hours; missing is a finding too."""
+    snap, out = solved
+    assert out["scheduled"][0]["weekly_hours"] == 10.0  # 3 x 3 h + 1 h
+    broken = copy.deepcopy(out)
+    broken["scheduled"][0]["weekly_hours"] = 9.0
+    del broken["scheduled"][1]["weekly_hours"]
+    assert len(_messages(snap, broken, "payload")) == 2
+
+
+def _moved(snap: dict[str, Any], out: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The solved schedules as existing ones, and an output where the first client's individual
+    session moved (to another valid hour), so its schedule changed."""
+    later = copy.deepcopy(snap)
+    later["schedules"] = copy.deepcopy(out["scheduled"])
+    moved = copy.deepcopy(out)
+    moved["stats"] = {}
+    ind = moved["scheduled"][0]["individual"]
+    other = {"day": "sat", "start": "12:00", "end": "13:00"}
+    if {k: ind[k] for k in other} == other:
+        other = {"day": "sat", "start": "11:00", "end": "12:00"}
+    ind.update(other)
+    moved["rescheduled"] = [moved["scheduled"][0]["client_id"]]
+    return later, moved
+
+
+def test_moved_schedule_version_is_exactly_old_plus_one(
+    solved: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """D2: a rescheduled schedule's version is old + 1, neither equal nor skipping."""
+    snap, out = solved
+    later, moved = _moved(snap, out)
+    cid = moved["scheduled"][0]["client_id"]
+    for version, bad in ((1, True), (2, False), (3, True)):
+        moved["scheduled"][0]["schedule_version"] = version
+        versions = [m for m in _messages(later, moved, "stability") if "version" in m]
+        assert bool(versions) == bad, (version, versions)
+        if bad:
+            assert versions == [f"{cid} moved schedule has version {version}, not 2"]
+
+
+def test_rescheduled_must_name_a_changed_schedule(
+    solved: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """D2: a client in ``rescheduled`` whose schedule did not change (or who had none) is a
+    finding."""
+    snap, out = solved
+    later = copy.deepcopy(snap)
+    later["schedules"] = copy.deepcopy(out["scheduled"])
+    assert validate_output(later, out) == []
+    cid = out["scheduled"][0]["client_id"]
+    listed = dict(copy.deepcopy(out), rescheduled=[cid])
+    assert _messages(later, listed, "stability") == [
+        f"{cid} listed in rescheduled, yet its schedule did not change"]
+    bumped = copy.deepcopy(listed)
+    bumped["scheduled"][0]["schedule_version"] += 1  # a version bump alone is no change
+    assert f"{cid} listed in rescheduled, yet its schedule did not change" in _messages(
+        later, bumped, "stability")
+    fresh = dict(copy.deepcopy(out), rescheduled=[cid])  # no existing schedule at all
+    assert _messages(snap, fresh, "stability") == [
+        f"{cid} listed in rescheduled without both an existing and a new schedule"]
+    _, moved = _moved(snap, out)
+    moved["scheduled"][0]["schedule_version"] = 2
+    assert not [m for m in _messages(later, moved, "stability") if "rescheduled" in m]
+
+
+def test_new_schedule_version(solved: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """D3: offline, a new schedule is version 1; a snapshot's ``schedule_versions`` (highest
+    version consumers have seen) raises that to one above it."""
+    snap, out = solved
+    cid = out["scheduled"][0]["client_id"]
+    assert all(s["schedule_version"] == 1 for s in out["scheduled"])
+    seen = dict(copy.deepcopy(snap), schedule_versions={cid: 4})
+    assert _messages(seen, out, "payload") == [f"{cid} a new schedule's version is 1, not 5"]
+    raised = copy.deepcopy(out)
+    raised["scheduled"][0]["schedule_version"] = 5
+    assert validate_output(seen, raised) == []
+    assert _messages(snap, raised, "payload") == [f"{cid} a new schedule's version is 5, not 1"]

@@ -58,6 +58,10 @@ class Roster:
     enrollments: dict[str, Enrollment]
     schedules: dict[str, Schedule]
     as_of: date | None
+    # The highest schedule_version consumers have seen per client (snapshot key
+    # ``schedule_versions``, optional): a client placed anew gets one more, so the scheduler
+    # service can place a client again after ``client.unscheduled`` above what was published.
+    versions: dict[str, int] = field(default_factory=dict)
 
     def therapist_regions(self, therapist: Therapist) -> frozenset[str]:
         """Regions a therapist serves: those of their sites; a telehealth-only therapist with no
@@ -95,7 +99,20 @@ def parse_roster(snapshot: Mapping[str, Any]) -> Roster:
         },
         schedules={s.client_id: s for s in map(Schedule.parse, _items(snapshot, "schedules"))},
         as_of=None if as_of is None else parse_date(as_of, "as_of"),
+        versions=_versions(snapshot),
     )
+
+
+def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
+    raw = snapshot.get("schedule_versions") or {}
+    if not isinstance(raw, Mapping):
+        raise InvalidSnapshot("snapshot 'schedule_versions' must map client ids to versions")
+    out: dict[str, int] = {}
+    for cid, version in raw.items():
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise InvalidSnapshot(f"schedule_versions of client {cid}: not a version number")
+        out[str(cid)] = version
+    return out
 
 
 @dataclass(frozen=True)
@@ -275,6 +292,8 @@ def schedule_still_valid(
     if group.facilitator_id is not None and group.facilitator_id != schedule.facilitator_id:
         return False
     slot = schedule.individual
+    if not payload_consistent(schedule, client, group, roster, cfg):
+        return False
     if not group_static_ok(client, group, roster.sites, slot.interval.minutes):
         return False
     if not facilitator_qualifies(facilitator, group):
@@ -294,11 +313,32 @@ def schedule_still_valid(
     )
 
 
+def payload_consistent(
+    schedule: Schedule, client: Enrollment, group: Group, roster: Roster, cfg: InstanceSettings
+) -> bool:
+    """What the checker asks of every emitted schedule beyond the rules: the individual session
+    lasts the configured ``individual_minutes``; ``region_id`` is the enrollment's; ``timezone``
+    is the group's site's; ``weekly_hours`` is group + individual hours. An existing schedule
+    that fails one (made under other settings, or a site that changed time zone) is redone."""
+    site = roster.sites.get(group.site_id)
+    hours = schedule.raw.get("weekly_hours")
+    return (
+        schedule.individual.interval.minutes == cfg.individual_minutes
+        and schedule.region_id == client.region_id
+        and site is not None
+        and schedule.raw.get("timezone") == site.timezone
+        and isinstance(hours, int | float)
+        and not isinstance(hours, bool)
+        and abs(float(hours) - (group.minutes + cfg.individual_minutes) / 60) <= 1e-6
+    )
+
+
 def individual_slot_allowed(
     client: Enrollment, therapist: Therapist, sites: Mapping[str, Site], slot: Slot
 ) -> bool:
-    """Rules 3 and 7 for one given individual slot, grid-free and of any length: used to
-    re-check an existing schedule that may have been made under other settings."""
+    """Rules 3 and 7 for one given individual slot, grid-free: used to re-check an existing
+    schedule that may have been made under other settings (its length is checked apart, by
+    ``payload_consistent``)."""
     when = slot.interval
     if not (inside_one(when, client.availability) and inside_one(when, therapist.availability)):
         return False

@@ -20,17 +20,21 @@ class Placement:
 
 
 def scheduled_payload(inst: Instance, placement: Placement) -> dict[str, Any]:
-    """A ``client.scheduled`` payload. A displaced client's version rises by one (CONTRACT.md:
-    ``schedule_version`` rises with every change); a new client's is 1."""
+    """A ``client.scheduled`` payload. ``schedule_version`` rises by one with every change
+    (CONTRACT.md): a displaced client's is one above their old schedule's, a new client's one
+    above the highest the snapshot says consumers have seen (``schedule_versions``; 1 when the
+    snapshot names none)."""
     roster = inst.roster
     client = roster.enrollments[placement.client_id]
     group = roster.groups[placement.group_id]
     previous = inst.displaced.get(placement.client_id)
+    seen = roster.versions.get(placement.client_id, 0)
+    version = 1 + (seen if previous is None else max(previous.version, seen))
     slot = placement.slot
     return {
         "client_id": client.client_id,
         "region_id": client.region_id,
-        "schedule_version": 1 if previous is None else previous.version + 1,
+        "schedule_version": version,
         "group": {
             "group_id": group.group_id,
             "site_id": group.site_id,

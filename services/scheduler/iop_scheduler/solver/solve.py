@@ -325,6 +325,7 @@ def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
             "enrollments": [],
             "schedules": [],
             "as_of": snapshot.get("as_of"),
+            "schedule_versions": snapshot.get("schedule_versions") or {},
         }
     for item in snapshot.get("sites") or []:
         parts[site_part[str(item["site_id"])]]["sites"].append(item)

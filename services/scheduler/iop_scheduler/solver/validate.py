@@ -70,18 +70,11 @@ def _spans(blocks: Iterable[Mapping[str, Any]] | None) -> list[Span]:
     return sorted(_span(b) for b in blocks or [])
 
 
-def _merged(spans: list[Span]) -> list[Span]:
-    """Touching or overlapping blocks form one continuous stretch of availability."""
-    out: list[Span] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1] and start // 1440 == out[-1][0] // 1440:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-
-
 def _inside(span: Span, blocks: list[Span]) -> bool:
+    """Inside ONE block. Touching or overlapping availability entries (thu 17:00-19:00 and
+    19:00-22:00) are not joined: a session across the seam is outside (the project's reading of
+    "inside the availability", applied alike to clients, therapists and site windows, and to
+    the ``no_group_in_availability`` reason)."""
     return any(b[0] <= span[0] and span[1] <= b[1] for b in blocks)
 
 
@@ -93,8 +86,36 @@ def _hours(spans: Iterable[Span]) -> float:
     return sum(e - s for s, e in spans) / 60
 
 
+def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
+    """``schedule_versions``: the highest ``schedule_version`` consumers have seen per client
+    (optional; the scheduler service may pass it so that a client placed again after
+    ``client.unscheduled`` gets a version above it). Absent, a new schedule's version is 1."""
+    raw = snapshot.get("schedule_versions") or {}
+    out: dict[str, int] = {}
+    if isinstance(raw, Mapping):
+        for cid, version in raw.items():
+            if isinstance(version, int) and not isinstance(version, bool):
+                out[str(cid)] = version
+    return out
+
+
+def _content(schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """A schedule without its version: what a consumer sees change."""
+    return {k: v for k, v in schedule.items() if k != "schedule_version"}
+
+
+def _version(schedule: Mapping[str, Any]) -> int | None:
+    version = schedule.get("schedule_version")
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    return None
+
+
 class _Checker:
-    def __init__(self, snapshot: Mapping[str, Any], output: Mapping[str, Any]) -> None:
+    def __init__(self, snapshot: Mapping[str, Any], output: Mapping[str, Any],
+                 individual_minutes: int = 60) -> None:
+        self.individual_minutes = individual_minutes
+        self.versions = _versions(snapshot)
         self.sites = {s["site_id"]: s for s in snapshot.get("sites") or []}
         self.groups = {g["group_id"]: g for g in snapshot.get("groups") or []}
         self.therapists = {t["therapist_id"]: t for t in snapshot.get("therapists") or []}
@@ -145,6 +166,13 @@ class _Checker:
         if group.get("site_id") not in self.sites:
             self.add("payload", "group's site is not in the roster", cid, gid)
             return
+        site = self.sites[group["site_id"]]
+        if s.get("region_id") != client.get("region_id"):
+            self.add("payload", f"region_id {s.get('region_id')!r} is not the enrollment's "
+                     f"{client.get('region_id')!r}", cid)
+        if s.get("timezone") != site.get("timezone"):
+            self.add("payload", f"timezone {s.get('timezone')!r} is not the group's site's "
+                     f"{site.get('timezone')!r}", cid, gid)
         sessions = _spans(group["sessions"])
         if _spans(g_out.get("sessions")) != sessions or g_out.get("site_id") != group[
             "site_id"
@@ -159,7 +187,6 @@ class _Checker:
         if gender != "any" and _GROUP_GENDER.get(client.get("gender", "")) != gender:
             self.add("group_fit", f"{gender} group for a client of another gender", cid, gid)
         # Rule 2
-        site = self.sites[group["site_id"]]
         prefs = client.get("preferred_site_ids") or []
         if group.get("delivery", "in_person") == "telehealth":
             if not client.get("accepts_telehealth") or site["region_id"] != client["region_id"]:
@@ -167,7 +194,7 @@ class _Checker:
         elif group["site_id"] not in prefs:
             self.add("access", "in-person group at a site the client did not choose", cid, gid)
         # Rule 3
-        avail = _merged(_spans(client.get("availability")))
+        avail = _spans(client.get("availability"))
         gwin = self.windows(str(group["site_id"]))
         for span in sessions:
             if not _inside(span, avail):
@@ -185,6 +212,9 @@ class _Checker:
         if ind_span is not None:
             if ind_span[1] <= ind_span[0]:
                 self.add("payload", "individual session ends before it starts", cid)
+            elif ind_span[1] - ind_span[0] != self.individual_minutes:
+                self.add("individual", f"individual session lasts {ind_span[1] - ind_span[0]} "
+                         f"minutes, not {self.individual_minutes}", cid, therapist=tid)
             if not _inside(ind_span, avail):
                 self.add("time", "individual session outside the client's availability", cid)
             ind_site = ind.get("site_id")
@@ -212,7 +242,7 @@ class _Checker:
             if any(_overlap(ind_span, span) for span in sessions):
                 self.add("client_overlap", "individual session overlaps a group session", cid, gid)
             if therapist is not None and not _inside(
-                ind_span, _merged(_spans(therapist.get("availability")))
+                ind_span, _spans(therapist.get("availability"))
             ):
                 self.add("therapist_availability", "individual session outside the therapist's "
                          "availability", cid, therapist=tid)
@@ -222,8 +252,14 @@ class _Checker:
         low = _MIN_HOURS.get(client["population"], 9.0)
         if not low <= total < 20:
             self.add("weekly_hours", f"{total:g} weekly hours outside [{low:g}, 20)", cid, gid)
-        if abs(float(s.get("weekly_hours", total)) - total) > 1e-6:
-            self.add("payload", "weekly_hours does not match the sessions", cid)
+        stated = s.get("weekly_hours")
+        if (
+            not isinstance(stated, int | float)
+            or isinstance(stated, bool)
+            or abs(float(stated) - total) > 1e-6
+        ):
+            self.add("payload", f"weekly_hours {stated!r} is not group + individual hours "
+                     f"({total:g})", cid)
         # Rule 6 for the individual therapist (facilitators are checked per group)
         if therapist is not None:
             creds = set(therapist.get("credentials") or [])
@@ -313,7 +349,7 @@ class _Checker:
         ):
             self.add("credentials", "facilitator does not serve the population or language",
                      group=gid, therapist=fid)
-        avail = _merged(_spans(t.get("availability")))
+        avail = _spans(t.get("availability"))
         if not all(_inside(span, avail) for span in _spans(group["sessions"])):
             self.add("therapist_availability", "group session outside the facilitator's "
                      "availability", group=gid, therapist=fid)
@@ -380,13 +416,17 @@ class _Checker:
         """Rule 10: an existing schedule is kept unless it breaks a rule under the current
         roster (alone, or together with the other existing schedules)."""
         new_by_client = {s.get("client_id"): s for s in scheduled}
-        rescheduled = set(self.output.get("rescheduled") or [])
+        rescheduled = {
+            r.get("client_id") if isinstance(r, Mapping) else r
+            for r in self.output.get("rescheduled") or []
+        }
         old_rows = [o for cid, o in self.old.items() if cid in self.clients]
         old_check = _Checker(
             {"sites": list(self.sites.values()), "groups": list(self.groups.values()),
              "therapists": list(self.therapists.values()),
              "enrollments": list(self.clients.values())},
             {"scheduled": old_rows},
+            self.individual_minutes,
         )
         for row in old_rows:
             old_check.schedule(row)
@@ -412,14 +452,27 @@ class _Checker:
             if not justified:
                 self.add("stability", "a still-valid schedule was changed or dropped", cid)
             if new is not None:
-                if int(new.get("schedule_version", 0)) <= int(old.get("schedule_version", 1)):
-                    self.add("stability", "changed schedule without a higher version", cid)
+                before = max(_version(old) or 1, self.versions.get(cid, 0))
+                if _version(new) != before + 1:
+                    self.add("stability", f"moved schedule has version "
+                             f"{new.get('schedule_version')!r}, not {before + 1}", cid)
                 if cid not in rescheduled:
                     self.add("stability", "changed schedule not listed in rescheduled", cid)
+        for cid in sorted(rescheduled, key=str):
+            old_row = self.old.get(cid)
+            new = new_by_client.get(cid)
+            if old_row is None or new is None:
+                self.add("stability", "listed in rescheduled without both an existing and a "
+                         "new schedule", cid)
+            elif _content(new) == _content(old_row):
+                self.add("stability", "listed in rescheduled, yet its schedule did not change",
+                         cid)
         for s in scheduled:
             cid = s.get("client_id")
-            if cid not in self.old and int(s.get("schedule_version", 0)) != 1:
-                self.add("payload", "a new schedule's version is not 1", cid)
+            expected = self.versions.get(str(cid), 0) + 1
+            if cid not in self.old and _version(s) != expected:
+                self.add("payload", f"a new schedule's version is "
+                         f"{s.get('schedule_version')!r}, not {expected}", cid)
 
     def waitlist(self) -> None:
         for w in self.output.get("waitlisted") or []:
@@ -439,7 +492,7 @@ class _Checker:
                 self.add("waitlist", "no_group_in_availability, yet a group fits rules 1-3", cid)
 
     def group_fits_1_to_3(self, client: Mapping[str, Any]) -> bool:
-        avail = _merged(_spans(client.get("availability")))
+        avail = _spans(client.get("availability"))  # one entry, as for placements
         for group in self.groups.values():
             site = self.sites.get(group.get("site_id"))
             if site is None or (group["track"], group["population"], group["language"]) != (
@@ -474,6 +527,9 @@ class _Checker:
         return self.findings
 
 
-def validate_output(snapshot: Mapping[str, Any], output: Mapping[str, Any]) -> list[Finding]:
-    """Every broken hard rule of ``output`` as a schedule for ``snapshot`` (empty when valid)."""
-    return _Checker(snapshot, output).run()
+def validate_output(
+    snapshot: Mapping[str, Any], output: Mapping[str, Any], individual_minutes: int = 60
+) -> list[Finding]:
+    """Every broken hard rule of ``output`` as a schedule for ``snapshot`` (empty when valid).
+    ``individual_minutes`` is the network's individual-session length (60 by default)."""
+    return _Checker(snapshot, output, individual_minutes).run()
