@@ -1,4 +1,5 @@
-"""Cross-check the solver and the first-fit baseline with the clean-room checker.
+"""Cross-check the solver and the first-fit baseline with the clean-room checker and the project's
+``validate_output`` (findings of the latter are counted as ``validate <rule>``).
 
 Runs ``solve_snapshot`` and ``first_fit`` over generated networks (several seeds and sizes, one
 ~400-enrollment region, snapshots with existing schedules, roster changes that force moves, and
@@ -26,7 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from iop_scheduler.solver import SolveSettings, first_fit, generate, solve_snapshot  # noqa: E402
+from iop_scheduler.solver import (  # noqa: E402
+    SolveSettings,
+    first_fit,
+    generate,
+    solve_snapshot,
+    validate_output,
+)
 
 from tests.independent.checker import Finding, check_findings  # noqa: E402
 
@@ -122,9 +129,18 @@ def run_case(name: str, snap: Snapshot, settings: SolveSettings,
             bucket = examples.setdefault(f"{label} {f.rule}", [])
             if len(bucket) < 4:
                 bucket.append(f"[{name}] {f.message}")
+        # The project's own checker on the same output: the two must agree (both empty).
+        own = validate_output(snap, out)
+        by_own = Counter(f"validate {f.rule}" for f in own)
+        totals[label].update(by_own)
+        for v in own:
+            bucket = examples.setdefault(f"{label} validate {v.rule}", [])
+            if len(bucket) < 4:
+                bucket.append(f"[{name}] {v}")
         print(f"{name:<34} {label:<8} enr={len(snap['enrollments']):>4} "
               f"old={len(snap.get('schedules') or []):>3} placed={len(out['scheduled']):>4} "
-              f"wait={len(out['waitlisted']):>4} wall={wall:5.1f}s findings={dict(by_rule)}",
+              f"wait={len(out['waitlisted']):>4} wall={wall:5.1f}s findings={dict(by_rule)} "
+              f"validate={dict(by_own)}",
               flush=True)
 
 
