@@ -24,11 +24,16 @@ app.add_typer(enroll_app, name="enroll")
 enroll_app.command("import")(intake_import_command)
 
 
-def wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM. Installed before anything is announced, so a signal
+    that follows the announcement at once still stops cleanly."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def wait_for(stop: threading.Event) -> None:
     while not stop.wait(0.5):
         pass
 
@@ -36,12 +41,13 @@ def wait_for_interrupt() -> None:
 @app.command()
 def broker(port: int = typer.Option(0, help="TCP port on 127.0.0.1; 0 picks a free one")) -> None:
     """Start the embedded Kafka-compatible broker, create the topics, and run until Ctrl-C."""
+    stop = stop_on_signals()
     embedded = EmbeddedBroker(port=port or None)
     embedded.start()
-    typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}", color=False)
-    typer.echo("embedded broker ready (memory storage); Ctrl-C stops it", err=True)
     try:
-        wait_for_interrupt()
+        typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}", color=False)
+        typer.echo("embedded broker ready (memory storage); Ctrl-C stops it", err=True)
+        wait_for(stop)
     finally:
         embedded.stop()
 
@@ -55,6 +61,7 @@ def up() -> None:
     """
     from iop.system import System
 
+    stop = stop_on_signals()
     system = System()
     typer.echo("starting the IOP scheduling system ...", err=True)
     system.start()
@@ -62,7 +69,7 @@ def up() -> None:
         for line in system.describe():
             typer.echo(line)
         typer.echo("ready; Ctrl-C stops everything", err=True)
-        wait_for_interrupt()
+        wait_for(stop)
     finally:
         typer.echo("stopping ...", err=True)
         system.stop()
