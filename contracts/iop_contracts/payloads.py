@@ -242,6 +242,9 @@ class Screening(ContractModel):
     medically_stable: bool
     stable_living_environment: bool
     prior_level: PriorLevel
+    # Optional addition to v1 (no version bump): the hours of structured care a week the
+    # assessing clinician indicates, which places a client below, inside or above IOP's range.
+    indicated_weekly_hours: float | None = Field(default=None, ge=0, le=80)
 
 
 class ReferralSubmitted(EnrollmentFields, Payload):

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from iop_contracts import Priority, PriorLevel, RecommendedLevel, Screening
+from iop_contracts import Population, Priority, PriorLevel, RecommendedLevel, Screening
 from iop_intake.domain.screening import RULES, NotSuited, Suited, screen
 
 SUITED: dict[str, Any] = {
@@ -27,6 +27,8 @@ CASES = [
     ("needs_24h_supervision", {"needs_24h_supervision": True}, RecommendedLevel.INPATIENT),
     ("medically_unstable", {"medically_stable": False}, RecommendedLevel.PHP),
     ("unstable_living_environment", {"stable_living_environment": False}, RecommendedLevel.PHP),
+    ("indicated_hours_php", {"indicated_weekly_hours": 20}, RecommendedLevel.PHP),
+    ("indicated_hours_below_iop", {"indicated_weekly_hours": 8.5}, RecommendedLevel.OUTPATIENT),
 ]
 
 
@@ -68,3 +70,27 @@ def test_urgent_stays_urgent_when_stepping_down() -> None:
 @pytest.mark.parametrize("prior", [PriorLevel.IOP, PriorLevel.OUTPATIENT, PriorLevel.NONE])
 def test_other_prior_levels_keep_the_requested_priority(prior: PriorLevel) -> None:
     assert screen(screening(prior_level=prior), Priority.ROUTINE) == Suited(Priority.ROUTINE)
+
+
+@pytest.mark.parametrize(
+    ("hours", "population", "suited"),
+    [
+        (9, Population.ADULT, True),
+        (19.5, Population.ADULT, True),
+        (8.5, Population.ADULT, False),
+        (6, Population.ADOLESCENT, True),
+        (5.5, Population.ADOLESCENT, False),
+        (20, Population.ADOLESCENT, False),
+    ],
+)
+def test_indicated_hours_inside_iop_range_are_suited(
+    hours: float, population: Population, suited: bool
+) -> None:
+    outcome = screen(screening(indicated_weekly_hours=hours), Priority.ROUTINE, population)
+    assert isinstance(outcome, Suited) is suited
+
+
+def test_no_indicated_hours_is_no_reason_to_decline() -> None:
+    assert screen(screening(indicated_weekly_hours=None), Priority.ROUTINE) == Suited(
+        Priority.ROUTINE
+    )

@@ -41,7 +41,7 @@ def decide(request: EnrollmentFields, screening: Screening | None) -> Payload:
     fields = request.model_dump(exclude={"screening"})
     if screening is None:
         return EnrollmentRequested.model_validate(fields)
-    outcome = screen(screening, request.priority)
+    outcome = screen(screening, request.priority, request.population)
     if isinstance(outcome, NotSuited):
         return EnrollmentDeclined(
             client_id=request.client_id,

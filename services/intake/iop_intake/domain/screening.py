@@ -11,7 +11,7 @@ reason; the recommended level is the most intensive level any matching rule name
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iop_contracts import Priority, PriorLevel, RecommendedLevel, Screening
+from iop_contracts import Population, Priority, PriorLevel, RecommendedLevel, Screening
 
 DISCLAIMER = (
     "Screening informs intake staff; it never replaces a clinician's assessment "
@@ -22,41 +22,69 @@ DISCLAIMER = (
 @dataclass(frozen=True)
 class Rule:
     reason: str
-    applies: Callable[[Screening], bool]
+    applies: Callable[[Screening, Population], bool]
     recommended_level: RecommendedLevel
     why: str
+
+
+# IOP's range of care (SCHEDULING.md, the clinical frame): at least 9 hours a week for adults and
+# 6 for adolescents, and under 20; 20 or more is partial hospitalisation.
+IOP_MINIMUM_HOURS = {Population.ADULT: 9.0, Population.ADOLESCENT: 6.0}
+PHP_MINIMUM_HOURS = 20.0
+
+
+def _indicated_below_iop(screening: Screening, population: Population) -> bool:
+    hours = screening.indicated_weekly_hours
+    return hours is not None and hours < IOP_MINIMUM_HOURS[population]
+
+
+def _indicated_php(screening: Screening, population: Population) -> bool:
+    hours = screening.indicated_weekly_hours
+    return hours is not None and hours >= PHP_MINIMUM_HOURS
 
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "needs_medical_detox",
-        lambda s: s.needs_medical_detox,
+        lambda s, _: s.needs_medical_detox,
         RecommendedLevel.INPATIENT,
         "medically supervised withdrawal needs round-the-clock medical care",
     ),
     Rule(
         "imminent_risk",
-        lambda s: s.imminent_risk,
+        lambda s, _: s.imminent_risk,
         RecommendedLevel.INPATIENT,
         "an imminent risk of harm needs a setting that is staffed around the clock",
     ),
     Rule(
         "needs_24h_supervision",
-        lambda s: s.needs_24h_supervision,
+        lambda s, _: s.needs_24h_supervision,
         RecommendedLevel.INPATIENT,
         "IOP clients go home every day; 24-hour supervision is an inpatient or residential level",
     ),
     Rule(
         "medically_unstable",
-        lambda s: not s.medically_stable,
+        lambda s, _: not s.medically_stable,
         RecommendedLevel.PHP,
         "a medically unstable client needs the daily medical oversight of partial hospitalisation",
     ),
     Rule(
         "unstable_living_environment",
-        lambda s: not s.stable_living_environment,
+        lambda s, _: not s.stable_living_environment,
         RecommendedLevel.PHP,
         "IOP relies on a safe place to return to between sessions; without one, a day programme",
+    ),
+    Rule(
+        "indicated_hours_php",
+        _indicated_php,
+        RecommendedLevel.PHP,
+        "20 or more hours of structured care a week is partial hospitalisation, not IOP",
+    ),
+    Rule(
+        "indicated_hours_below_iop",
+        _indicated_below_iop,
+        RecommendedLevel.OUTPATIENT,
+        "fewer hours than IOP's minimum (9 a week, 6 for adolescents) is outpatient care",
     ),
 )
 
@@ -83,8 +111,10 @@ class NotSuited:
 Outcome = Suited | NotSuited
 
 
-def screen(screening: Screening, requested_priority: Priority) -> Outcome:
-    matched = [rule for rule in RULES if rule.applies(screening)]
+def screen(
+    screening: Screening, requested_priority: Priority, population: Population = Population.ADULT
+) -> Outcome:
+    matched = [rule for rule in RULES if rule.applies(screening, population)]
     if matched:
         level = min((rule.recommended_level for rule in matched), key=_INTENSITY.index)
         return NotSuited(tuple(rule.reason for rule in matched), level)
