@@ -1,4 +1,4 @@
-"""Bulk import of a site's backlog from CSV: `import_csv(path)` (also behind `iop enroll import`).
+"""Bulk import of a backlog from CSV or XLSX: `import_csv(path)` (behind `iop enroll import`).
 
 Every row is validated and screened like an HTTP request. Rows that fail are reported with their
 row number and the fields at fault (never the values); the others are published to
@@ -10,7 +10,9 @@ Columns: the fields of `enrollment.requested`, with lists separated by ';' (pref
 indicated_modalities), availability as 'mon 17:30-22:00;sat 09:00-13:00', contact fields as
 first_name, email, phone, email_consent, sms_consent, and optionally the screening block's fields
 (needs_medical_detox, needs_24h_supervision, imminent_risk, medically_stable,
-stable_living_environment, prior_level); when any screening cell is filled, the row is screened.
+stable_living_environment, prior_level, indicated_weekly_hours); when any screening cell is
+filled, the row is screened. An .xlsx file holds the same columns on its first sheet; its typed
+cells (booleans, numbers, dates) are read as the CSV text they stand for.
 """
 
 import asyncio
@@ -18,6 +20,7 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ SCREENING_COLUMNS = (
     "medically_stable",
     "stable_living_environment",
     "prior_level",
+    "indicated_weekly_hours",
 )
 LIST_COLUMNS = ("preferred_site_ids", "indicated_modalities")
 COLUMNS = (
@@ -157,6 +161,52 @@ def prepare(rows: Iterator[dict[str, str | None]], summary: ImportSummary) -> li
     return prepared
 
 
+Row = dict[str, str | None]
+
+
+def read_rows(path: Path) -> tuple[list[str], list[Row]]:
+    """The header and the data rows of a CSV or XLSX file, every cell as text."""
+    if path.suffix.lower() == ".xlsx":
+        return _xlsx_rows(path)
+    with path.open(newline="", encoding="utf-8-sig") as source:
+        reader = csv.DictReader(source)
+        rows = list(reader)
+        return list(reader.fieldnames or ()), rows
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], list[Row]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        lines = sheet.iter_rows(values_only=True)
+        header = [str(cell).strip() if cell is not None else "" for cell in next(lines, ())]
+        rows = [
+            {name: _cell_text(cell) for name, cell in zip(header, line, strict=False) if name}
+            for line in lines
+            if any(cell is not None for cell in line)
+        ]
+    finally:
+        workbook.close()
+    return [name for name in header if name], rows
+
+
+def _cell_text(cell: object) -> str | None:
+    """A typed spreadsheet cell as the text a CSV cell would hold."""
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, datetime):
+        return cell.date().isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
 async def sent_event_ids(kafka: KafkaSettings) -> set[str]:
     """The ids of the events iop.enrollment.v1 holds now."""
     ids: set[str] = set()
@@ -183,12 +233,11 @@ async def import_csv(
     """
     kafka = kafka or KafkaSettings()
     summary = ImportSummary()
-    with Path(path).open(newline="", encoding="utf-8-sig") as source:
-        reader = csv.DictReader(source)
-        missing = {"client_id", "region_id"} - set(reader.fieldnames or ())
-        if missing:
-            raise RowError(f"header: missing columns {', '.join(sorted(missing))}")
-        prepared = prepare(iter(reader), summary)
+    header, rows = read_rows(Path(path))
+    missing = {"client_id", "region_id"} - set(header)
+    if missing:
+        raise RowError(f"header: missing columns {', '.join(sorted(missing))}")
+    prepared = prepare(iter(rows), summary)
 
     already = await sent_event_ids(kafka)
     pending = [p for p in prepared if p.event.id not in already]

@@ -124,3 +124,51 @@ async def test_import_reports_exactly_the_bad_rows_and_publishes_the_rest_once_a
     again = await import_csv(path, kafka=kafka)
     assert again.already_sent == ROWS - len(bad_rows)
     assert again.requested == again.declined == 0
+
+
+async def test_an_xlsx_backlog_with_typed_cells_imports_like_csv(
+    kafka_bootstrap: str, tmp_path: Path, unique: str, topic_records: Callable[..., Any]
+) -> None:
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    typed = {
+        **GOOD_ROW,
+        "accepts_telehealth": True,  # spreadsheet booleans, numbers and dates, not text
+        "gender_specific_group": False,
+        "requested_start": date(2026, 12, 1),
+        "program_weeks": 8,
+        "email_consent": True,
+        "sms_consent": False,
+    }
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(COLUMNS))
+    rows = [
+        {**typed, "client_id": f"x-{unique}-1"},
+        {**typed, "client_id": f"x-{unique}-2", "program_weeks": 40},
+        {**typed, "client_id": f"x-{unique}-3", "needs_medical_detox": False,
+         "needs_24h_supervision": False, "imminent_risk": False, "medically_stable": True,
+         "stable_living_environment": True, "prior_level": "none", "indicated_weekly_hours": 4},
+    ]  # fmt: skip
+    for row in rows:
+        sheet.append([row.get(column) for column in COLUMNS])
+    path = tmp_path / "backlog.xlsx"
+    workbook.save(path)
+    kafka = KafkaSettings().model_copy(update={"bootstrap_servers": kafka_bootstrap})
+
+    summary = await import_csv(path, kafka=kafka)
+
+    assert [(r.row, r.problem.split(":")[0]) for r in summary.rejected] == [(3, "program_weeks")]
+    assert (summary.requested, summary.declined) == (1, 1)
+    events = [
+        decode_record(r.value)
+        for r in await topic_records(kafka_bootstrap, topics.ENROLLMENT, None)
+    ]
+    ours = {e.subject: e for e in events if (e.subject or "").startswith(f"x-{unique}")}
+    assert ours[f"x-{unique}-1"].data["requested_start"] == "2026-12-01"
+    assert ours[f"x-{unique}-1"].data["accepts_telehealth"] is True
+    assert ours[f"x-{unique}-3"].type == "iop.enrollment.declined"
+    assert ours[f"x-{unique}-3"].data["recommended_level"] == "outpatient"
