@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from iop_scheduler.solver import SolveSettings, generate, solve_snapshot, validate_output
 from iop_scheduler.solver.relaxation import lp_relaxation
-from iop_scheduler.solver.solve import part_budgets
+from iop_scheduler.solver.solve import part_budgets, solve_part
 from ortools.sat.python import cp_model
 
 # A small deterministic-time budget and a wall-clock cap far above what it needs, so that the
@@ -81,3 +83,22 @@ def test_lp_bound_never_cuts_the_optimum() -> None:
     solver = cp_model.CpSolver()
     assert solver.solve(model) == cp_model.OPTIMAL
     assert relaxation.upper_bound >= solver.objective_value == 3
+
+
+def test_part_wall_cap_stretches_within_the_deadline() -> None:
+    """The wall-clock safety cap of a part stretches to wall_stretch x its share when the
+    snapshot's deadline leaves room, and never runs past the deadline; the deterministic
+    budget (and so the schedule) does not depend on either."""
+    snap = generate(7, regions=1, sites_per_region=2, load=1.3)
+    settings = SolveSettings(time_limit_s=20.0, workers=2, seed=3,
+                             deterministic_time_per_second=0.02)
+    roomy = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 60)
+    tight = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 2.0)
+    plain = solve_part(snap, settings, 4.0, 4.0)
+    for out in (roomy, tight, plain):
+        assert validate_output(snap, out) == []
+    caps = {name: out["stats"]["phase1_cap_s"]
+            for name, out in (("roomy", roomy), ("tight", tight), ("plain", plain))}
+    assert caps["roomy"] > 1.3 * caps["plain"], caps
+    assert caps["tight"] < 2.0 * 0.95 * settings.phase1_share, caps
+    assert roomy["scheduled"] == plain["scheduled"]

@@ -64,7 +64,10 @@ class SolveSettings:
     processes: int | None = None
     phase1_share: float = 0.8
     post_share: float = 0.05
+    # Parts side by side: share of the deterministic budget (see part_budgets).
     parallel_headroom: float = 0.6
+    # A part's wall-clock safety cap may stretch to this x its share, deadline permitting.
+    wall_stretch: float = 1.5
 
 
 STATUS_ORDER = ("OPTIMAL", "FEASIBLE", "BASELINE", "EMPTY")
@@ -188,6 +191,7 @@ def _optimise(
     remaining = max(0.1, budget.wall_s - build_s)
     dtime1 = budget.deterministic_time(settings, settings.phase1_share)
     cap1 = remaining * settings.phase1_share
+    stats["phase1_cap_s"] = round(cap1, 3)
     solver = cp_model.CpSolver()
     _parameters(solver, settings, cap1, dtime1)
     status = solver.solve(pm.model)
@@ -204,7 +208,6 @@ def _optimise(
         phase1_wall_s=round(solver.wall_time, 3),
         phase1_dtime=round(solver.response_proto.deterministic_time, 3),
         phase1_stopped_by=_stopped_by(solver, status, cap1),
-        phase1_cap_s=round(cap1, 3),
     )
     left = budget.wall_s - (time.perf_counter() - started)
     # Deterministic mode always runs phase 2 (skipping it on a clock reading would make the
@@ -270,17 +273,23 @@ def solve_part(
     settings: SolveSettings,
     seconds: float,
     nominal_s: float | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Solve one independent part of a snapshot (one region, or regions linked by therapists)
     in ``seconds`` of wall clock; ``nominal_s`` (default: ``seconds``) is the clock-free budget
-    behind the deterministic time."""
+    behind the deterministic time. ``deadline`` (a ``time.time()``) is when the whole snapshot
+    must be done: the part's wall-clock cap then stretches to ``wall_stretch`` x ``seconds``
+    where the deadline leaves room (parts that finished early leave slack), and shrinks below
+    ``seconds`` where it does not. Only the safety cap moves; the deterministic time does not."""
     started = time.perf_counter()
+    nominal = (seconds if nominal_s is None else nominal_s) * (1 - settings.post_share)
+    if deadline is not None:
+        seconds = max(0.5, min(seconds * settings.wall_stretch, deadline - time.time() - 0.3))
     roster = parse_roster(snapshot)
     inst = build_instance(roster, _instance_settings(settings, roster.as_of))
     # Keep a share of the budget for top-up, reasons and payloads after the search.
     search = 1 - settings.post_share
     wall = max(0.2, seconds * search - (time.perf_counter() - started))
-    nominal = (seconds if nominal_s is None else nominal_s) * search
     placements, ledger, stats = solve_instance(inst, settings, wall, nominal)
     scheduled = [dict(s.raw) for s in inst.kept.values()]
     scheduled += [scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements]
@@ -394,7 +403,7 @@ def part_budgets(
 
 
 def _solve_part_star(
-    args: tuple[dict[str, Any], SolveSettings, float, float],
+    args: tuple[dict[str, Any], SolveSettings, float, float, float],
 ) -> dict[str, Any]:
     return solve_part(*args)
 
@@ -408,7 +417,9 @@ def solve_snapshot(
     processes, seconds, nominal = part_budgets(
         settings, len(parts), time.perf_counter() - started, os.cpu_count() or 1
     )
-    jobs = [(p, settings, seconds, nominal) for p in parts]
+    # When the whole snapshot must be done, on the wall clock every part process shares.
+    deadline = time.time() + settings.time_limit_s - (time.perf_counter() - started)
+    jobs = [(p, settings, seconds, nominal, deadline) for p in parts]
     if processes > 1:
         # spawn, not fork: the service calls this from a threaded process, and forking one
         # that holds a lock in another thread can deadlock the child.
