@@ -11,7 +11,7 @@ from typing import Any
 from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iop_contracts import topics
 from iop_contracts.envelope import (
@@ -23,7 +23,12 @@ from iop_contracts.envelope import (
 
 
 class KafkaSettings(BaseSettings):
-    """Broker settings shared by every service; read from unprefixed environment variables."""
+    """Broker settings shared by every service; read from unprefixed environment variables.
+
+    In code, the field names work too: `KafkaSettings(bootstrap_servers="host:9092")`.
+    """
+
+    model_config = SettingsConfigDict(populate_by_name=True)
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")

@@ -49,7 +49,7 @@ def enrollment_events(snapshot: Mapping[str, Any]) -> list[CloudEvent]:
 def settings_for(bootstrap: str, unique: str, **overrides: Any) -> SchedulerSettings:
     """Settings for a test instance: its own group, short session, short solves."""
     values: dict[str, Any] = {
-        "kafka": KafkaSettings(**{"KAFKA_BOOTSTRAP_SERVERS": bootstrap}),
+        "kafka": KafkaSettings(bootstrap_servers=bootstrap),
         "group_id": f"scheduler-{unique}",
         "client_id": f"scheduler-{unique}",
         "session_timeout_ms": 6000,

@@ -141,6 +141,9 @@ class Projection:
         if event.type not in ENROLLMENT_EVENTS:
             raise UnusableEvent(f"type: {event.type} does not belong on the enrollment topic")
         payload = event.payload()
+        # ENROLLMENT_EVENTS holds exactly these payload types (ClientDischarged among the
+        # withdrawals); the check tells the type checker what the type check above already did.
+        assert isinstance(payload, EnrollmentRequested | EnrollmentDeclined | EnrollmentWithdrawn)
         region_id = str(payload.region_id)
         if require_known_region and region_id not in self.roster.known_regions():
             raise UnusableEvent(f"data.region_id: no site of the roster is in region {region_id}")
@@ -176,6 +179,7 @@ class Projection:
             return False
         self._schedule_ids.add(event.id)
         payload = event.payload()
+        assert isinstance(payload, ClientScheduled | ClientWaitlisted | ClientUnscheduled)
         client_id = str(payload.client_id)
         state = self.schedules.setdefault(client_id, ScheduleState(Status.UNSCHEDULED))
         if isinstance(payload, ClientScheduled):  # and ClientRescheduled
