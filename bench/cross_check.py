@@ -100,8 +100,9 @@ def perturb(snapshot: Snapshot, rng: random.Random) -> Snapshot:
             e["accepts_telehealth"] = False
     for s in snap["sites"]:
         if rng.random() < 0.3:
-            s["windows"] = [dict(w, end="21:00") if w["end"] == "21:30" else w
-                            for w in s["windows"]]
+            s["windows"] = [
+                dict(w, end="21:00") if w["end"] == "21:30" else w for w in s["windows"]
+            ]
     for t in snap["therapists"]:
         if rng.random() < 0.2:
             t["telehealth"] = False
@@ -114,10 +115,17 @@ def perturb(snapshot: Snapshot, rng: random.Random) -> Snapshot:
     return snap
 
 
-def run_case(name: str, snap: Snapshot, settings: SolveSettings,
-             totals: dict[str, Counter[str]], examples: dict[str, list[str]]) -> None:
+def run_case(
+    name: str,
+    snap: Snapshot,
+    settings: SolveSettings,
+    totals: dict[str, Counter[str]],
+    examples: dict[str, list[str]],
+) -> None:
     runners: list[tuple[str, Callable[[Snapshot, SolveSettings], dict[str, Any]]]] = [
-        ("solver", solve_snapshot), ("baseline", first_fit)]
+        ("solver", solve_snapshot),
+        ("baseline", first_fit),
+    ]
     for label, fn in runners:
         t0 = time.perf_counter()
         out = fn(snap, settings)
@@ -137,11 +145,13 @@ def run_case(name: str, snap: Snapshot, settings: SolveSettings,
             bucket = examples.setdefault(f"{label} validate {v.rule}", [])
             if len(bucket) < 4:
                 bucket.append(f"[{name}] {v}")
-        print(f"{name:<34} {label:<8} enr={len(snap['enrollments']):>4} "
-              f"old={len(snap.get('schedules') or []):>3} placed={len(out['scheduled']):>4} "
-              f"wait={len(out['waitlisted']):>4} wall={wall:5.1f}s findings={dict(by_rule)} "
-              f"validate={dict(by_own)}",
-              flush=True)
+        print(
+            f"{name:<34} {label:<8} enr={len(snap['enrollments']):>4} "
+            f"old={len(snap.get('schedules') or []):>3} placed={len(out['scheduled']):>4} "
+            f"wait={len(out['waitlisted']):>4} wall={wall:5.1f}s findings={dict(by_rule)} "
+            f"validate={dict(by_own)}",
+            flush=True,
+        )
 
 
 def main() -> int:
@@ -158,32 +168,65 @@ def main() -> int:
     seeds = range(3) if args.quick else range(8)
     for seed in seeds:
         for sites, load in ((2, 0.6), (2, 1.3), (3, 1.0)):
-            cases.append((f"seed={seed} 1x{sites} load={load}",
-                          lambda seed=seed, sites=sites, load=load: generate(
-                              seed, regions=1, sites_per_region=sites, load=load), small))
+            cases.append(
+                (
+                    f"seed={seed} 1x{sites} load={load}",
+                    lambda seed=seed, sites=sites, load=load: generate(
+                        seed, regions=1, sites_per_region=sites, load=load
+                    ),
+                    small,
+                )
+            )
     if not args.quick:
-        cases.append(("seed=11 2x3 load=1.2",
-                      lambda: generate(11, regions=2, sites_per_region=3, load=1.2), big))
-        cases.append(("seed=5 1x6 load=1.0 (~400)",
-                      lambda: generate(5, regions=1, sites_per_region=6, load=1.0), big))
+        cases.append(
+            (
+                "seed=11 2x3 load=1.2",
+                lambda: generate(11, regions=2, sites_per_region=3, load=1.2),
+                big,
+            )
+        )
+        cases.append(
+            (
+                "seed=5 1x6 load=1.0 (~400)",
+                lambda: generate(5, regions=1, sites_per_region=6, load=1.0),
+                big,
+            )
+        )
         for seed in range(6):
-            cases.append((f"perturbed seed={100 + seed} 1x3",
-                          lambda seed=seed: perturb(generate(100 + seed, regions=1,
-                                                             sites_per_region=3, load=1.1),
-                                                    random.Random(seed)), small))
+            cases.append(
+                (
+                    f"perturbed seed={100 + seed} 1x3",
+                    lambda seed=seed: perturb(
+                        generate(100 + seed, regions=1, sites_per_region=3, load=1.1),
+                        random.Random(seed),
+                    ),
+                    small,
+                )
+            )
     for seed in (21, 22) if args.quick else (21, 22, 23, 24):
+
         def old(seed: int = seed) -> Snapshot:
             base = generate(seed, regions=1, sites_per_region=3, load=1.2)
             return with_existing(base, 0.6, small)
 
         cases.append((f"existing seed={seed} 1x3", old, small))
-        cases.append((f"existing+changes seed={seed} 1x3",
-                      lambda seed=seed, old=old: change_roster(old(), random.Random(seed)),
-                      small))
+        cases.append(
+            (
+                f"existing+changes seed={seed} 1x3",
+                lambda seed=seed, old=old: change_roster(old(), random.Random(seed)),
+                small,
+            )
+        )
     if not args.quick:
-        cases.append(("existing seed=31 1x6 (~400)",
-                      lambda: with_existing(generate(31, regions=1, sites_per_region=6,
-                                                     load=1.0), 0.75, big), big))
+        cases.append(
+            (
+                "existing seed=31 1x6 (~400)",
+                lambda: with_existing(
+                    generate(31, regions=1, sites_per_region=6, load=1.0), 0.75, big
+                ),
+                big,
+            )
+        )
 
     totals: dict[str, Counter[str]] = {"solver": Counter(), "baseline": Counter()}
     examples: dict[str, list[str]] = {}

@@ -61,9 +61,7 @@ CASES = [
 def _weighted(snap: dict[str, Any], out: dict[str, Any], only: set[str] | None = None) -> int:
     weights = {e["client_id"]: WEIGHT[e["priority"]] for e in snap["enrollments"]}
     return sum(
-        weights[s["client_id"]]
-        for s in out["scheduled"]
-        if only is None or s["client_id"] in only
+        weights[s["client_id"]] for s in out["scheduled"] if only is None or s["client_id"] in only
     )
 
 
@@ -73,11 +71,14 @@ def _quality(snap: dict[str, Any], out: dict[str, Any]) -> tuple[float, float]:
     waits, first = [], 0
     for s in out["scheduled"]:
         c = clients[s["client_id"]]
-        waits.append((date.fromisoformat(s["start_date"])
-                      - date.fromisoformat(c["requested_start"])).days)
+        waits.append(
+            (date.fromisoformat(s["start_date"]) - date.fromisoformat(c["requested_start"])).days
+        )
         prefs = c["preferred_site_ids"]
-        first += bool(prefs) and s["group"]["delivery"] == "in_person" and (
-            s["group"]["site_id"] == prefs[0]
+        first += (
+            bool(prefs)
+            and s["group"]["delivery"] == "in_person"
+            and (s["group"]["site_id"] == prefs[0])
         )
     n = max(1, len(out["scheduled"]))
     return sum(waits) / n, first / n
@@ -119,16 +120,30 @@ def run_case(case: Case) -> dict[str, Any]:
     wait, first_choice = _quality(snap, out)
     clerk_wait, clerk_first = _quality(snap, clerk)
     return {
-        "case": case.name, "seed": case.seed, "regions": case.regions, "sites": case.sites,
-        "load": case.load, "enrollments": len(snap["enrollments"]),
-        "groups": len(snap["groups"]), "therapists": len(snap["therapists"]),
-        "baseline": _weighted(snap, clerk), "placed_weighted": _weighted(snap, out),
-        "placed": len(out["scheduled"]), "gap": out["stats"]["gap"],
-        "wait": wait, "clerk_wait": clerk_wait, "first_choice": first_choice,
-        "clerk_first_choice": clerk_first, "wall_s": wall, "clerk_s": clerk_s,
+        "case": case.name,
+        "seed": case.seed,
+        "regions": case.regions,
+        "sites": case.sites,
+        "load": case.load,
+        "enrollments": len(snap["enrollments"]),
+        "groups": len(snap["groups"]),
+        "therapists": len(snap["therapists"]),
+        "baseline": _weighted(snap, clerk),
+        "placed_weighted": _weighted(snap, out),
+        "placed": len(out["scheduled"]),
+        "gap": out["stats"]["gap"],
+        "wait": wait,
+        "clerk_wait": clerk_wait,
+        "first_choice": first_choice,
+        "clerk_first_choice": clerk_first,
+        "wall_s": wall,
+        "clerk_s": clerk_s,
         "violations": len(validate_output(snap, out)),
-        "clerk_violations": len(validate_output(snap, clerk)), "peak_mib": _peak_mib(),
-        "moved": None, "digest": _digest(out), "stops": _stops(out),
+        "clerk_violations": len(validate_output(snap, clerk)),
+        "peak_mib": _peak_mib(),
+        "moved": None,
+        "digest": _digest(out),
+        "stops": _stops(out),
     }
 
 
@@ -153,17 +168,30 @@ def _incremental(case: Case, full: dict[str, Any]) -> dict[str, Any]:
     wait, first_choice = _quality(later, new_only)
     clerk_wait, clerk_first = _quality(later, clerk_new)
     return {
-        "case": f"incremental 20 into {len(before)} placed", "seed": case.seed,
-        "regions": 1, "sites": case.sites, "load": case.load, "enrollments": 20,
-        "groups": len(full["groups"]), "therapists": len(full["therapists"]),
+        "case": f"incremental 20 into {len(before)} placed",
+        "seed": case.seed,
+        "regions": 1,
+        "sites": case.sites,
+        "load": case.load,
+        "enrollments": 20,
+        "groups": len(full["groups"]),
+        "therapists": len(full["therapists"]),
         "baseline": _weighted(later, clerk, new_ids),
         "placed_weighted": _weighted(later, out, new_ids),
-        "placed": len(new_only["scheduled"]), "gap": out["stats"]["gap"],
-        "wait": wait, "clerk_wait": clerk_wait, "first_choice": first_choice,
-        "clerk_first_choice": clerk_first, "wall_s": wall, "clerk_s": 0.0,
+        "placed": len(new_only["scheduled"]),
+        "gap": out["stats"]["gap"],
+        "wait": wait,
+        "clerk_wait": clerk_wait,
+        "first_choice": first_choice,
+        "clerk_first_choice": clerk_first,
+        "wall_s": wall,
+        "clerk_s": 0.0,
         "violations": len(validate_output(later, out)),
-        "clerk_violations": len(validate_output(later, clerk)), "peak_mib": _peak_mib(),
-        "moved": moved, "digest": _digest(out), "stops": _stops(out),
+        "clerk_violations": len(validate_output(later, clerk)),
+        "peak_mib": _peak_mib(),
+        "moved": moved,
+        "digest": _digest(out),
+        "stops": _stops(out),
     }
 
 
@@ -195,8 +223,11 @@ def main() -> None:
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--only", type=str, default="", help="comma-separated case indexes")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="run each case N times (fresh processes) and "
-        "report whether the schedules are identical"
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each case N times (fresh processes) and "
+        "report whether the schedules are identical",
     )
     args = parser.parse_args()
     if args.case is not None:
@@ -212,7 +243,9 @@ def main() -> None:
         runs = []
         for _ in range(max(1, args.repeat)):
             done = subprocess.run(
-                [sys.executable, __file__, "--case", str(i)], capture_output=True, text=True,
+                [sys.executable, __file__, "--case", str(i)],
+                capture_output=True,
+                text=True,
                 check=True,
             )
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -220,8 +253,11 @@ def main() -> None:
         rows.append(row)
         print(_row(row), flush=True)
         repeats.append(
-            (f"{row['case']} s{row['seed']}", [r["digest"] for r in runs],
-             [r["stops"] for r in runs])
+            (
+                f"{row['case']} s{row['seed']}",
+                [r["digest"] for r in runs],
+                [r["stops"] for r in runs],
+            )
         )
     print("\nschedule digests per run (identical = reproduced) and what ended each phase:")
     for name, digests, stops in repeats:
@@ -230,8 +266,10 @@ def main() -> None:
     loaded = [r for r in rows if r["load"] >= 1.0 and r["baseline"] and r["moved"] is None]
     if loaded:
         mean = sum(r["placed_weighted"] / r["baseline"] for r in loaded) / len(loaded)
-        print(f"\nmean placed-weighted ratio vs clerk where load >= 1.0: {mean:.3f} "
-              f"over {len(loaded)} instances")
+        print(
+            f"\nmean placed-weighted ratio vs clerk where load >= 1.0: {mean:.3f} "
+            f"over {len(loaded)} instances"
+        )
     worse = [r for r in rows if r["placed_weighted"] < r["baseline"]]
     print(f"instances where the solver placed less than the clerk: {len(worse)}")
 

@@ -212,8 +212,15 @@ class _Checker:
             if entry.get("day") not in DAYS or start is None or end is None or start >= end:
                 continue
             slots.append(
-                Slot(entry["day"], start, end, group.get("site_id"), group.get("delivery", ""),
-                     f"group {gid}", clients)
+                Slot(
+                    entry["day"],
+                    start,
+                    end,
+                    group.get("site_id"),
+                    group.get("delivery", ""),
+                    f"group {gid}",
+                    clients,
+                )
             )
         return slots
 
@@ -224,9 +231,15 @@ class _Checker:
         start, end = parse_time(ind.get("start")), parse_time(ind.get("end"))
         if ind.get("day") not in DAYS or start is None or end is None or start >= end:
             return None
-        return Slot(ind["day"], start, end, ind.get("site_id"), ind.get("delivery", ""),
-                    f"individual session of {cid} with {ind.get('therapist_id')}",
-                    frozenset({cid}))
+        return Slot(
+            ind["day"],
+            start,
+            end,
+            ind.get("site_id"),
+            ind.get("delivery", ""),
+            f"individual session of {cid} with {ind.get('therapist_id')}",
+            frozenset({cid}),
+        )
 
     # ------------------------------------------------------------------ run
     def run(self) -> list[Finding]:
@@ -263,11 +276,15 @@ class _Checker:
                 seen[cid].append(kind)
         for cid, kinds in seen.items():
             if cid not in self.enrollments:
-                self.add("coverage", f"client {cid} is {'/'.join(kinds)} but has no enrollment",
-                         [cid])
+                self.add(
+                    "coverage", f"client {cid} is {'/'.join(kinds)} but has no enrollment", [cid]
+                )
             elif len(kinds) > 1:
-                self.add("coverage", f"client {cid} appears {len(kinds)} times "
-                         f"({', '.join(kinds)})", [cid])
+                self.add(
+                    "coverage",
+                    f"client {cid} appears {len(kinds)} times ({', '.join(kinds)})",
+                    [cid],
+                )
         for cid in self.enrollments:
             if cid not in seen:
                 self.add("coverage", f"client {cid} is neither scheduled nor waitlisted", [cid])
@@ -284,8 +301,12 @@ class _Checker:
         facilitator = self.therapists.get(fid) if isinstance(fid, str) else None
 
         if sched.get("region_id") != enr.get("region_id"):
-            self.add("payload", f"client {cid}: region_id {sched.get('region_id')!r} differs "
-                     f"from the enrollment's {enr.get('region_id')!r}", [cid])
+            self.add(
+                "payload",
+                f"client {cid}: region_id {sched.get('region_id')!r} differs "
+                f"from the enrollment's {enr.get('region_id')!r}",
+                [cid],
+            )
         if group is None:
             self.add("rule 1", f"client {cid}: group {gid!r} is not in the roster", [cid])
         else:
@@ -293,11 +314,15 @@ class _Checker:
             self.check_fit(cid, enr, gid, group)
             self.check_group_access(cid, enr, gid, group)
         if therapist is None:
-            self.add("rule 6", f"client {cid}: individual therapist {tid!r} is not in the roster",
-                     [cid])
+            self.add(
+                "rule 6", f"client {cid}: individual therapist {tid!r} is not in the roster", [cid]
+            )
         if fid is not None and facilitator is None:
-            self.add("rule 8", f"client {cid}: facilitator {fid!r} of group {gid} is not in the "
-                     "roster", [cid])
+            self.add(
+                "rule 8",
+                f"client {cid}: facilitator {fid!r} of group {gid} is not in the roster",
+                [cid],
+            )
 
         islot = self.individual_slot(cid, sched)
         self.check_individual(cid, enr, ind, islot)
@@ -309,40 +334,59 @@ class _Checker:
             self.check_therapist_slot(therapist, tid, islot, "individual", cid)
         self.check_dates(cid, enr, sched, group, gid, gslots)
 
-    def check_group_payload(self, cid: str, gid: str, group: Json, gpay: Json,
-                            sched: Json) -> None:
+    def check_group_payload(self, cid: str, gid: str, group: Json, gpay: Json, sched: Json) -> None:
         """The emitted group block repeats roster facts; they must agree with the roster."""
         for key in ("site_id", "delivery"):
             if gpay.get(key) != group.get(key):
-                self.add("payload", f"client {cid}: group {gid} {key} is {gpay.get(key)!r} in "
-                         f"the schedule but {group.get(key)!r} in the roster", [cid])
+                self.add(
+                    "payload",
+                    f"client {cid}: group {gid} {key} is {gpay.get(key)!r} in "
+                    f"the schedule but {group.get(key)!r} in the roster",
+                    [cid],
+                )
         emitted = sorted(_session_keys(gpay.get("sessions")))
         roster = sorted(_session_keys(group.get("sessions")))
         if emitted != roster:
-            self.add("payload", f"client {cid}: group {gid} sessions in the schedule "
-                     f"{emitted} differ from the roster {roster}", [cid])
+            self.add(
+                "payload",
+                f"client {cid}: group {gid} sessions in the schedule "
+                f"{emitted} differ from the roster {roster}",
+                [cid],
+            )
         site = self.sites.get(group.get("site_id"))
         # READING (strict): `timezone` is the site's time zone (all sites of a region share one).
         if site is not None and sched.get("timezone") != site.get("timezone"):
-            self.add("payload", f"client {cid}: timezone {sched.get('timezone')!r} is not the "
-                     f"site's {site.get('timezone')!r}", [cid])
+            self.add(
+                "payload",
+                f"client {cid}: timezone {sched.get('timezone')!r} is not the "
+                f"site's {site.get('timezone')!r}",
+                [cid],
+            )
         version = sched.get("schedule_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            self.add("payload", f"client {cid}: schedule_version {version!r} is not a positive "
-                     "integer", [cid])
+            self.add(
+                "payload",
+                f"client {cid}: schedule_version {version!r} is not a positive integer",
+                [cid],
+            )
 
     def check_fit(self, cid: str, enr: Json, gid: str, group: Json) -> None:
         """Rule 1: same track, population, language; gender any or matching."""
         for key in ("track", "population", "language"):
             if group.get(key) != enr.get(key):
-                self.add("rule 1", f"client {cid}: group {gid} {key} {group.get(key)!r} != "
-                         f"client's {enr.get(key)!r}", [cid])
+                self.add(
+                    "rule 1",
+                    f"client {cid}: group {gid} {key} {group.get(key)!r} != "
+                    f"client's {enr.get(key)!r}",
+                    [cid],
+                )
         gender = group_gender(group)
         # READING: a nonbinary or undisclosed client fits only an `any` group ("a women/men group
         # admits only a client of that gender").
         if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
-            self.add("rule 1", f"client {cid} ({enr.get('gender')}) is in {gender!r} group "
-                     f"{gid}", [cid])
+            self.add(
+                "rule 1", f"client {cid} ({enr.get('gender')}) is in {gender!r} group {gid}", [cid]
+            )
 
     def check_group_access(self, cid: str, enr: Json, gid: str, group: Json) -> None:
         """Rule 2 for the group."""
@@ -350,23 +394,37 @@ class _Checker:
         site = self.sites.get(group.get("site_id"))
         if delivery == "in_person":
             if group.get("site_id") not in (enr.get("preferred_site_ids") or []):
-                self.add("rule 2", f"client {cid}: in-person group {gid} at site "
-                         f"{group.get('site_id')} is not among the client's preferred sites",
-                         [cid])
+                self.add(
+                    "rule 2",
+                    f"client {cid}: in-person group {gid} at site "
+                    f"{group.get('site_id')} is not among the client's preferred sites",
+                    [cid],
+                )
         elif delivery == "telehealth":
             if enr.get("accepts_telehealth") is not True:
-                self.add("rule 2", f"client {cid} does not accept telehealth but is in "
-                         f"telehealth group {gid}", [cid])
+                self.add(
+                    "rule 2",
+                    f"client {cid} does not accept telehealth but is in telehealth group {gid}",
+                    [cid],
+                )
             if site is None or site.get("region_id") != enr.get("region_id"):
-                self.add("rule 2", f"client {cid}: telehealth group {gid}'s site "
-                         f"{group.get('site_id')} is not in the client's region "
-                         f"{enr.get('region_id')}", [cid])
+                self.add(
+                    "rule 2",
+                    f"client {cid}: telehealth group {gid}'s site "
+                    f"{group.get('site_id')} is not in the client's region "
+                    f"{enr.get('region_id')}",
+                    [cid],
+                )
         else:
-            self.add("rule 2", f"client {cid}: group {gid} has unknown delivery {delivery!r}",
-                     [cid])
+            self.add(
+                "rule 2", f"client {cid}: group {gid} has unknown delivery {delivery!r}", [cid]
+            )
         if site is None:
-            self.add("rule 3", f"client {cid}: group {gid}'s site {group.get('site_id')!r} is "
-                     "not in the roster", [cid])
+            self.add(
+                "rule 3",
+                f"client {cid}: group {gid}'s site {group.get('site_id')!r} is not in the roster",
+                [cid],
+            )
 
     def check_individual(self, cid: str, enr: Json, ind: Json, islot: Slot | None) -> None:
         """Individual session shape (60 min) and, READING (strict), rule 2 for it too.
@@ -377,60 +435,101 @@ class _Checker:
         reading: apply rule 2 to the individual session as well (tagged ``rule 2 (strict)``).
         """
         if islot is None:
-            self.add("individual", f"client {cid}: individual session {dict(ind)!r} is "
-                     "malformed (day, start, end)", [cid])
+            self.add(
+                "individual",
+                f"client {cid}: individual session {dict(ind)!r} is malformed (day, start, end)",
+                [cid],
+            )
             return
         if islot.end - islot.start != INDIVIDUAL_MINUTES:
-            self.add("individual", f"client {cid}: individual session lasts "
-                     f"{islot.end - islot.start} minutes, not {INDIVIDUAL_MINUTES}", [cid])
+            self.add(
+                "individual",
+                f"client {cid}: individual session lasts "
+                f"{islot.end - islot.start} minutes, not {INDIVIDUAL_MINUTES}",
+                [cid],
+            )
         site = self.sites.get(islot.site_id) if isinstance(islot.site_id, str) else None
         if site is None:
             # READING (strict): every session, telehealth included, is "held" by a site whose
             # windows it must fit (rule 3); without a site that cannot be shown.
-            self.add("rule 3", f"client {cid}: individual session names no known site "
-                     f"({islot.site_id!r})", [cid])
+            self.add(
+                "rule 3",
+                f"client {cid}: individual session names no known site ({islot.site_id!r})",
+                [cid],
+            )
         if islot.delivery == "in_person":
             if islot.site_id not in (enr.get("preferred_site_ids") or []):
-                self.add("rule 2 (strict)", f"client {cid}: in-person individual session at "
-                         f"site {islot.site_id} which is not among the client's preferred sites",
-                         [cid])
+                self.add(
+                    "rule 2 (strict)",
+                    f"client {cid}: in-person individual session at "
+                    f"site {islot.site_id} which is not among the client's preferred sites",
+                    [cid],
+                )
         elif islot.delivery == "telehealth":
             if enr.get("accepts_telehealth") is not True:
-                self.add("rule 2 (strict)", f"client {cid} does not accept telehealth but has a "
-                         "telehealth individual session", [cid])
+                self.add(
+                    "rule 2 (strict)",
+                    f"client {cid} does not accept telehealth but has a "
+                    "telehealth individual session",
+                    [cid],
+                )
             if site is not None and site.get("region_id") != enr.get("region_id"):
-                self.add("rule 2 (strict)", f"client {cid}: telehealth individual session's "
-                         f"site {islot.site_id} is outside region {enr.get('region_id')}", [cid])
+                self.add(
+                    "rule 2 (strict)",
+                    f"client {cid}: telehealth individual session's "
+                    f"site {islot.site_id} is outside region {enr.get('region_id')}",
+                    [cid],
+                )
         else:
-            self.add("individual", f"client {cid}: individual session delivery "
-                     f"{islot.delivery!r} is neither in_person nor telehealth", [cid])
+            self.add(
+                "individual",
+                f"client {cid}: individual session delivery "
+                f"{islot.delivery!r} is neither in_person nor telehealth",
+                [cid],
+            )
 
-    def check_time(self, cid: str, enr: Json, gid: Any, group: Json | None,
-                   gslots: list[Slot], islot: Slot | None) -> None:
+    def check_time(
+        self,
+        cid: str,
+        enr: Json,
+        gid: Any,
+        group: Json | None,
+        gslots: list[Slot],
+        islot: Slot | None,
+    ) -> None:
         """Rule 3: client availability, site windows, no client overlap."""
         avail = intervals(enr.get("availability"))
         if group is not None:
             raw = group.get("sessions") or []
             if len(gslots) != len(raw) or not raw:
-                self.add("rule 3", f"client {cid}: group {gid} has malformed or no sessions "
-                         f"{raw!r}", [cid])
+                self.add(
+                    "rule 3",
+                    f"client {cid}: group {gid} has malformed or no sessions {raw!r}",
+                    [cid],
+                )
         slots = [*gslots, *([islot] if islot is not None else [])]
         for slot in slots:
             if not inside(slot.day, slot.start, slot.end, avail):
-                self.add("rule 3", f"client {cid}: {slot.text()} is outside the client's "
-                         "availability", [cid])
+                self.add(
+                    "rule 3",
+                    f"client {cid}: {slot.text()} is outside the client's availability",
+                    [cid],
+                )
             site = self.sites.get(slot.site_id) if isinstance(slot.site_id, str) else None
-            if site is not None and not inside(slot.day, slot.start, slot.end,
-                                               site_windows(site)):
-                self.add("rule 3", f"client {cid}: {slot.text()} is outside every window of "
-                         f"site {slot.site_id}", [cid])
+            if site is not None and not inside(slot.day, slot.start, slot.end, site_windows(site)):
+                self.add(
+                    "rule 3",
+                    f"client {cid}: {slot.text()} is outside every window of site {slot.site_id}",
+                    [cid],
+                )
         for i, a in enumerate(slots):
-            for b in slots[i + 1:]:
+            for b in slots[i + 1 :]:
                 if overlaps(a, b):
                     self.add("rule 3", f"client {cid}: {a.text()} overlaps {b.text()}", [cid])
 
-    def check_hours(self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any,
-                    islot: Slot | None) -> None:
+    def check_hours(
+        self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any, islot: Slot | None
+    ) -> None:
         """Rule 5: group + individual hours >= 9 adult / >= 6 adolescent, < 20; payload agrees."""
         if group is None or islot is None:
             return
@@ -440,18 +539,33 @@ class _Checker:
         if minimum is None:
             self.add("rule 5", f"client {cid}: unknown population {population!r}", [cid])
         elif hours < minimum - HOURS_TOLERANCE:
-            self.add("rule 5", f"client {cid} ({population}): {hours:g} weekly hours < "
-                     f"{minimum:g}", [cid])
+            self.add(
+                "rule 5",
+                f"client {cid} ({population}): {hours:g} weekly hours < {minimum:g}",
+                [cid],
+            )
         if hours >= MAX_HOURS_EXCLUSIVE - HOURS_TOLERANCE:
             self.add("rule 5", f"client {cid}: {hours:g} weekly hours is not under 20", [cid])
         stated = sched.get("weekly_hours")
         if not isinstance(stated, int | float) or abs(float(stated) - hours) > HOURS_TOLERANCE:
-            self.add("rule 5", f"client {cid}: payload weekly_hours {stated!r} but group "
-                     f"{gid} + individual session make {hours:g}", [cid])
+            self.add(
+                "rule 5",
+                f"client {cid}: payload weekly_hours {stated!r} but group "
+                f"{gid} + individual session make {hours:g}",
+                [cid],
+            )
 
-    def check_credentials(self, cid: str, enr: Json, group: Json | None, gid: Any,
-                          facilitator: Json | None, fid: Any, therapist: Json | None,
-                          tid: Any) -> None:
+    def check_credentials(
+        self,
+        cid: str,
+        enr: Json,
+        group: Json | None,
+        gid: Any,
+        facilitator: Json | None,
+        fid: Any,
+        therapist: Json | None,
+        tid: Any,
+    ) -> None:
         """Rule 6, for this client's facilitator and individual therapist.
 
         READING (strict): credential names match exactly as listed in SCHEDULING.md (case
@@ -461,90 +575,147 @@ class _Checker:
         if facilitator is not None:
             creds = set(facilitator.get("credentials") or [])
             clinical, addiction = bool(creds & CLINICAL), bool(creds & ADDICTION)
-            need = {"mental_health": clinical, "substance_use": addiction,
-                    "dual_diagnosis": clinical and addiction}.get(track, False)
+            need = {
+                "mental_health": clinical,
+                "substance_use": addiction,
+                "dual_diagnosis": clinical and addiction,
+            }.get(track, False)
             if not need:
-                self.add("rule 6", f"client {cid}: facilitator {fid} of group {gid} lacks the "
-                         f"credentials for {track} ({sorted(creds)})", [cid])
+                self.add(
+                    "rule 6",
+                    f"client {cid}: facilitator {fid} of group {gid} lacks the "
+                    f"credentials for {track} ({sorted(creds)})",
+                    [cid],
+                )
             modality = group.get("modality") if group is not None else None
             if modality in MODALITY_NEEDS_FACILITATOR and modality not in (
-                    facilitator.get("modalities") or []):
-                self.add("rule 6", f"client {cid}: facilitator {fid} of {modality} group {gid} "
-                         f"does not list {modality}", [cid])
+                facilitator.get("modalities") or []
+            ):
+                self.add(
+                    "rule 6",
+                    f"client {cid}: facilitator {fid} of {modality} group {gid} "
+                    f"does not list {modality}",
+                    [cid],
+                )
             self.check_serves(cid, enr, facilitator, f"facilitator {fid} of group {gid}")
         elif fid is None and group is not None:
             self.add("rule 8", f"client {cid}: group {gid} has no facilitator", [cid])
         if therapist is not None:
             creds = set(therapist.get("credentials") or [])
             clinical, addiction = bool(creds & CLINICAL), bool(creds & ADDICTION)
-            need = {"mental_health": clinical, "substance_use": clinical or addiction,
-                    "dual_diagnosis": clinical}.get(track, False)
+            need = {
+                "mental_health": clinical,
+                "substance_use": clinical or addiction,
+                "dual_diagnosis": clinical,
+            }.get(track, False)
             if not need:
-                self.add("rule 6", f"client {cid}: individual therapist {tid} lacks the "
-                         f"credentials for {track} ({sorted(creds)})", [cid])
+                self.add(
+                    "rule 6",
+                    f"client {cid}: individual therapist {tid} lacks the "
+                    f"credentials for {track} ({sorted(creds)})",
+                    [cid],
+                )
             self.check_serves(cid, enr, therapist, f"individual therapist {tid}")
 
     def check_serves(self, cid: str, enr: Json, therapist: Json, who: str) -> None:
         if enr.get("population") not in (therapist.get("populations") or []):
-            self.add("rule 6", f"client {cid}: {who} does not serve {enr.get('population')}",
-                     [cid])
+            self.add("rule 6", f"client {cid}: {who} does not serve {enr.get('population')}", [cid])
         if enr.get("language") not in (therapist.get("languages") or []):
-            self.add("rule 6", f"client {cid}: {who} does not speak {enr.get('language')}",
-                     [cid])
+            self.add("rule 6", f"client {cid}: {who} does not speak {enr.get('language')}", [cid])
 
-    def check_therapist_slot(self, therapist: Json, tid: str, slot: Slot, role: str,
-                             cid: str | None) -> None:
+    def check_therapist_slot(
+        self, therapist: Json, tid: str, slot: Slot, role: str, cid: str | None
+    ) -> None:
         """Rule 7 for one session: availability, site_ids / telehealth."""
         clients = slot.clients
         if not inside(slot.day, slot.start, slot.end, intervals(therapist.get("availability"))):
-            self.add("rule 7", f"therapist {tid}: {slot.text()} ({role}) is outside their "
-                     "availability", clients)
+            self.add(
+                "rule 7",
+                f"therapist {tid}: {slot.text()} ({role}) is outside their availability",
+                clients,
+            )
         if slot.delivery == "telehealth":
             if therapist.get("telehealth") is not True:
-                self.add("rule 7", f"therapist {tid}: {slot.text()} ({role}) is telehealth but "
-                         "they do not do telehealth", clients)
+                self.add(
+                    "rule 7",
+                    f"therapist {tid}: {slot.text()} ({role}) is telehealth but "
+                    "they do not do telehealth",
+                    clients,
+                )
         elif slot.site_id not in (therapist.get("site_ids") or []):
-            self.add("rule 7", f"therapist {tid}: in-person {slot.text()} ({role}) at site "
-                     f"{slot.site_id} which is not in their site_ids", clients)
+            self.add(
+                "rule 7",
+                f"therapist {tid}: in-person {slot.text()} ({role}) at site "
+                f"{slot.site_id} which is not in their site_ids",
+                clients,
+            )
 
-    def check_dates(self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any,
-                    gslots: list[Slot]) -> None:
+    def check_dates(
+        self, cid: str, enr: Json, sched: Json, group: Json | None, gid: Any, gslots: list[Slot]
+    ) -> None:
         """Rule 9."""
         start, end = parse_date(sched.get("start_date")), parse_date(sched.get("end_date"))
         if start is None or end is None:
-            self.add("rule 9", f"client {cid}: start_date/end_date {sched.get('start_date')!r}/"
-                     f"{sched.get('end_date')!r} are not ISO dates", [cid])
+            self.add(
+                "rule 9",
+                f"client {cid}: start_date/end_date {sched.get('start_date')!r}/"
+                f"{sched.get('end_date')!r} are not ISO dates",
+                [cid],
+            )
             return
         requested = parse_date(enr.get("requested_start"))
         if requested is None or start < requested:
-            self.add("rule 9", f"client {cid}: start {start} is before requested_start "
-                     f"{enr.get('requested_start')}", [cid])
+            self.add(
+                "rule 9",
+                f"client {cid}: start {start} is before requested_start "
+                f"{enr.get('requested_start')}",
+                [cid],
+            )
         if group is not None:
             open_from = parse_date(group.get("open_from"))
             # READING (strict): a missing open_from is not "open since forever"; only a null in
             # the roster (which the contract does not allow) would be, so flag unparseable ones.
             if group.get("open_from") is not None and (open_from is None or start < open_from):
-                self.add("rule 9", f"client {cid}: start {start} is before group {gid}'s "
-                         f"open_from {group.get('open_from')}", [cid])
+                self.add(
+                    "rule 9",
+                    f"client {cid}: start {start} is before group {gid}'s "
+                    f"open_from {group.get('open_from')}",
+                    [cid],
+                )
             meets = {s.day for s in gslots}
             if DAYS[start.weekday()] not in meets:
-                self.add("rule 9", f"client {cid}: start {start} is a {DAYS[start.weekday()]}, "
-                         f"group {gid} meets {sorted(meets)}", [cid])
+                self.add(
+                    "rule 9",
+                    f"client {cid}: start {start} is a {DAYS[start.weekday()]}, "
+                    f"group {gid} meets {sorted(meets)}",
+                    [cid],
+                )
         weeks = enr.get("program_weeks")
         if isinstance(weeks, int) and not isinstance(weeks, bool):
             expected = start + dt.timedelta(weeks=weeks) - dt.timedelta(days=1)
             if end != expected:
-                self.add("rule 9", f"client {cid}: end {end} but start {start} + {weeks} weeks "
-                         f"- 1 day is {expected}", [cid])
+                self.add(
+                    "rule 9",
+                    f"client {cid}: end {end} but start {start} + {weeks} weeks "
+                    f"- 1 day is {expected}",
+                    [cid],
+                )
         else:
             self.add("rule 9", f"client {cid}: program_weeks {weeks!r} is not an integer", [cid])
         # READING (strict): a NEW schedule cannot start before the snapshot's as_of date (a
         # client cannot join a session in the past). Rule 9 does not say it; tagged strict.
         # Existing schedules keep their old start, so they are exempt.
-        if (not self.for_stability and self.as_of is not None and cid not in self.existing
-                and start < self.as_of):
-            self.add("rule 9 (strict)", f"client {cid}: new schedule starts {start}, before "
-                     f"as_of {self.as_of}", [cid])
+        if (
+            not self.for_stability
+            and self.as_of is not None
+            and cid not in self.existing
+            and start < self.as_of
+        ):
+            self.add(
+                "rule 9 (strict)",
+                f"client {cid}: new schedule starts {start}, before as_of {self.as_of}",
+                [cid],
+            )
 
     # ------------------------------------------------------------------ per group
     def check_groups(self) -> None:
@@ -564,16 +735,25 @@ class _Checker:
             group = self.groups[gid]
             capacity = group.get("capacity")
             if not isinstance(capacity, int) or len(cids) > capacity:
-                self.add("rule 4", f"group {gid} holds {len(cids)} clients, capacity "
-                         f"{capacity!r}", cids)
+                self.add(
+                    "rule 4", f"group {gid} holds {len(cids)} clients, capacity {capacity!r}", cids
+                )
             named = facilitators[gid]
             if len(named) != 1:
-                self.add("rule 8", f"group {gid} has {len(named)} facilitators across its "
-                         f"clients: {sorted(map(str, named))}", cids)
+                self.add(
+                    "rule 8",
+                    f"group {gid} has {len(named)} facilitators across its "
+                    f"clients: {sorted(map(str, named))}",
+                    cids,
+                )
             fixed = group.get("facilitator_id")
             if fixed is not None and named != {fixed}:
-                self.add("rule 8", f"group {gid}: roster fixes facilitator {fixed} but schedules "
-                         f"name {sorted(map(str, named))}", cids)
+                self.add(
+                    "rule 8",
+                    f"group {gid}: roster fixes facilitator {fixed} but schedules "
+                    f"name {sorted(map(str, named))}",
+                    cids,
+                )
             for fid in named:
                 if isinstance(fid, str) and fid in self.therapists:
                     # READING (strict): if clients disagree on the facilitator, every named one
@@ -608,32 +788,47 @@ class _Checker:
             slots.extend(individual.get(tid, []))
             # Pairwise, not just consecutive: the stricter, order-independent form.
             for i, a in enumerate(slots):
-                for b in slots[i + 1:]:
+                for b in slots[i + 1 :]:
                     if a.day != b.day:
                         continue
                     if overlaps(a, b):
-                        self.add("rule 7", f"therapist {tid}: {a.text()} overlaps {b.text()}",
-                                 a.clients | b.clients)
-                    elif (a.delivery == "in_person" and b.delivery == "in_person"
-                          and a.site_id != b.site_id):
+                        self.add(
+                            "rule 7",
+                            f"therapist {tid}: {a.text()} overlaps {b.text()}",
+                            a.clients | b.clients,
+                        )
+                    elif (
+                        a.delivery == "in_person"
+                        and b.delivery == "in_person"
+                        and a.site_id != b.site_id
+                    ):
                         gap = max(a.start, b.start) - min(a.end, b.end)
                         if gap < TRAVEL_MINUTES:
-                            self.add("rule 7", f"therapist {tid}: only {gap} minutes to travel "
-                                     f"between {a.text()} at {a.site_id} and {b.text()} at "
-                                     f"{b.site_id}", a.clients | b.clients)
+                            self.add(
+                                "rule 7",
+                                f"therapist {tid}: only {gap} minutes to travel "
+                                f"between {a.text()} at {a.site_id} and {b.text()} at "
+                                f"{b.site_id}",
+                                a.clients | b.clients,
+                            )
             caseload = len(individual.get(tid, []))
             limit = therapist.get("max_caseload")
             if not isinstance(limit, int) or caseload > limit:
-                self.add("rule 7", f"therapist {tid}: {caseload} individual clients > "
-                         f"max_caseload {limit!r}",
-                         frozenset().union(*(s.clients for s in individual.get(tid, []))))
+                self.add(
+                    "rule 7",
+                    f"therapist {tid}: {caseload} individual clients > max_caseload {limit!r}",
+                    frozenset().union(*(s.clients for s in individual.get(tid, []))),
+                )
             minutes = sum(s.end - s.start for s in slots)
             max_hours = therapist.get("max_weekly_hours")
             if not isinstance(max_hours, int | float) or minutes / 60 > max_hours + HOURS_TOLERANCE:
-                self.add("rule 7", f"therapist {tid}: {minutes / 60:g} weekly hours (groups "
-                         f"{sorted(self.facilitating.get(tid, ()))} + {caseload} individual) > "
-                         f"max_weekly_hours {max_hours!r}",
-                         frozenset().union(*(s.clients for s in slots)))
+                self.add(
+                    "rule 7",
+                    f"therapist {tid}: {minutes / 60:g} weekly hours (groups "
+                    f"{sorted(self.facilitating.get(tid, ()))} + {caseload} individual) > "
+                    f"max_weekly_hours {max_hours!r}",
+                    frozenset().union(*(s.clients for s in slots)),
+                )
 
     def check_contact_leak(self) -> None:
         """CONTRACT.md: "Schedule events carry no contact details"; `contact` never leaves
@@ -648,10 +843,10 @@ class _Checker:
                 if not isinstance(contact, Mapping):
                     continue
                 text = repr(dict(entry))
-                if any(isinstance(v, str) and len(v) >= 3 and v in text
-                       for v in contact.values()):
-                    self.add("payload", f"client {cid}: {kind} payload contains contact data",
-                             [cid])
+                if any(isinstance(v, str) and len(v) >= 3 and v in text for v in contact.values()):
+                    self.add(
+                        "payload", f"client {cid}: {kind} payload contains contact data", [cid]
+                    )
 
     # ------------------------------------------------------------------ waitlist
     def check_waitlist(self) -> None:
@@ -669,8 +864,9 @@ class _Checker:
             enr = self.enrollments.get(cid) if isinstance(cid, str) else None
             reasons = entry.get("reasons")
             if not isinstance(reasons, list) or not reasons:
-                self.add("waitlist", f"client {cid}: waitlisted without reasons", [cid] if cid
-                         else [])
+                self.add(
+                    "waitlist", f"client {cid}: waitlisted without reasons", [cid] if cid else []
+                )
                 continue
             unknown = [r for r in reasons if r not in REASON_CODES]
             if unknown:
@@ -680,15 +876,26 @@ class _Checker:
             if enr is None:
                 continue
             if entry.get("region_id") != enr.get("region_id"):
-                self.add("payload", f"client {cid}: waitlist region_id {entry.get('region_id')!r}"
-                         f" differs from the enrollment's {enr.get('region_id')!r}", [cid])
+                self.add(
+                    "payload",
+                    f"client {cid}: waitlist region_id {entry.get('region_id')!r}"
+                    f" differs from the enrollment's {enr.get('region_id')!r}",
+                    [cid],
+                )
             if "no_group_in_availability" in reasons:
-                fitting = [gid for gid, g in self.groups.items()
-                           if g.get("track") == enr.get("track")
-                           and self.group_fits_rules_1_to_3(enr, g, gid)]
+                fitting = [
+                    gid
+                    for gid, g in self.groups.items()
+                    if g.get("track") == enr.get("track")
+                    and self.group_fits_rules_1_to_3(enr, g, gid)
+                ]
                 if fitting:
-                    self.add("waitlist", f"client {cid}: waitlisted for no_group_in_availability "
-                             f"but group(s) {fitting[:5]} fit rules 1-3", [cid])
+                    self.add(
+                        "waitlist",
+                        f"client {cid}: waitlisted for no_group_in_availability "
+                        f"but group(s) {fitting[:5]} fit rules 1-3",
+                        [cid],
+                    )
 
     def group_fits_rules_1_to_3(self, enr: Json, group: Json, gid: str) -> bool:
         if any(group.get(k) != enr.get(k) for k in ("track", "population", "language")):
@@ -704,7 +911,8 @@ class _Checker:
                 return False
         elif group.get("delivery") == "telehealth":
             if enr.get("accepts_telehealth") is not True or site.get("region_id") != enr.get(
-                    "region_id"):
+                "region_id"
+            ):
                 return False
         else:
             return False
@@ -720,8 +928,10 @@ class _Checker:
         # "fit rules 1-3" either, and no_group_in_availability may name it. (This checker
         # earlier used the union here, the stricter direction for this one claim.)
         avail, windows = intervals(enr.get("availability")), site_windows(site)
-        return all(inside(s.day, s.start, s.end, avail) and inside(s.day, s.start, s.end, windows)
-                   for s in slots)
+        return all(
+            inside(s.day, s.start, s.end, avail) and inside(s.day, s.start, s.end, windows)
+            for s in slots
+        )
 
     # ------------------------------------------------------------------ stability
     def check_stability(self) -> None:
@@ -741,8 +951,11 @@ class _Checker:
         if not self.existing:
             return
         current = {cid: s for cid, s in self.existing.items() if cid in self.enrollments}
-        probe = _Checker(self.snapshot, {"scheduled": list(current.values()), "waitlisted": []},
-                         for_stability=True)
+        probe = _Checker(
+            self.snapshot,
+            {"scheduled": list(current.values()), "waitlisted": []},
+            for_stability=True,
+        )
         broken: set[str] = set()
         for finding in probe.run():
             broken |= finding.clients
@@ -758,28 +971,44 @@ class _Checker:
                     self.check_version_bump(cid, old, new)
                 continue
             if new is None:
-                self.add("rule 10", f"client {cid}: valid existing schedule was dropped "
-                         "(client waitlisted)", [cid])
+                self.add(
+                    "rule 10",
+                    f"client {cid}: valid existing schedule was dropped (client waitlisted)",
+                    [cid],
+                )
                 continue
             old_key, new_key = _stable_key(old), _stable_key(new)
             if old_key != new_key:
-                changed = [name for name, a, b in zip(_STABLE_FIELDS, old_key, new_key,
-                                                      strict=True) if a != b]
-                self.add("rule 10", f"client {cid}: valid existing schedule changed "
-                         f"({', '.join(changed)})", [cid])
+                changed = [
+                    name
+                    for name, a, b in zip(_STABLE_FIELDS, old_key, new_key, strict=True)
+                    if a != b
+                ]
+                self.add(
+                    "rule 10",
+                    f"client {cid}: valid existing schedule changed ({', '.join(changed)})",
+                    [cid],
+                )
             elif dict(new) != dict(old):
                 # READING (strict): a kept schedule is re-emitted byte-for-byte as the snapshot
                 # had it; any other field that differs (version, weekly_hours, timezone, ...) is
                 # a change a consumer would see.
                 changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
-                self.add("rule 10", f"client {cid}: kept schedule re-emitted with different "
-                         f"{', '.join(changed)}", [cid])
+                self.add(
+                    "rule 10",
+                    f"client {cid}: kept schedule re-emitted with different {', '.join(changed)}",
+                    [cid],
+                )
 
     def check_version_bump(self, cid: str, old: Json, new: Json) -> None:
         before, after = old.get("schedule_version"), new.get("schedule_version")
         if isinstance(before, int) and after != before + 1:
-            self.add("payload", f"client {cid}: moved schedule has schedule_version {after!r}, "
-                     f"expected {before + 1}", [cid])
+            self.add(
+                "payload",
+                f"client {cid}: moved schedule has schedule_version {after!r}, "
+                f"expected {before + 1}",
+                [cid],
+            )
 
     def check_rescheduled(self) -> None:
         """``rescheduled`` names the existing clients whose schedule changed.
@@ -803,44 +1032,78 @@ class _Checker:
             listed.add(cid)
             old = self.existing.get(cid)
             if old is None:
-                self.add("payload", f"client {cid}: rescheduled but had no existing schedule",
-                         [cid])
+                self.add(
+                    "payload", f"client {cid}: rescheduled but had no existing schedule", [cid]
+                )
             elif cid not in out:
                 self.add("payload", f"client {cid}: rescheduled but not in scheduled", [cid])
             elif _stable_key(out[cid]) == _stable_key(old):
-                self.add("payload", f"client {cid}: listed as rescheduled but its schedule is "
-                         "unchanged", [cid])
+                self.add(
+                    "payload",
+                    f"client {cid}: listed as rescheduled but its schedule is unchanged",
+                    [cid],
+                )
             elif isinstance(entry, Mapping) and _stable_key(out[cid]) != _stable_key(entry):
-                self.add("payload", f"client {cid}: rescheduled payload differs from its "
-                         "scheduled entry", [cid])
+                self.add(
+                    "payload",
+                    f"client {cid}: rescheduled payload differs from its scheduled entry",
+                    [cid],
+                )
         for cid, old in self.existing.items():
             new = out.get(cid)
             if new is not None and cid not in listed and _stable_key(new) != _stable_key(old):
-                self.add("payload", f"client {cid}: schedule changed but client is not listed "
-                         "in rescheduled", [cid])
+                self.add(
+                    "payload",
+                    f"client {cid}: schedule changed but client is not listed in rescheduled",
+                    [cid],
+                )
 
 
-_STABLE_FIELDS = ("group_id", "facilitator_id", "therapist_id", "individual delivery",
-                  "individual site_id", "individual day", "individual start", "individual end",
-                  "start_date", "end_date")
+_STABLE_FIELDS = (
+    "group_id",
+    "facilitator_id",
+    "therapist_id",
+    "individual delivery",
+    "individual site_id",
+    "individual day",
+    "individual start",
+    "individual end",
+    "start_date",
+    "end_date",
+)
 
 
 def _stable_key(sched: Json) -> tuple[Any, ...]:
     group = sched.get("group") if isinstance(sched.get("group"), Mapping) else {}
     ind = sched.get("individual") if isinstance(sched.get("individual"), Mapping) else {}
-    return (group.get("group_id"), group.get("facilitator_id"), ind.get("therapist_id"),
-            ind.get("delivery"), ind.get("site_id"), ind.get("day"), ind.get("start"),
-            ind.get("end"), sched.get("start_date"), sched.get("end_date"))
+    return (
+        group.get("group_id"),
+        group.get("facilitator_id"),
+        ind.get("therapist_id"),
+        ind.get("delivery"),
+        ind.get("site_id"),
+        ind.get("day"),
+        ind.get("start"),
+        ind.get("end"),
+        sched.get("start_date"),
+        sched.get("end_date"),
+    )
 
 
 def _session_keys(sessions: Any) -> list[tuple[Any, Any, Any]]:
-    return [(s.get("day"), s.get("start"), s.get("end")) for s in sessions or []
-            if isinstance(s, Mapping)]
+    return [
+        (s.get("day"), s.get("start"), s.get("end"))
+        for s in sessions or []
+        if isinstance(s, Mapping)
+    ]
 
 
 def _items(snapshot: Json, key: str, id_key: str) -> list[Json]:
-    return [x for x in snapshot.get(key) or [] if isinstance(x, Mapping)
-            and isinstance(x.get(id_key), str)]
+    return [
+        x
+        for x in snapshot.get(key) or []
+        if isinstance(x, Mapping) and isinstance(x.get(id_key), str)
+    ]
 
 
 def check_findings(snapshot: Json, output: Json) -> list[Finding]:

@@ -17,49 +17,93 @@ from tests.independent.checker import check, check_findings
 
 Doc = dict[str, Any]
 
-EVENINGS = [{"day": d, "start": "17:00", "end": "21:30"} for d in ("mon", "tue", "wed", "thu",
-                                                                     "fri")]
+EVENINGS = [
+    {"day": d, "start": "17:00", "end": "21:30"} for d in ("mon", "tue", "wed", "thu", "fri")
+]
 WEEKEND = [{"day": d, "start": "08:00", "end": "18:00"} for d in ("sat", "sun")]
 SESSIONS = [{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")]
 
 
 def site(site_id: str, region: str = "r1") -> Doc:
-    return {"site_id": site_id, "name": site_id, "region_id": region,
-            "timezone": "America/Chicago", "windows": EVENINGS + WEEKEND}
+    return {
+        "site_id": site_id,
+        "name": site_id,
+        "region_id": region,
+        "timezone": "America/Chicago",
+        "windows": EVENINGS + WEEKEND,
+    }
 
 
 def therapist(tid: str, **over: Any) -> Doc:
-    doc = {"therapist_id": tid, "name": tid, "site_ids": ["s1", "s2"], "telehealth": True,
-           "credentials": ["LCSW"], "modalities": ["cbt", "dbt"], "populations": ["adult"],
-           "languages": ["en"],
-           "availability": [*EVENINGS, {"day": "sat", "start": "08:00", "end": "12:00"}],
-           "max_weekly_hours": 20, "max_caseload": 5}
+    doc = {
+        "therapist_id": tid,
+        "name": tid,
+        "site_ids": ["s1", "s2"],
+        "telehealth": True,
+        "credentials": ["LCSW"],
+        "modalities": ["cbt", "dbt"],
+        "populations": ["adult"],
+        "languages": ["en"],
+        "availability": [*EVENINGS, {"day": "sat", "start": "08:00", "end": "12:00"}],
+        "max_weekly_hours": 20,
+        "max_caseload": 5,
+    }
     doc.update(over)
     return doc
 
 
 def enrollment(cid: str, **over: Any) -> Doc:
-    doc = {"client_id": cid, "region_id": "r1", "track": "mental_health", "population": "adult",
-           "gender": "woman", "language": "en", "preferred_site_ids": ["s1", "s2"],
-           "accepts_telehealth": True, "gender_specific_group": False,
-           "availability": [{"day": d, "start": "17:00", "end": "22:00"}
-                            for d in ("mon", "wed", "thu", "fri")]
-           + [{"day": "sat", "start": "09:00", "end": "13:00"}],
-           "requested_start": "2026-12-01", "program_weeks": 8, "priority": "routine",
-           "indicated_modalities": [], "contact": {"first_name": cid}}
+    doc = {
+        "client_id": cid,
+        "region_id": "r1",
+        "track": "mental_health",
+        "population": "adult",
+        "gender": "woman",
+        "language": "en",
+        "preferred_site_ids": ["s1", "s2"],
+        "accepts_telehealth": True,
+        "gender_specific_group": False,
+        "availability": [
+            {"day": d, "start": "17:00", "end": "22:00"} for d in ("mon", "wed", "thu", "fri")
+        ]
+        + [{"day": "sat", "start": "09:00", "end": "13:00"}],
+        "requested_start": "2026-12-01",
+        "program_weeks": 8,
+        "priority": "routine",
+        "indicated_modalities": [],
+        "contact": {"first_name": cid},
+    }
     doc.update(over)
     return doc
 
 
-def scheduled(cid: str, day: str, start: str, end: str, *, therapist_id: str = "t1",
-              site_id: str = "s1") -> Doc:
-    return {"client_id": cid, "region_id": "r1", "schedule_version": 1,
-            "group": {"group_id": "g1", "site_id": "s1", "delivery": "in_person",
-                      "facilitator_id": "t1", "sessions": copy.deepcopy(SESSIONS)},
-            "individual": {"therapist_id": therapist_id, "delivery": "in_person",
-                           "site_id": site_id, "day": day, "start": start, "end": end},
-            "start_date": "2026-12-02", "end_date": "2027-01-26", "weekly_hours": 10.0,
-            "timezone": "America/Chicago"}
+def scheduled(
+    cid: str, day: str, start: str, end: str, *, therapist_id: str = "t1", site_id: str = "s1"
+) -> Doc:
+    return {
+        "client_id": cid,
+        "region_id": "r1",
+        "schedule_version": 1,
+        "group": {
+            "group_id": "g1",
+            "site_id": "s1",
+            "delivery": "in_person",
+            "facilitator_id": "t1",
+            "sessions": copy.deepcopy(SESSIONS),
+        },
+        "individual": {
+            "therapist_id": therapist_id,
+            "delivery": "in_person",
+            "site_id": site_id,
+            "day": day,
+            "start": start,
+            "end": end,
+        },
+        "start_date": "2026-12-02",
+        "end_date": "2027-01-26",
+        "weekly_hours": 10.0,
+        "timezone": "America/Chicago",
+    }
 
 
 def network() -> tuple[Doc, Doc]:
@@ -67,22 +111,35 @@ def network() -> tuple[Doc, Doc]:
     c3 waitlisted because the group is full. Valid under every rule."""
     snapshot = {
         "sites": [site("s1"), site("s2"), site("x1", region="r2")],
-        "groups": [{"group_id": "g1", "site_id": "s1", "delivery": "in_person",
-                    "track": "mental_health", "modality": "cbt", "population": "adult",
-                    "gender": "any", "language": "en", "capacity": 2,
-                    "sessions": copy.deepcopy(SESSIONS), "facilitator_id": None,
-                    "open_from": "2026-12-01"}],
+        "groups": [
+            {
+                "group_id": "g1",
+                "site_id": "s1",
+                "delivery": "in_person",
+                "track": "mental_health",
+                "modality": "cbt",
+                "population": "adult",
+                "gender": "any",
+                "language": "en",
+                "capacity": 2,
+                "sessions": copy.deepcopy(SESSIONS),
+                "facilitator_id": None,
+                "open_from": "2026-12-01",
+            }
+        ],
         "therapists": [therapist("t1"), therapist("t2", credentials=["CADC"])],
-        "enrollments": [enrollment("c1"), enrollment("c2", gender="nonbinary"),
-                        enrollment("c3")],
+        "enrollments": [enrollment("c1"), enrollment("c2", gender="nonbinary"), enrollment("c3")],
         "schedules": [],
         "as_of": "2026-12-01",
     }
     output = {
-        "scheduled": [scheduled("c1", "sat", "09:00", "10:00"),
-                      scheduled("c2", "sat", "10:00", "11:00")],
-        "waitlisted": [{"client_id": "c3", "region_id": "r1", "reasons": ["groups_full"],
-                        "detail": ""}],
+        "scheduled": [
+            scheduled("c1", "sat", "09:00", "10:00"),
+            scheduled("c2", "sat", "10:00", "11:00"),
+        ],
+        "waitlisted": [
+            {"client_id": "c3", "region_id": "r1", "reasons": ["groups_full"], "detail": ""}
+        ],
         "rescheduled": [],
         "stats": {},
     }
@@ -120,132 +177,291 @@ MUTATIONS: list[tuple[str, Mutation, str, str]] = [
     ("rule 1 language", lambda s, o: enr(s, "c1").update(language="es"), "rule 1", "c1"),
     ("rule 1 gender", lambda s, o: group(s).update(gender="women"), "rule 1", "c2"),
     ("rule 1 men group", lambda s, o: group(s).update(gender="men"), "rule 1", "c1"),
-    ("rule 1 unknown group", lambda s, o: sched(o, "c1")["group"].update(group_id="gx"),
-     "rule 1", "gx"),
-    ("rule 2 preferred site", lambda s, o: enr(s, "c1").update(preferred_site_ids=["s2"]),
-     "rule 2", "c1"),
-    ("rule 2 telehealth refused",
-     lambda s, o: (group(s).update(delivery="telehealth"),
-                   [x["group"].update(delivery="telehealth") for x in o["scheduled"]],
-                   enr(s, "c1").update(accepts_telehealth=False)),
-     "rule 2", "c1"),
-    ("rule 2 telehealth other region",
-     lambda s, o: (group(s).update(delivery="telehealth", site_id="x1"),
-                   [x["group"].update(delivery="telehealth", site_id="x1")
-                    for x in o["scheduled"]]),
-     "rule 2", "x1"),
-    ("rule 2 (strict) individual site",
-     lambda s, o: (enr(s, "c1").update(preferred_site_ids=["s1"]),
-                   sched(o, "c1")["individual"].update(site_id="s2")),
-     "rule 2 (strict)", "c1"),
-    ("rule 2 (strict) telehealth individual refused",
-     lambda s, o: (enr(s, "c1").update(accepts_telehealth=False),
-                   sched(o, "c1")["individual"].update(delivery="telehealth")),
-     "rule 2 (strict)", "c1"),
-    ("rule 3 client availability",
-     lambda s, o: enr(s, "c1").update(availability=[a for a in enr(s, "c1")["availability"]
-                                                    if a["day"] != "thu"]),
-     "rule 3", "c1"),
-    ("rule 3 individual outside availability",
-     lambda s, o: sched(o, "c1")["individual"].update(start="08:00", end="09:00"),
-     "rule 3", "c1"),
-    ("rule 3 site window",
-     lambda s, o: s["sites"][0].update(windows=[dict(w, end="20:00") if w["day"] == "thu"
-                                                else w for w in s["sites"][0]["windows"]]),
-     "rule 3", "s1"),
-    ("rule 3 individual site window",
-     lambda s, o: (s["sites"][1].update(windows=EVENINGS),
-                   sched(o, "c1")["individual"].update(site_id="s2")),
-     "rule 3", "s2"),
-    ("rule 3 client overlap",
-     lambda s, o: sched(o, "c1")["individual"].update(day="mon", start="20:00", end="21:00"),
-     "rule 3", "overlaps"),
+    (
+        "rule 1 unknown group",
+        lambda s, o: sched(o, "c1")["group"].update(group_id="gx"),
+        "rule 1",
+        "gx",
+    ),
+    (
+        "rule 2 preferred site",
+        lambda s, o: enr(s, "c1").update(preferred_site_ids=["s2"]),
+        "rule 2",
+        "c1",
+    ),
+    (
+        "rule 2 telehealth refused",
+        lambda s, o: (
+            group(s).update(delivery="telehealth"),
+            [x["group"].update(delivery="telehealth") for x in o["scheduled"]],
+            enr(s, "c1").update(accepts_telehealth=False),
+        ),
+        "rule 2",
+        "c1",
+    ),
+    (
+        "rule 2 telehealth other region",
+        lambda s, o: (
+            group(s).update(delivery="telehealth", site_id="x1"),
+            [x["group"].update(delivery="telehealth", site_id="x1") for x in o["scheduled"]],
+        ),
+        "rule 2",
+        "x1",
+    ),
+    (
+        "rule 2 (strict) individual site",
+        lambda s, o: (
+            enr(s, "c1").update(preferred_site_ids=["s1"]),
+            sched(o, "c1")["individual"].update(site_id="s2"),
+        ),
+        "rule 2 (strict)",
+        "c1",
+    ),
+    (
+        "rule 2 (strict) telehealth individual refused",
+        lambda s, o: (
+            enr(s, "c1").update(accepts_telehealth=False),
+            sched(o, "c1")["individual"].update(delivery="telehealth"),
+        ),
+        "rule 2 (strict)",
+        "c1",
+    ),
+    (
+        "rule 3 client availability",
+        lambda s, o: enr(s, "c1").update(
+            availability=[a for a in enr(s, "c1")["availability"] if a["day"] != "thu"]
+        ),
+        "rule 3",
+        "c1",
+    ),
+    (
+        "rule 3 individual outside availability",
+        lambda s, o: sched(o, "c1")["individual"].update(start="08:00", end="09:00"),
+        "rule 3",
+        "c1",
+    ),
+    (
+        "rule 3 site window",
+        lambda s, o: s["sites"][0].update(
+            windows=[
+                dict(w, end="20:00") if w["day"] == "thu" else w for w in s["sites"][0]["windows"]
+            ]
+        ),
+        "rule 3",
+        "s1",
+    ),
+    (
+        "rule 3 individual site window",
+        lambda s, o: (
+            s["sites"][1].update(windows=EVENINGS),
+            sched(o, "c1")["individual"].update(site_id="s2"),
+        ),
+        "rule 3",
+        "s2",
+    ),
+    (
+        "rule 3 client overlap",
+        lambda s, o: sched(o, "c1")["individual"].update(day="mon", start="20:00", end="21:00"),
+        "rule 3",
+        "overlaps",
+    ),
     ("rule 4 capacity", lambda s, o: group(s).update(capacity=1), "rule 4", "g1"),
-    ("rule 5 too few hours",
-     lambda s, o: set_sessions(s, o, SESSIONS[:2], 7.0), "rule 5", "c1"),
-    ("rule 5 payload hours", lambda s, o: sched(o, "c1").update(weekly_hours=9.0), "rule 5",
-     "c1"),
-    ("rule 5 twenty hours",
-     lambda s, o: (set_sessions(s, o, [*SESSIONS, {"day": "fri", "start": "17:00",
-                                                   "end": "21:00"},
-                                       {"day": "sun", "start": "08:00", "end": "14:00"}], 20.0)),
-     "rule 5", "not under 20"),
-    ("rule 6 facilitator licence", lambda s, o: ther(s, "t1").update(credentials=["LADC"]),
-     "rule 6", "facilitator t1"),
-    ("rule 6 dual diagnosis needs both",
-     lambda s, o: (group(s).update(track="dual_diagnosis"),
-                   [e.update(track="dual_diagnosis") for e in s["enrollments"]]),
-     "rule 6", "facilitator t1"),
-    ("rule 6 dbt modality",
-     lambda s, o: (group(s).update(modality="trauma_informed")), "rule 6", "trauma_informed"),
-    ("rule 6 facilitator language", lambda s, o: ther(s, "t1").update(languages=["es"]),
-     "rule 6", "t1 of group g1 does not speak"),
-    ("rule 6 population", lambda s, o: ther(s, "t1").update(populations=["adolescent"]),
-     "rule 6", "does not serve adult"),
-    ("rule 6 individual therapist licence",
-     lambda s, o: (sched(o, "c2")["individual"].update(therapist_id="t2")),
-     "rule 6", "individual therapist t2"),
-    ("rule 7 availability",
-     lambda s, o: ther(s, "t1").update(availability=EVENINGS), "rule 7", "t1"),
-    ("rule 7 overlap",
-     lambda s, o: sched(o, "c2")["individual"].update(start="09:00", end="10:00"),
-     "rule 7", "overlaps"),
-    ("rule 7 overlap with facilitated group",
-     lambda s, o: (sched(o, "c2")["individual"].update(
-         therapist_id="t1", day="fri", start="18:00", end="19:00"),
-         group(s).update(sessions=[*SESSIONS[:2], {"day": "fri", "start": "18:00",
-                                                   "end": "21:00"}]),
-         [x["group"].update(sessions=group(s)["sessions"]) for x in o["scheduled"]]),
-     "rule 7", "overlaps"),
-    ("rule 7 travel",
-     lambda s, o: sched(o, "c2")["individual"].update(site_id="s2"), "rule 7", "travel"),
-    ("rule 7 site_ids", lambda s, o: ther(s, "t1").update(site_ids=["s2"]), "rule 7",
-     "not in their site_ids"),
-    ("rule 7 telehealth",
-     lambda s, o: (ther(s, "t1").update(telehealth=False),
-                   sched(o, "c1")["individual"].update(delivery="telehealth")),
-     "rule 7", "telehealth"),
-    ("rule 7 caseload", lambda s, o: ther(s, "t1").update(max_caseload=1), "rule 7",
-     "max_caseload"),
-    ("rule 7 weekly hours", lambda s, o: ther(s, "t1").update(max_weekly_hours=10), "rule 7",
-     "max_weekly_hours"),
-    ("rule 8 two facilitators",
-     lambda s, o: (ther(s, "t2").update(credentials=["LCSW"]),
-                   sched(o, "c2")["group"].update(facilitator_id="t2")),
-     "rule 8", "g1"),
-    ("rule 8 fixed facilitator", lambda s, o: group(s).update(facilitator_id="t2"), "rule 8",
-     "roster fixes facilitator t2"),
-    ("rule 8 no facilitator",
-     lambda s, o: [x["group"].update(facilitator_id=None) for x in o["scheduled"]],
-     "rule 8", "no facilitator"),
-    ("rule 9 before requested",
-     lambda s, o: enr(s, "c1").update(requested_start="2026-12-03"), "rule 9",
-     "requested_start"),
-    ("rule 9 before open_from", lambda s, o: group(s).update(open_from="2026-12-03"),
-     "rule 9", "open_from"),
-    ("rule 9 not a meeting day",
-     lambda s, o: sched(o, "c1").update(start_date="2026-12-01", end_date="2027-01-25"),
-     "rule 9", "is a tue"),
-    ("rule 9 end date", lambda s, o: sched(o, "c1").update(end_date="2027-01-27"), "rule 9",
-     "end 2027-01-27"),
-    ("individual 60 minutes",
-     lambda s, o: sched(o, "c1")["individual"].update(end="10:30"), "individual", "90 minutes"),
+    ("rule 5 too few hours", lambda s, o: set_sessions(s, o, SESSIONS[:2], 7.0), "rule 5", "c1"),
+    ("rule 5 payload hours", lambda s, o: sched(o, "c1").update(weekly_hours=9.0), "rule 5", "c1"),
+    (
+        "rule 5 twenty hours",
+        lambda s, o: set_sessions(
+            s,
+            o,
+            [
+                *SESSIONS,
+                {"day": "fri", "start": "17:00", "end": "21:00"},
+                {"day": "sun", "start": "08:00", "end": "14:00"},
+            ],
+            20.0,
+        ),
+        "rule 5",
+        "not under 20",
+    ),
+    (
+        "rule 6 facilitator licence",
+        lambda s, o: ther(s, "t1").update(credentials=["LADC"]),
+        "rule 6",
+        "facilitator t1",
+    ),
+    (
+        "rule 6 dual diagnosis needs both",
+        lambda s, o: (
+            group(s).update(track="dual_diagnosis"),
+            [e.update(track="dual_diagnosis") for e in s["enrollments"]],
+        ),
+        "rule 6",
+        "facilitator t1",
+    ),
+    (
+        "rule 6 dbt modality",
+        lambda s, o: group(s).update(modality="trauma_informed"),
+        "rule 6",
+        "trauma_informed",
+    ),
+    (
+        "rule 6 facilitator language",
+        lambda s, o: ther(s, "t1").update(languages=["es"]),
+        "rule 6",
+        "t1 of group g1 does not speak",
+    ),
+    (
+        "rule 6 population",
+        lambda s, o: ther(s, "t1").update(populations=["adolescent"]),
+        "rule 6",
+        "does not serve adult",
+    ),
+    (
+        "rule 6 individual therapist licence",
+        lambda s, o: sched(o, "c2")["individual"].update(therapist_id="t2"),
+        "rule 6",
+        "individual therapist t2",
+    ),
+    (
+        "rule 7 availability",
+        lambda s, o: ther(s, "t1").update(availability=EVENINGS),
+        "rule 7",
+        "t1",
+    ),
+    (
+        "rule 7 overlap",
+        lambda s, o: sched(o, "c2")["individual"].update(start="09:00", end="10:00"),
+        "rule 7",
+        "overlaps",
+    ),
+    (
+        "rule 7 overlap with facilitated group",
+        lambda s, o: (
+            sched(o, "c2")["individual"].update(
+                therapist_id="t1", day="fri", start="18:00", end="19:00"
+            ),
+            group(s).update(
+                sessions=[*SESSIONS[:2], {"day": "fri", "start": "18:00", "end": "21:00"}]
+            ),
+            [x["group"].update(sessions=group(s)["sessions"]) for x in o["scheduled"]],
+        ),
+        "rule 7",
+        "overlaps",
+    ),
+    (
+        "rule 7 travel",
+        lambda s, o: sched(o, "c2")["individual"].update(site_id="s2"),
+        "rule 7",
+        "travel",
+    ),
+    (
+        "rule 7 site_ids",
+        lambda s, o: ther(s, "t1").update(site_ids=["s2"]),
+        "rule 7",
+        "not in their site_ids",
+    ),
+    (
+        "rule 7 telehealth",
+        lambda s, o: (
+            ther(s, "t1").update(telehealth=False),
+            sched(o, "c1")["individual"].update(delivery="telehealth"),
+        ),
+        "rule 7",
+        "telehealth",
+    ),
+    (
+        "rule 7 caseload",
+        lambda s, o: ther(s, "t1").update(max_caseload=1),
+        "rule 7",
+        "max_caseload",
+    ),
+    (
+        "rule 7 weekly hours",
+        lambda s, o: ther(s, "t1").update(max_weekly_hours=10),
+        "rule 7",
+        "max_weekly_hours",
+    ),
+    (
+        "rule 8 two facilitators",
+        lambda s, o: (
+            ther(s, "t2").update(credentials=["LCSW"]),
+            sched(o, "c2")["group"].update(facilitator_id="t2"),
+        ),
+        "rule 8",
+        "g1",
+    ),
+    (
+        "rule 8 fixed facilitator",
+        lambda s, o: group(s).update(facilitator_id="t2"),
+        "rule 8",
+        "roster fixes facilitator t2",
+    ),
+    (
+        "rule 8 no facilitator",
+        lambda s, o: [x["group"].update(facilitator_id=None) for x in o["scheduled"]],
+        "rule 8",
+        "no facilitator",
+    ),
+    (
+        "rule 9 before requested",
+        lambda s, o: enr(s, "c1").update(requested_start="2026-12-03"),
+        "rule 9",
+        "requested_start",
+    ),
+    (
+        "rule 9 before open_from",
+        lambda s, o: group(s).update(open_from="2026-12-03"),
+        "rule 9",
+        "open_from",
+    ),
+    (
+        "rule 9 not a meeting day",
+        lambda s, o: sched(o, "c1").update(start_date="2026-12-01", end_date="2027-01-25"),
+        "rule 9",
+        "is a tue",
+    ),
+    (
+        "rule 9 end date",
+        lambda s, o: sched(o, "c1").update(end_date="2027-01-27"),
+        "rule 9",
+        "end 2027-01-27",
+    ),
+    (
+        "individual 60 minutes",
+        lambda s, o: sched(o, "c1")["individual"].update(end="10:30"),
+        "individual",
+        "90 minutes",
+    ),
     ("coverage missing", lambda s, o: o["scheduled"].pop(), "coverage", "c2"),
-    ("coverage duplicate",
-     lambda s, o: o["waitlisted"].append({"client_id": "c1", "region_id": "r1",
-                                          "reasons": ["groups_full"], "detail": ""}),
-     "coverage", "c1"),
-    ("coverage unknown client",
-     lambda s, o: o["waitlisted"].append({"client_id": "zz", "region_id": "r1",
-                                          "reasons": ["groups_full"], "detail": ""}),
-     "coverage", "zz"),
-    ("waitlist unknown code", lambda s, o: o["waitlisted"][0].update(reasons=["busy"]),
-     "waitlist", "busy"),
-    ("waitlist no reasons", lambda s, o: o["waitlisted"][0].update(reasons=[]), "waitlist",
-     "c3"),
-    ("waitlist false no_group_in_availability",
-     lambda s, o: o["waitlisted"][0].update(reasons=["no_group_in_availability"]),
-     "waitlist", "g1"),
+    (
+        "coverage duplicate",
+        lambda s, o: o["waitlisted"].append(
+            {"client_id": "c1", "region_id": "r1", "reasons": ["groups_full"], "detail": ""}
+        ),
+        "coverage",
+        "c1",
+    ),
+    (
+        "coverage unknown client",
+        lambda s, o: o["waitlisted"].append(
+            {"client_id": "zz", "region_id": "r1", "reasons": ["groups_full"], "detail": ""}
+        ),
+        "coverage",
+        "zz",
+    ),
+    (
+        "waitlist unknown code",
+        lambda s, o: o["waitlisted"][0].update(reasons=["busy"]),
+        "waitlist",
+        "busy",
+    ),
+    ("waitlist no reasons", lambda s, o: o["waitlisted"][0].update(reasons=[]), "waitlist", "c3"),
+    (
+        "waitlist false no_group_in_availability",
+        lambda s, o: o["waitlisted"][0].update(reasons=["no_group_in_availability"]),
+        "waitlist",
+        "g1",
+    ),
 ]
 
 
@@ -261,8 +477,9 @@ def test_true_no_group_in_availability_passes() -> None:
     assert check(snapshot, output) == []
 
 
-@pytest.mark.parametrize(("mutate", "rule", "needle"),
-                         [pytest.param(m, r, n, id=name) for name, m, r, n in MUTATIONS])
+@pytest.mark.parametrize(
+    ("mutate", "rule", "needle"), [pytest.param(m, r, n, id=name) for name, m, r, n in MUTATIONS]
+)
 def test_mutation_is_caught(mutate: Mutation, rule: str, needle: str) -> None:
     snapshot, output = network()
     mutate(snapshot, output)
@@ -297,15 +514,17 @@ def test_stability_moving_a_valid_schedule_is_caught() -> None:
     sched(output, "c1")["schedule_version"] = 4
     output["rescheduled"] = ["c1"]
     findings = check(snapshot, output)
-    assert any(f.startswith("rule 10:") and "c1" in f and "individual start" in f
-               for f in findings), findings
+    assert any(
+        f.startswith("rule 10:") and "c1" in f and "individual start" in f for f in findings
+    ), findings
 
 
 def test_stability_waitlisting_a_valid_schedule_is_caught() -> None:
     snapshot, output = stable_network()
     output["scheduled"] = [s for s in output["scheduled"] if s["client_id"] != "c1"]
-    output["waitlisted"].append({"client_id": "c1", "region_id": "r1",
-                                 "reasons": ["groups_full"], "detail": ""})
+    output["waitlisted"].append(
+        {"client_id": "c1", "region_id": "r1", "reasons": ["groups_full"], "detail": ""}
+    )
     assert any(f.startswith("rule 10:") and "c1" in f for f in check(snapshot, output))
 
 
@@ -339,8 +558,10 @@ def test_new_schedule_before_as_of_is_flagged_strict() -> None:
 def test_solver_and_baseline_pass_the_independent_checker() -> None:
     solver = pytest.importorskip("iop_scheduler.solver")
     settings = solver.SolveSettings(time_limit_s=2.0, workers=2)
-    snapshots = [solver.generate(seed, regions=1, sites_per_region=2, load=load)
-                 for seed, load in ((0, 0.8), (1, 1.2), (2, 1.0))]
+    snapshots = [
+        solver.generate(seed, regions=1, sites_per_region=2, load=load)
+        for seed, load in ((0, 0.8), (1, 1.2), (2, 1.0))
+    ]
     # Incremental case: place part of a network, then add the rest as new enrollments.
     base = solver.generate(7, regions=1, sites_per_region=2, load=1.0)
     cut = len(base["enrollments"]) * 2 // 3
@@ -371,15 +592,18 @@ def test_contact_data_in_output_is_caught() -> None:
     assert any("contact data" in f for f in check(snapshot, output))
 
 
-SPLIT_THU = [{"day": "thu", "start": "17:00", "end": "19:00"},
-             {"day": "thu", "start": "19:00", "end": "22:00"}]
+SPLIT_THU = [
+    {"day": "thu", "start": "17:00", "end": "19:00"},
+    {"day": "thu", "start": "19:00", "end": "22:00"},
+]
 
 
 def split_thursday(snapshot: Doc, cid: str) -> None:
     """The client's thursday as two touching entries (17:00-19:00 + 19:00-22:00); g1 meets
     thu 18:00-21:00, across the seam."""
     enr(snapshot, cid)["availability"] = [
-        a for a in enr(snapshot, cid)["availability"] if a["day"] != "thu"] + SPLIT_THU
+        a for a in enr(snapshot, cid)["availability"] if a["day"] != "thu"
+    ] + SPLIT_THU
 
 
 def test_adjacent_availability_entries() -> None:
@@ -412,10 +636,14 @@ def test_split_availability_solver_and_both_checkers_agree() -> None:
     assert "no_group_in_availability" in out["waitlisted"][0]["reasons"]
     assert solver.validate_output(snapshot, out) == []
     assert check(snapshot, out) == []
-    placed = {"scheduled": [scheduled("c1", "sat", "09:00", "10:00")], "waitlisted": [],
-              "rescheduled": []}
-    assert any(f.startswith("rule 3:") and "c1" in f and "thu" in f
-               for f in check(snapshot, placed))
+    placed = {
+        "scheduled": [scheduled("c1", "sat", "09:00", "10:00")],
+        "waitlisted": [],
+        "rescheduled": [],
+    }
+    assert any(
+        f.startswith("rule 3:") and "c1" in f and "thu" in f for f in check(snapshot, placed)
+    )
     found = solver.validate_output(snapshot, placed)
     assert [(f.rule, f.client_id) for f in found] == [("time", "c1")], [str(f) for f in found]
     assert "client's availability" in found[0].message

@@ -35,9 +35,7 @@ def group(group_id: str = "g1", site_id: str = "s1", **over: Any) -> dict[str, A
         "gender": "any",
         "language": "en",
         "capacity": 10,
-        "sessions": [
-            {"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")
-        ],
+        "sessions": [{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")],
         "facilitator_id": None,
         "open_from": "2026-12-01",
     }
@@ -79,8 +77,13 @@ def client(client_id: str = "c1", **over: Any) -> dict[str, Any]:
         "program_weeks": 8,
         "priority": "routine",
         "indicated_modalities": [],
-        "contact": {"first_name": "Ana", "email": "ana@example.org", "phone": "+16175550101",
-                    "email_consent": True, "sms_consent": False},
+        "contact": {
+            "first_name": "Ana",
+            "email": "ana@example.org",
+            "phone": "+16175550101",
+            "email_consent": True,
+            "sms_consent": False,
+        },
     }
     base.update(over)
     return base

@@ -12,9 +12,11 @@ WEIGHT = {"urgent": 3, "step_down": 2, "routine": 1}
 def test_clerk_serves_priority_first(iop: SimpleNamespace) -> None:
     snap = iop.snapshot(
         groups=[iop.group(capacity=2)],
-        enrollments=[iop.client("a", requested_start="2026-12-01"),
-                     iop.client("b", priority="step_down", requested_start="2026-12-08"),
-                     iop.client("c", priority="urgent", requested_start="2026-12-09")],
+        enrollments=[
+            iop.client("a", requested_start="2026-12-01"),
+            iop.client("b", priority="step_down", requested_start="2026-12-08"),
+            iop.client("c", priority="urgent", requested_start="2026-12-09"),
+        ],
     )
     out = iop.baseline(snap)
     assert set(iop.placed(out)) == {"b", "c"}

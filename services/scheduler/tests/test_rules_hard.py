@@ -37,11 +37,15 @@ def test_rule2_in_person_group_needs_a_preferred_site(iop: SimpleNamespace) -> N
 
 def test_rule2_telehealth_group_needs_consent(iop: SimpleNamespace) -> None:
     tele = iop.group(delivery="telehealth")
-    refused = iop.solve(iop.snapshot(groups=[tele], enrollments=[iop.client(
-        preferred_site_ids=[])]))
+    refused = iop.solve(
+        iop.snapshot(groups=[tele], enrollments=[iop.client(preferred_site_ids=[])])
+    )
     assert refused["scheduled"] == []
-    out = iop.solve(iop.snapshot(groups=[tele], enrollments=[iop.client(
-        preferred_site_ids=[], accepts_telehealth=True)]))
+    out = iop.solve(
+        iop.snapshot(
+            groups=[tele], enrollments=[iop.client(preferred_site_ids=[], accepts_telehealth=True)]
+        )
+    )
     sched = iop.placed(out)["c1"]
     assert sched["group"]["delivery"] == "telehealth"
     assert sched["individual"]["delivery"] == "telehealth"
@@ -62,23 +66,24 @@ def test_rule3_group_outside_site_window(iop: SimpleNamespace) -> None:
 
 
 def test_rule3_individual_never_overlaps_the_group(iop: SimpleNamespace) -> None:
-    only_group_times = [
-        {"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")
-    ]
+    only_group_times = [{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")]
     out = iop.solve(iop.snapshot(enrollments=[iop.client(availability=only_group_times)]))
     assert out["scheduled"] == []
     roomy = iop.solve(iop.snapshot())
     ind = iop.placed(roomy)["c1"]["individual"]
-    assert not (ind["day"] in ("mon", "wed", "thu") and ind["start"] < "21:00"
-                and ind["end"] > "18:00")
+    assert not (
+        ind["day"] in ("mon", "wed", "thu") and ind["start"] < "21:00" and ind["end"] > "18:00"
+    )
 
 
 # Rule 4: capacity --------------------------------------------------------------------------------
 def test_rule4_capacity_goes_to_the_higher_priority(iop: SimpleNamespace) -> None:
     snap = iop.snapshot(
         groups=[iop.group(capacity=1)],
-        enrollments=[iop.client("c1"), iop.client("c2", priority="urgent",
-                                                   requested_start="2026-12-05")],
+        enrollments=[
+            iop.client("c1"),
+            iop.client("c2", priority="urgent", requested_start="2026-12-05"),
+        ],
     )
     out = iop.solve(snap)
     assert set(iop.placed(out)) == {"c2"}
@@ -111,8 +116,10 @@ def test_rule6_mental_health_needs_a_clinical_licence(iop: SimpleNamespace) -> N
 def test_rule6_substance_use_splits_facilitator_and_individual(iop: SimpleNamespace) -> None:
     snap = iop.snapshot(
         groups=[iop.group(track="substance_use", modality="relapse_prevention")],
-        therapists=[iop.therapist("t1", credentials=["LADC"]),
-                    iop.therapist("t2", credentials=["LCSW"])],
+        therapists=[
+            iop.therapist("t1", credentials=["LADC"]),
+            iop.therapist("t2", credentials=["LCSW"]),
+        ],
         enrollments=[iop.client(track="substance_use")],
     )
     sched = iop.placed(iop.solve(snap))["c1"]
@@ -120,17 +127,20 @@ def test_rule6_substance_use_splits_facilitator_and_individual(iop: SimpleNamesp
 
 
 def test_rule6_dbt_group_needs_a_trained_facilitator(iop: SimpleNamespace) -> None:
-    snap = iop.snapshot(groups=[iop.group(modality="dbt")],
-                        therapists=[iop.therapist(modalities=["cbt"])])
+    snap = iop.snapshot(
+        groups=[iop.group(modality="dbt")], therapists=[iop.therapist(modalities=["cbt"])]
+    )
     assert iop.solve(snap)["scheduled"] == []
     snap["therapists"] = [iop.therapist(modalities=["dbt"])]
     assert len(iop.solve(snap)["scheduled"]) == 1
 
 
 def test_rule6_therapist_must_speak_the_language(iop: SimpleNamespace) -> None:
-    snap = iop.snapshot(groups=[iop.group(language="es")],
-                        therapists=[iop.therapist(languages=["en"])],
-                        enrollments=[iop.client(language="es")])
+    snap = iop.snapshot(
+        groups=[iop.group(language="es")],
+        therapists=[iop.therapist(languages=["en"])],
+        enrollments=[iop.client(language="es")],
+    )
     out = iop.solve(snap)
     assert "no_language_match" in iop.reasons(out)
 
@@ -174,8 +184,10 @@ def test_rule7_one_free_hour_serves_one_client(iop: SimpleNamespace) -> None:
 
 
 def test_rule7_in_person_only_at_the_therapists_sites(iop: SimpleNamespace) -> None:
-    snap = iop.snapshot(therapists=[iop.therapist(site_ids=["s2"], telehealth=False)],
-                        sites=[iop.site("s1"), iop.site("s2")])
+    snap = iop.snapshot(
+        therapists=[iop.therapist(site_ids=["s2"], telehealth=False)],
+        sites=[iop.site("s1"), iop.site("s2")],
+    )
     assert iop.solve(snap)["scheduled"] == []
 
 
@@ -200,8 +212,10 @@ def test_rule8_unqualified_roster_facilitator_blocks_the_group(iop: SimpleNamesp
 
 # Rule 9: dates -----------------------------------------------------------------------------------
 def test_rule9_start_on_a_meeting_day_after_open_from(iop: SimpleNamespace) -> None:
-    snap = iop.snapshot(groups=[iop.group(open_from="2026-12-09")],
-                        enrollments=[iop.client(requested_start="2026-12-01")])
+    snap = iop.snapshot(
+        groups=[iop.group(open_from="2026-12-09")],
+        enrollments=[iop.client(requested_start="2026-12-01")],
+    )
     sched = iop.placed(iop.solve(snap))["c1"]
     start = date.fromisoformat(sched["start_date"])
     assert start == date(2026, 12, 9)  # a Wednesday, the group's first session from open_from

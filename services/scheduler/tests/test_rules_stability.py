@@ -36,8 +36,11 @@ def test_new_enrollments_never_move_existing_clients(iop: SimpleNamespace) -> No
 def test_retired_therapist_forces_a_versioned_reschedule(iop: SimpleNamespace) -> None:
     snap, first = _placed_network(iop)
     retired = first["scheduled"][0]["group"]["facilitator_id"]
-    moved = {s["client_id"] for s in first["scheduled"]
-             if retired in (s["individual"]["therapist_id"], s["group"]["facilitator_id"])}
+    moved = {
+        s["client_id"]
+        for s in first["scheduled"]
+        if retired in (s["individual"]["therapist_id"], s["group"]["facilitator_id"])
+    }
     assert len(moved) == 4  # everyone shares the group, so everyone loses its facilitator
     later = copy.deepcopy(snap)
     later["schedules"] = first["scheduled"]
@@ -51,7 +54,8 @@ def test_retired_therapist_forces_a_versioned_reschedule(iop: SimpleNamespace) -
         if old["client_id"] in moved:
             assert new["schedule_version"] == old["schedule_version"] + 1
             assert retired not in (
-                new["individual"]["therapist_id"], new["group"]["facilitator_id"]
+                new["individual"]["therapist_id"],
+                new["group"]["facilitator_id"],
             )
             assert new["start_date"] == old["start_date"]  # programme does not restart
         else:

@@ -90,15 +90,18 @@ def test_part_wall_cap_stretches_within_the_deadline() -> None:
     snapshot's deadline leaves room, and never runs past the deadline; the deterministic
     budget (and so the schedule) does not depend on either."""
     snap = generate(7, regions=1, sites_per_region=2, load=1.3)
-    settings = SolveSettings(time_limit_s=20.0, workers=2, seed=3,
-                             deterministic_time_per_second=0.02)
+    settings = SolveSettings(
+        time_limit_s=20.0, workers=2, seed=3, deterministic_time_per_second=0.02
+    )
     roomy = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 60)
     tight = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 2.0)
     plain = solve_part(snap, settings, 4.0, 4.0)
     for out in (roomy, tight, plain):
         assert validate_output(snap, out) == []
-    caps = {name: out["stats"]["phase1_cap_s"]
-            for name, out in (("roomy", roomy), ("tight", tight), ("plain", plain))}
+    caps = {
+        name: out["stats"]["phase1_cap_s"]
+        for name, out in (("roomy", roomy), ("tight", tight), ("plain", plain))
+    }
     assert caps["roomy"] > 1.3 * caps["plain"], caps
     assert caps["tight"] < 2.0 * 0.95 * settings.phase1_share, caps
     assert roomy["scheduled"] == plain["scheduled"]

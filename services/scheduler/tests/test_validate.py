@@ -108,10 +108,14 @@ def test_untrue_waitlist_reason_and_personal_data(
     snap, out = solved
     broken = copy.deepcopy(out)
     gone = broken["scheduled"].pop()
-    broken["waitlisted"].append({
-        "client_id": gone["client_id"], "region_id": "r1",
-        "reasons": ["no_group_in_availability"], "detail": "ana@example.org",
-    })
+    broken["waitlisted"].append(
+        {
+            "client_id": gone["client_id"],
+            "region_id": "r1",
+            "reasons": ["no_group_in_availability"],
+            "detail": "ana@example.org",
+        }
+    )
     assert {"waitlist", "personal_data"} <= _rules(snap, broken)
 
 
@@ -130,9 +134,10 @@ def test_availability_entries_are_not_joined(
             {"day": "thu", "start": "17:00", "end": "19:00"},
             {"day": "thu", "start": "19:00", "end": "21:30"},
         ]
-    assert {"c1 group session outside the client's availability",
-            "c2 group session outside the client's availability"} <= set(
-        _messages(split, out, "time"))
+    assert {
+        "c1 group session outside the client's availability",
+        "c2 group session outside the client's availability",
+    } <= set(_messages(split, out, "time"))
     # The same for a therapist's availability (facilitator and individual therapist).
     split = copy.deepcopy(snap)
     for t in split["therapists"]:
@@ -154,8 +159,9 @@ def test_individual_session_length(solved: tuple[dict[str, Any], dict[str, Any]]
     ind["end"] = f"{(start + 30) // 60:02d}:{(start + 30) % 60:02d}"
     broken["scheduled"][0]["weekly_hours"] -= 0.5
     messages = _messages(snap, broken, "individual")
-    assert messages == [f"{broken['scheduled'][0]['client_id']} individual session lasts 30 "
-                        "minutes, not 60"]
+    assert messages == [
+        f"{broken['scheduled'][0]['client_id']} individual session lasts 30 minutes, not 60"
+    ]
 
 
 def test_region_and_timezone_match(solved: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -226,14 +232,17 @@ def test_rescheduled_must_name_a_changed_schedule(
     cid = out["scheduled"][0]["client_id"]
     listed = dict(copy.deepcopy(out), rescheduled=[cid])
     assert _messages(later, listed, "stability") == [
-        f"{cid} listed in rescheduled, yet its schedule did not change"]
+        f"{cid} listed in rescheduled, yet its schedule did not change"
+    ]
     bumped = copy.deepcopy(listed)
     bumped["scheduled"][0]["schedule_version"] += 1  # a version bump alone is no change
     assert f"{cid} listed in rescheduled, yet its schedule did not change" in _messages(
-        later, bumped, "stability")
+        later, bumped, "stability"
+    )
     fresh = dict(copy.deepcopy(out), rescheduled=[cid])  # no existing schedule at all
     assert _messages(snap, fresh, "stability") == [
-        f"{cid} listed in rescheduled without both an existing and a new schedule"]
+        f"{cid} listed in rescheduled without both an existing and a new schedule"
+    ]
     _, moved = _moved(snap, out)
     moved["scheduled"][0]["schedule_version"] = 2
     assert not [m for m in _messages(later, moved, "stability") if "rescheduled" in m]

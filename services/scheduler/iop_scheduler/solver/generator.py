@@ -22,12 +22,23 @@ from typing import Any
 
 TRACKS = ("substance_use", "mental_health", "dual_diagnosis")
 TRACK_WEIGHTS = (0.4, 0.35, 0.25)
-MODALITIES = ("cbt", "dbt", "trauma_informed", "mindfulness", "relapse_prevention",
-              "psychoeducation")
+MODALITIES = (
+    "cbt",
+    "dbt",
+    "trauma_informed",
+    "mindfulness",
+    "relapse_prevention",
+    "psychoeducation",
+)
 CLINICAL = ("LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP")
 ADDICTION = ("LADC", "CADC", "LCADC", "CAADC", "LAC", "CSAC")
-TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-             "America/Phoenix")
+TIMEZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Phoenix",
+)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
@@ -44,8 +55,11 @@ ADULT_PATTERNS: tuple[tuple[dict[str, str], ...], ...] = (
     tuple(_block(d, "18:30", "21:30") for d in ("tue", "thu", "fri")),
     (_block("sat", "09:00", "13:00"), _block("sun", "09:00", "13:00")),
     (_block("sat", "13:00", "17:00"), _block("sun", "13:00", "17:00")),
-    (_block("wed", "18:00", "21:00"), _block("sat", "09:00", "12:00"),
-     _block("sun", "09:00", "12:00")),
+    (
+        _block("wed", "18:00", "21:00"),
+        _block("sat", "09:00", "12:00"),
+        _block("sun", "09:00", "12:00"),
+    ),
 )
 TEEN_PATTERNS: tuple[tuple[dict[str, str], ...], ...] = (
     tuple(_block(d, "17:00", "19:00") for d in ("mon", "wed", "thu")),
@@ -56,8 +70,9 @@ CLIENT_AVAILABILITY = ("flexible", "evenings", "weekends", "narrow")
 
 
 class _Region:
-    def __init__(self, rng: random.Random, index: int, sites: int, load: float,
-                 start: date) -> None:
+    def __init__(
+        self, rng: random.Random, index: int, sites: int, load: float, start: date
+    ) -> None:
         self.rng = rng
         self.region_id = f"r{index:02d}"
         self.timezone = TIMEZONES[index % len(TIMEZONES)]
@@ -86,8 +101,13 @@ class _Region:
         windows += [_block("sat", "08:00", "18:00")]
         if self.rng.random() < 0.7:
             windows.append(_block("sun", "08:00", "18:00"))
-        return {"site_id": f"{self.region_id}-s{i}", "name": f"Site {self.region_id}-{i}",
-                "region_id": self.region_id, "timezone": self.timezone, "windows": windows}
+        return {
+            "site_id": f"{self.region_id}-s{i}",
+            "name": f"Site {self.region_id}-{i}",
+            "region_id": self.region_id,
+            "timezone": self.timezone,
+            "windows": windows,
+        }
 
     def _group(self, site: dict[str, Any], i: int) -> dict[str, Any]:
         rng = self.rng
@@ -142,15 +162,17 @@ class _Region:
         blocks += [_block(d, "08:00", "18:00") for d in ("sat", "sun") if d in weekend]
         return blocks
 
-    def _therapist(self, home: dict[str, Any], anchor: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+    def _therapist(
+        self, home: dict[str, Any], anchor: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         rng = self.rng
         sites = {home["site_id"]}
         if rng.random() < 0.4:
             sites.add(rng.choice(self.sites)["site_id"])
         modalities = set(rng.sample(MODALITIES, rng.choice((1, 2, 3))))
-        populations = rng.choices((["adult"], ["adult", "adolescent"], ["adolescent"]),
-                                  (0.72, 0.22, 0.06))[0]
+        populations = rng.choices(
+            (["adult"], ["adult", "adolescent"], ["adolescent"]), (0.72, 0.22, 0.06)
+        )[0]
         languages = ["en", "es"] if rng.random() < 0.2 else ["en"]
         telehealth = rng.random() < 0.6
         credentials = self._credentials(None)
@@ -205,8 +227,13 @@ class _Region:
         blocks = [_block(d, start, end) for d in WEEKDAYS if d in days]
         for d in ("sat", "sun"):
             if d in weekend:
-                blocks.append(_block(d, rng.choice(("08:00", "09:00")),
-                                     rng.choice(("13:00", "17:00", "18:00", "18:00"))))
+                blocks.append(
+                    _block(
+                        d,
+                        rng.choice(("08:00", "09:00")),
+                        rng.choice(("13:00", "17:00", "18:00", "18:00")),
+                    )
+                )
         return blocks
 
     def _client(self, i: int) -> dict[str, Any]:
@@ -214,12 +241,14 @@ class _Region:
         cid = f"{self.region_id}-c{i:04d}"
         # Demand follows the supply of groups, with the usual skew towards scarce segments.
         like = rng.choice(self.groups)
-        population = like["population"] if rng.random() < 0.9 else rng.choice(
-            ("adult", "adolescent"))
+        population = (
+            like["population"] if rng.random() < 0.9 else rng.choice(("adult", "adolescent"))
+        )
         language = like["language"] if rng.random() < 0.85 else rng.choice(("en", "es"))
         track = like["track"] if rng.random() < 0.8 else rng.choices(TRACKS, TRACK_WEIGHTS)[0]
-        gender = rng.choices(("woman", "man", "nonbinary", "undisclosed"),
-                             (0.47, 0.45, 0.05, 0.03))[0]
+        gender = rng.choices(
+            ("woman", "man", "nonbinary", "undisclosed"), (0.47, 0.45, 0.05, 0.03)
+        )[0]
         home = next(s for s in self.sites if s["site_id"] == like["site_id"])
         others = [s["site_id"] for s in self.sites if s is not home]
         extra = rng.sample(others, min(len(others), rng.choice((0, 1, 1, 2))))
@@ -240,9 +269,13 @@ class _Region:
             "program_weeks": rng.choice((6, 8, 8, 10, 12)),
             "priority": rng.choices(("routine", "step_down", "urgent"), (0.65, 0.25, 0.1))[0],
             "indicated_modalities": modalities,
-            "contact": {"first_name": f"Client{i}", "email": f"{cid}@example.org",
-                        "phone": f"+1555{i:07d}", "email_consent": True,
-                        "sms_consent": rng.random() < 0.5},
+            "contact": {
+                "first_name": f"Client{i}",
+                "email": f"{cid}@example.org",
+                "phone": f"+1555{i:07d}",
+                "email_consent": True,
+                "sms_consent": rng.random() < 0.5,
+            },
         }
 
 
@@ -250,8 +283,11 @@ def _qualifies(t: dict[str, Any], g: dict[str, Any]) -> bool:
     """Rough facilitator fit used only to pick roster-fixed facilitators that make sense."""
     creds = set(t["credentials"])
     clinical, addiction = bool(creds & set(CLINICAL)), bool(creds & set(ADDICTION))
-    ok = {"mental_health": clinical, "substance_use": addiction,
-          "dual_diagnosis": clinical and addiction}[g["track"]]
+    ok = {
+        "mental_health": clinical,
+        "substance_use": addiction,
+        "dual_diagnosis": clinical and addiction,
+    }[g["track"]]
     if g["modality"] in ("dbt", "trauma_informed") and g["modality"] not in t["modalities"]:
         return False
     if g["delivery"] == "in_person" and g["site_id"] not in t["site_ids"]:
@@ -261,12 +297,23 @@ def _qualifies(t: dict[str, Any], g: dict[str, Any]) -> bool:
     return ok and g["population"] in t["populations"] and g["language"] in t["languages"]
 
 
-def generate(seed: int, regions: int = 1, sites_per_region: int = 6, load: float = 1.0,
-             start: date = date(2026, 12, 1)) -> dict[str, Any]:
+def generate(
+    seed: int,
+    regions: int = 1,
+    sites_per_region: int = 6,
+    load: float = 1.0,
+    start: date = date(2026, 12, 1),
+) -> dict[str, Any]:
     """A snapshot with no existing schedules (see the module docstring)."""
     rng = random.Random(seed)
-    out: dict[str, Any] = {"sites": [], "groups": [], "therapists": [], "enrollments": [],
-                           "schedules": [], "as_of": start.isoformat()}
+    out: dict[str, Any] = {
+        "sites": [],
+        "groups": [],
+        "therapists": [],
+        "enrollments": [],
+        "schedules": [],
+        "as_of": start.isoformat(),
+    }
     for r in range(regions):
         region = _Region(rng, r + 1, sites_per_region, load, start)
         out["sites"] += region.sites

@@ -66,9 +66,7 @@ class Roster:
     def therapist_regions(self, therapist: Therapist) -> frozenset[str]:
         """Regions a therapist serves: those of their sites; a telehealth-only therapist with no
         site serves every region (which couples those regions into one problem)."""
-        regions = frozenset(
-            self.sites[s].region_id for s in therapist.site_ids if s in self.sites
-        )
+        regions = frozenset(self.sites[s].region_id for s in therapist.site_ids if s in self.sites)
         if not regions and therapist.telehealth:
             return frozenset(s.region_id for s in self.sites.values())
         return regions
@@ -197,8 +195,10 @@ def start_date_for(
     A displaced client keeps their old start date when the new group allows it, so their
     programme does not restart; anyone else starts no earlier than ``as_of``."""
     floor = max(client.requested_start, group.open_from or client.requested_start)
-    if previous is not None and previous.start_date >= floor and (
-        previous.start_date.weekday() in group.meeting_days
+    if (
+        previous is not None
+        and previous.start_date >= floor
+        and (previous.start_date.weekday() in group.meeting_days)
     ):
         return previous.start_date
     if as_of is not None:
@@ -409,9 +409,7 @@ def _rotation(client_id: str, therapist_id: str) -> int:
     return zlib.crc32(f"{client_id}|{therapist_id}".encode())
 
 
-def _pick_slots(
-    slots: list[Slot], busy_groups: list[Group], limit: int, salt: int
-) -> list[Slot]:
+def _pick_slots(slots: list[Slot], busy_groups: list[Group], limit: int, salt: int) -> list[Slot]:
     """A bounded, diverse set of slots for one (client, therapist) pair: slots clear of the
     client's compatible groups first, spread over days, rotated per pair so that clients of
     one therapist do not all compete for the same hour."""
@@ -420,13 +418,9 @@ def _pick_slots(
     n = len(slots)
 
     def clash(slot: Slot) -> int:
-        return sum(
-            1 for g in busy_groups for s in g.sessions if s.overlaps(slot.interval)
-        )
+        return sum(1 for g in busy_groups for s in g.sessions if s.overlaps(slot.interval))
 
-    ranked = sorted(
-        range(n), key=lambda i: (clash(slots[i]), (i - salt) % n)
-    )
+    ranked = sorted(range(n), key=lambda i: (clash(slots[i]), (i - salt) % n))
     chosen: list[int] = []
     days: set[int] = set()
     for i in ranked:
@@ -549,4 +543,3 @@ def build_instance(
         individual_therapists=individual,
         slot_options=slot_options,
     )
-

@@ -33,8 +33,12 @@ W_CONTINUITY = BALANCE_PER_CLIENT + 1
 W_WISH = W_CONTINUITY + BALANCE_PER_CLIENT + 1
 W_SITE = 2 * W_WISH + W_CONTINUITY + BALANCE_PER_CLIENT + 1
 W_WAIT = 5 * W_SITE + 2 * W_WISH + W_CONTINUITY + BALANCE_PER_CLIENT + 1
-W_MOVED = MAX_WAIT_DAYS_PENALISED * W_WAIT + 5 * W_SITE + 2 * W_WISH + W_CONTINUITY + (
-    BALANCE_PER_CLIENT + 1
+W_MOVED = (
+    MAX_WAIT_DAYS_PENALISED * W_WAIT
+    + 5 * W_SITE
+    + 2 * W_WISH
+    + W_CONTINUITY
+    + (BALANCE_PER_CLIENT + 1)
 )
 
 Booking = tuple[Interval, str | None]
@@ -191,9 +195,7 @@ class PlacementModel:
                     if b_site is None or b_site == a_site or a.overlaps(b):
                         continue
                     if a.day == b.day and a.gap_to(b) < travel:
-                        self.model.add(
-                            sum(bookings[a, a_site]) + sum(bookings[b, b_site]) <= 1
-                        )
+                        self.model.add(sum(bookings[a, a_site]) + sum(bookings[b, b_site]) <= 1)
 
     def therapist_caseload(self) -> None:
         """Rule 7: individual clients <= ``max_caseload`` (kept clients included)."""

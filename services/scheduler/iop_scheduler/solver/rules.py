@@ -61,8 +61,8 @@ def group_in_client_time(client: Enrollment, group: Group) -> bool:
 def weekly_hours_ok(client: Enrollment, group: Group, individual_minutes: int) -> bool:
     """Rule 5, weekly hours: group + individual hours >= 9 (adult) or 6 (adolescent), and < 20."""
     total = group.minutes + individual_minutes
-    return MIN_WEEKLY_MINUTES.get(client.population, 9 * 60) <= total < (
-        MAX_WEEKLY_MINUTES_EXCLUSIVE
+    return (
+        MIN_WEEKLY_MINUTES.get(client.population, 9 * 60) <= total < (MAX_WEEKLY_MINUTES_EXCLUSIVE)
     )
 
 
@@ -122,8 +122,9 @@ def facilitator_qualifies(therapist: Therapist, group: Group) -> bool:
     return facilitator_credentialed(therapist, group) and facilitator_can_hold(therapist, group)
 
 
-def travel_conflict(a: Interval, a_site: str | None, b: Interval, b_site: str | None,
-                    travel_minutes: int) -> bool:
+def travel_conflict(
+    a: Interval, a_site: str | None, b: Interval, b_site: str | None, travel_minutes: int
+) -> bool:
     """Rule 7, travel: two in-person sessions at different sites on one day leave
     ``travel_minutes`` between them (``None`` marks a telehealth session, which needs no travel).
     Overlap itself is a separate conflict; this only flags the too-short gaps."""
@@ -132,8 +133,9 @@ def travel_conflict(a: Interval, a_site: str | None, b: Interval, b_site: str | 
     return not a.overlaps(b) and a.gap_to(b) < travel_minutes
 
 
-def sessions_conflict(a: Interval, a_site: str | None, b: Interval, b_site: str | None,
-                      travel_minutes: int) -> bool:
+def sessions_conflict(
+    a: Interval, a_site: str | None, b: Interval, b_site: str | None, travel_minutes: int
+) -> bool:
     """Rule 7: a therapist's sessions never overlap, and in-person sessions at different sites
     on one day are at least ``travel_minutes`` apart."""
     return a.overlaps(b) or travel_conflict(a, a_site, b, b_site, travel_minutes)

@@ -436,9 +436,9 @@ def solve_snapshot(
     }
 
 
-def first_fit(snapshot: Mapping[str, Any], settings: SolveSettings = SolveSettings()) -> dict[
-    str, Any
-]:
+def first_fit(
+    snapshot: Mapping[str, Any], settings: SolveSettings = SolveSettings()
+) -> dict[str, Any]:
     """The first-fit clerk's answer to ``snapshot``, in the same shape as ``solve_snapshot``."""
     started = time.perf_counter()
     out: dict[str, Any] = {"scheduled": [], "waitlisted": [], "rescheduled": []}

@@ -112,8 +112,9 @@ def _version(schedule: Mapping[str, Any]) -> int | None:
 
 
 class _Checker:
-    def __init__(self, snapshot: Mapping[str, Any], output: Mapping[str, Any],
-                 individual_minutes: int = 60) -> None:
+    def __init__(
+        self, snapshot: Mapping[str, Any], output: Mapping[str, Any], individual_minutes: int = 60
+    ) -> None:
         self.individual_minutes = individual_minutes
         self.versions = _versions(snapshot)
         self.sites = {s["site_id"]: s for s in snapshot.get("sites") or []}
@@ -125,8 +126,14 @@ class _Checker:
         self.output = output
         self.findings: list[Finding] = []
 
-    def add(self, rule: str, message: str, client: str | None = None, group: str | None = None,
-            therapist: str | None = None) -> None:
+    def add(
+        self,
+        rule: str,
+        message: str,
+        client: str | None = None,
+        group: str | None = None,
+        therapist: str | None = None,
+    ) -> None:
         self.findings.append(Finding(rule, message, client, group, therapist))
 
     def windows(self, site_id: str) -> list[Span]:
@@ -168,19 +175,32 @@ class _Checker:
             return
         site = self.sites[group["site_id"]]
         if s.get("region_id") != client.get("region_id"):
-            self.add("payload", f"region_id {s.get('region_id')!r} is not the enrollment's "
-                     f"{client.get('region_id')!r}", cid)
+            self.add(
+                "payload",
+                f"region_id {s.get('region_id')!r} is not the enrollment's "
+                f"{client.get('region_id')!r}",
+                cid,
+            )
         if s.get("timezone") != site.get("timezone"):
-            self.add("payload", f"timezone {s.get('timezone')!r} is not the group's site's "
-                     f"{site.get('timezone')!r}", cid, gid)
+            self.add(
+                "payload",
+                f"timezone {s.get('timezone')!r} is not the group's site's "
+                f"{site.get('timezone')!r}",
+                cid,
+                gid,
+            )
         sessions = _spans(group["sessions"])
-        if _spans(g_out.get("sessions")) != sessions or g_out.get("site_id") != group[
-            "site_id"
-        ] or g_out.get("delivery", "in_person") != group.get("delivery", "in_person"):
+        if (
+            _spans(g_out.get("sessions")) != sessions
+            or g_out.get("site_id") != group["site_id"]
+            or g_out.get("delivery", "in_person") != group.get("delivery", "in_person")
+        ):
             self.add("payload", "group sessions, site or delivery differ from the roster", cid, gid)
         # Rule 1
         if (client["track"], client["population"], client["language"]) != (
-            group["track"], group["population"], group["language"]
+            group["track"],
+            group["population"],
+            group["language"],
         ):
             self.add("group_fit", "track, population or language differ", cid, gid)
         gender = group.get("gender", "any")
@@ -213,8 +233,13 @@ class _Checker:
             if ind_span[1] <= ind_span[0]:
                 self.add("payload", "individual session ends before it starts", cid)
             elif ind_span[1] - ind_span[0] != self.individual_minutes:
-                self.add("individual", f"individual session lasts {ind_span[1] - ind_span[0]} "
-                         f"minutes, not {self.individual_minutes}", cid, therapist=tid)
+                self.add(
+                    "individual",
+                    f"individual session lasts {ind_span[1] - ind_span[0]} "
+                    f"minutes, not {self.individual_minutes}",
+                    cid,
+                    therapist=tid,
+                )
             if not _inside(ind_span, avail):
                 self.add("time", "individual session outside the client's availability", cid)
             ind_site = ind.get("site_id")
@@ -225,27 +250,39 @@ class _Checker:
                     self.add("time", "individual session outside its site's windows", cid)
                 if ind.get("delivery") == "telehealth":
                     if not client.get("accepts_telehealth"):
-                        self.add("access", "telehealth individual for a client who declines",
-                                 cid)
+                        self.add("access", "telehealth individual for a client who declines", cid)
                     if self.sites[ind_site]["region_id"] != client["region_id"]:
                         self.add("access", "telehealth individual attributed outside region", cid)
                     if therapist is not None and not therapist.get("telehealth"):
-                        self.add("therapist_site", "telehealth session by a therapist who does "
-                                 "not do telehealth", cid, therapist=tid)
+                        self.add(
+                            "therapist_site",
+                            "telehealth session by a therapist who does not do telehealth",
+                            cid,
+                            therapist=tid,
+                        )
                 else:
                     if ind_site not in prefs:
-                        self.add("access", "individual session at a site the client did not "
-                                 "choose", cid)
+                        self.add(
+                            "access", "individual session at a site the client did not choose", cid
+                        )
                     if therapist is not None and ind_site not in (therapist.get("site_ids") or []):
-                        self.add("therapist_site", "in-person session at a site the therapist "
-                                 "does not work at", cid, therapist=tid)
+                        self.add(
+                            "therapist_site",
+                            "in-person session at a site the therapist does not work at",
+                            cid,
+                            therapist=tid,
+                        )
             if any(_overlap(ind_span, span) for span in sessions):
                 self.add("client_overlap", "individual session overlaps a group session", cid, gid)
             if therapist is not None and not _inside(
                 ind_span, _spans(therapist.get("availability"))
             ):
-                self.add("therapist_availability", "individual session outside the therapist's "
-                         "availability", cid, therapist=tid)
+                self.add(
+                    "therapist_availability",
+                    "individual session outside the therapist's availability",
+                    cid,
+                    therapist=tid,
+                )
         # Rule 5
         ind_hours = 0.0 if ind_span is None else (ind_span[1] - ind_span[0]) / 60
         total = _hours(sessions) + ind_hours
@@ -258,8 +295,11 @@ class _Checker:
             or isinstance(stated, bool)
             or abs(float(stated) - total) > 1e-6
         ):
-            self.add("payload", f"weekly_hours {stated!r} is not group + individual hours "
-                     f"({total:g})", cid)
+            self.add(
+                "payload",
+                f"weekly_hours {stated!r} is not group + individual hours ({total:g})",
+                cid,
+            )
         # Rule 6 for the individual therapist (facilitators are checked per group)
         if therapist is not None:
             creds = set(therapist.get("credentials") or [])
@@ -269,21 +309,34 @@ class _Checker:
                 "dual_diagnosis": bool(creds & _CLINICAL),
             }.get(client["track"], False)
             if not ok:
-                self.add("credentials", "individual therapist lacks the track's credential",
-                         cid, therapist=tid)
+                self.add(
+                    "credentials",
+                    "individual therapist lacks the track's credential",
+                    cid,
+                    therapist=tid,
+                )
             if client["population"] not in (therapist.get("populations") or []):
-                self.add("credentials", "individual therapist does not serve the population",
-                         cid, therapist=tid)
+                self.add(
+                    "credentials",
+                    "individual therapist does not serve the population",
+                    cid,
+                    therapist=tid,
+                )
             if client["language"] not in (therapist.get("languages") or []):
-                self.add("credentials", "individual therapist does not speak the language",
-                         cid, therapist=tid)
+                self.add(
+                    "credentials",
+                    "individual therapist does not speak the language",
+                    cid,
+                    therapist=tid,
+                )
         if fid is None:
             self.add("facilitation", "schedule names no facilitator", cid, gid)
         # Rule 9
         self.dates(s, client, group)
 
-    def dates(self, s: Mapping[str, Any], client: Mapping[str, Any],
-              group: Mapping[str, Any]) -> None:
+    def dates(
+        self, s: Mapping[str, Any], client: Mapping[str, Any], group: Mapping[str, Any]
+    ) -> None:
         cid, gid = client["client_id"], group["group_id"]
         try:
             start = date.fromisoformat(s["start_date"])
@@ -313,8 +366,9 @@ class _Checker:
             if group is None:
                 continue
             if len(rows) > int(group["capacity"]):
-                self.add("capacity", f"{len(rows)} clients in a group of {group['capacity']}",
-                         group=gid)
+                self.add(
+                    "capacity", f"{len(rows)} clients in a group of {group['capacity']}", group=gid
+                )
             facs = {(r.get("group") or {}).get("facilitator_id") for r in rows}
             if len(facs) != 1:
                 self.add("facilitation", f"{len(facs)} different facilitators", group=gid)
@@ -338,28 +392,46 @@ class _Checker:
             "dual_diagnosis": clinical and addiction,
         }.get(group["track"], False)
         if not ok:
-            self.add("credentials", "facilitator lacks the track's credential", group=gid,
-                     therapist=fid)
+            self.add(
+                "credentials", "facilitator lacks the track's credential", group=gid, therapist=fid
+            )
         modality = group.get("modality")
         if modality in ("dbt", "trauma_informed") and modality not in (t.get("modalities") or []):
-            self.add("credentials", f"facilitator not trained in {modality}", group=gid,
-                     therapist=fid)
+            self.add(
+                "credentials", f"facilitator not trained in {modality}", group=gid, therapist=fid
+            )
         if group["population"] not in (t.get("populations") or []) or group["language"] not in (
             t.get("languages") or []
         ):
-            self.add("credentials", "facilitator does not serve the population or language",
-                     group=gid, therapist=fid)
+            self.add(
+                "credentials",
+                "facilitator does not serve the population or language",
+                group=gid,
+                therapist=fid,
+            )
         avail = _spans(t.get("availability"))
         if not all(_inside(span, avail) for span in _spans(group["sessions"])):
-            self.add("therapist_availability", "group session outside the facilitator's "
-                     "availability", group=gid, therapist=fid)
+            self.add(
+                "therapist_availability",
+                "group session outside the facilitator's availability",
+                group=gid,
+                therapist=fid,
+            )
         if group.get("delivery", "in_person") == "telehealth":
             if not t.get("telehealth"):
-                self.add("therapist_site", "telehealth group by a non-telehealth facilitator",
-                         group=gid, therapist=fid)
+                self.add(
+                    "therapist_site",
+                    "telehealth group by a non-telehealth facilitator",
+                    group=gid,
+                    therapist=fid,
+                )
         elif group["site_id"] not in (t.get("site_ids") or []):
-            self.add("therapist_site", "facilitator does not work at the group's site",
-                     group=gid, therapist=fid)
+            self.add(
+                "therapist_site",
+                "facilitator does not work at the group's site",
+                group=gid,
+                therapist=fid,
+            )
 
     # ----- therapists -------------------------------------------------------------------------
 
@@ -397,18 +469,32 @@ class _Checker:
                     if b[0] >= a[1] + travel:
                         break
                     if _overlap(a, b):
-                        self.add("therapist_overlap", f"{a_what} overlaps {b_what}",
-                                 therapist=tid)
-                    elif (a_site and b_site and a_site != b_site and a[0] // 1440 == b[0] // 1440
-                          and b[0] - a[1] < travel):
-                        self.add("therapist_travel", f"{a_what} and {b_what} at different sites "
-                                 f"less than {travel} min apart", therapist=tid)
+                        self.add("therapist_overlap", f"{a_what} overlaps {b_what}", therapist=tid)
+                    elif (
+                        a_site
+                        and b_site
+                        and a_site != b_site
+                        and a[0] // 1440 == b[0] // 1440
+                        and b[0] - a[1] < travel
+                    ):
+                        self.add(
+                            "therapist_travel",
+                            f"{a_what} and {b_what} at different sites "
+                            f"less than {travel} min apart",
+                            therapist=tid,
+                        )
             if caseload[tid] > int(t["max_caseload"]):
-                self.add("caseload", f"{caseload[tid]} individual clients, max "
-                         f"{t['max_caseload']}", therapist=tid)
+                self.add(
+                    "caseload",
+                    f"{caseload[tid]} individual clients, max {t['max_caseload']}",
+                    therapist=tid,
+                )
             if hours[tid] > float(t["max_weekly_hours"]) + 1e-9:
-                self.add("therapist_hours", f"{hours[tid]:g} weekly hours, max "
-                         f"{t['max_weekly_hours']}", therapist=tid)
+                self.add(
+                    "therapist_hours",
+                    f"{hours[tid]:g} weekly hours, max {t['max_weekly_hours']}",
+                    therapist=tid,
+                )
 
     # ----- stability and waitlist -------------------------------------------------------------
 
@@ -422,9 +508,12 @@ class _Checker:
         }
         old_rows = [o for cid, o in self.old.items() if cid in self.clients]
         old_check = _Checker(
-            {"sites": list(self.sites.values()), "groups": list(self.groups.values()),
-             "therapists": list(self.therapists.values()),
-             "enrollments": list(self.clients.values())},
+            {
+                "sites": list(self.sites.values()),
+                "groups": list(self.groups.values()),
+                "therapists": list(self.therapists.values()),
+                "enrollments": list(self.clients.values()),
+            },
             {"scheduled": old_rows},
             self.individual_minutes,
         )
@@ -454,25 +543,34 @@ class _Checker:
             if new is not None:
                 before = max(_version(old) or 1, self.versions.get(cid, 0))
                 if _version(new) != before + 1:
-                    self.add("stability", f"moved schedule has version "
-                             f"{new.get('schedule_version')!r}, not {before + 1}", cid)
+                    self.add(
+                        "stability",
+                        f"moved schedule has version "
+                        f"{new.get('schedule_version')!r}, not {before + 1}",
+                        cid,
+                    )
                 if cid not in rescheduled:
                     self.add("stability", "changed schedule not listed in rescheduled", cid)
         for cid in sorted(rescheduled, key=str):
             old_row = self.old.get(cid)
             new = new_by_client.get(cid)
             if old_row is None or new is None:
-                self.add("stability", "listed in rescheduled without both an existing and a "
-                         "new schedule", cid)
+                self.add(
+                    "stability",
+                    "listed in rescheduled without both an existing and a new schedule",
+                    cid,
+                )
             elif _content(new) == _content(old_row):
-                self.add("stability", "listed in rescheduled, yet its schedule did not change",
-                         cid)
+                self.add("stability", "listed in rescheduled, yet its schedule did not change", cid)
         for s in scheduled:
             cid = s.get("client_id")
             expected = self.versions.get(str(cid), 0) + 1
             if cid not in self.old and _version(s) != expected:
-                self.add("payload", f"a new schedule's version is "
-                         f"{s.get('schedule_version')!r}, not {expected}", cid)
+                self.add(
+                    "payload",
+                    f"a new schedule's version is {s.get('schedule_version')!r}, not {expected}",
+                    cid,
+                )
 
     def waitlist(self) -> None:
         for w in self.output.get("waitlisted") or []:
@@ -496,16 +594,16 @@ class _Checker:
         for group in self.groups.values():
             site = self.sites.get(group.get("site_id"))
             if site is None or (group["track"], group["population"], group["language"]) != (
-                client["track"], client["population"], client["language"]
+                client["track"],
+                client["population"],
+                client["language"],
             ):
                 continue
             gender = group.get("gender", "any")
             if gender != "any" and _GROUP_GENDER.get(client.get("gender", "")) != gender:
                 continue
             if group.get("delivery", "in_person") == "telehealth":
-                if not client.get("accepts_telehealth") or site["region_id"] != client[
-                    "region_id"
-                ]:
+                if not client.get("accepts_telehealth") or site["region_id"] != client["region_id"]:
                     continue
             elif group["site_id"] not in (client.get("preferred_site_ids") or []):
                 continue
