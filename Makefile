@@ -31,6 +31,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts/iop_contracts services/scheduler/iop_scheduler services/intake/iop_intake \
 	    services/notifier/iop_notifier iop
 
