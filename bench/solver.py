@@ -54,7 +54,8 @@ CASES = [
     Case("region", 3, 1, 6, 1.2, 10),
     Case("region-underloaded", 4, 1, 6, 0.7, 10),
     Case("ten-regions", 1, 10, 6, 1.0, 60),
-    Case("incremental", 6, 1, 9, 1.0, 2, incremental=True),
+    # Below full load, so the region still has seats for some of the 20 newcomers.
+    Case("incremental", 6, 1, 12, 0.7, 2, incremental=True),
 ]
 
 
