@@ -46,7 +46,9 @@ async def ensure_topics(
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [
-                NewTopic(name, partitions, replication_factor=1)
+                NewTopic(
+                    name, partitions, replication_factor=1, topic_configs=topics.CONFIGS.get(name)
+                )
                 for name, partitions in wanted.items()
                 if name not in existing
             ]

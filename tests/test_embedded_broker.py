@@ -7,6 +7,7 @@ import sys
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from iop_contracts import topics
 
 pytestmark = pytest.mark.integration
@@ -22,6 +23,26 @@ async def test_topics_are_created_with_their_partitions(kafka_bootstrap: str) ->
     partitions = {t["topic"]: len(t["partitions"]) for t in described}
     assert partitions[topics.ENROLLMENT] == 6
     assert partitions[topics.ROSTER] == 1
+
+
+async def test_the_record_topics_keep_their_events(kafka_bootstrap: str) -> None:
+    """The services rebuild from these topics: nothing may age out, the roster is compacted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics.CONFIGS]
+        )
+    finally:
+        await admin.close()
+    configs = {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}
+        for response in responses
+        for resource in response.resources
+    }
+    for topic, wanted in topics.CONFIGS.items():
+        for key, value in wanted.items():
+            assert configs[topic].get(key) == value, (topic, key)
 
 
 async def test_keyed_records_with_headers_round_trip_and_offsets_commit(

@@ -30,3 +30,16 @@ ALL_TOPICS: Final[dict[str, int]] = {
     **PARTITIONS,
     **{dlq(topic): 1 for topic in PARTITIONS},
 }
+
+# Kafka is the system of record (ARCHITECTURE.md): services rebuild their state from these topics,
+# so what they hold must outlive the broker's default retention (7 days). The roster is a table,
+# compacted to the latest event per entity. The schedule topic keeps every event rather than being
+# compacted: a compacted client's last event may be a waitlisting, which carries no
+# schedule_version, and versions must keep rising across a client's whole history.
+CONFIGS: Final[dict[str, dict[str, str]]] = {
+    ROSTER: {"cleanup.policy": "compact"},
+    REFERRAL: {"retention.ms": "-1"},
+    ENROLLMENT: {"retention.ms": "-1"},
+    SCHEDULE: {"retention.ms": "-1"},
+    NOTIFICATION: {"retention.ms": "-1"},
+}
