@@ -1,8 +1,8 @@
 """SMTP down, then back: messages are retried with backoff and delivered, none lost, none twice.
 
-The issue's "down for a minute" is shortened to NOTIFIER_TEST_OUTAGE_S (default 6 s) with the
-backoff settings scaled down to match (base 0.5 s, cap 2 s): the same code path, many retries
-inside the outage, without a minute of test time. Set NOTIFIER_TEST_OUTAGE_S=60 to run it long.
+The server is down for the issue's full minute (NOTIFIER_TEST_OUTAGE_S, default 60 s; a shorter
+value gives a quick local run) with the backoff capped at 8 s, so every message is retried several
+times inside the outage and is sent within one backoff step of the server's return.
 """
 
 import asyncio
@@ -19,8 +19,8 @@ from .factories import enrollment, schedule
 from .kafka_helpers import TopicReader, publish, wait_until
 from .stubs import running, test_settings
 
-pytestmark = pytest.mark.integration
-OUTAGE_S = float(os.environ.get("NOTIFIER_TEST_OUTAGE_S", "6"))
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+OUTAGE_S = float(os.environ.get("NOTIFIER_TEST_OUTAGE_S", "60"))
 
 
 async def test_smtp_outage_is_retried_and_delivered(
@@ -35,8 +35,8 @@ async def test_smtp_outage_is_retried_and_delivered(
         unique,
         smtp_port=sink.port,
         smtp_timeout_s=2.0,
-        retry_base_s=0.5,
-        retry_max_s=2.0,
+        retry_base_s=1.0,
+        retry_max_s=8.0,
         retry_max_attempts=1000,
     )
     async with running(settings) as runtime:
