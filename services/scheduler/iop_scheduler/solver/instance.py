@@ -24,7 +24,7 @@ from .domain import (
     Therapist,
 )
 from .errors import InvalidSnapshot
-from .ledger import Ledger, bookings_conflict, slot_booking
+from .ledger import Ledger, bookings_conflict, group_bookings, slot_booking
 from .rules import (
     facilitator_qualifies,
     group_accessible,
@@ -137,6 +137,9 @@ class Instance:
     facilitators: dict[str, tuple[str, ...]]
     individual_therapists: dict[str, tuple[str, ...]]
     slot_options: dict[str, tuple[Slot, ...]] = field(default_factory=dict)
+    # (group, therapist) pairs where choosing the therapist would leave another group, not yet
+    # running, without any facilitator (see ``critical_facilitators``).
+    critical: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def enrollments(self) -> dict[str, Enrollment]:
@@ -405,6 +408,45 @@ def _facilitator_options(roster: Roster, ledger: Ledger) -> dict[str, tuple[str,
     return options
 
 
+def critical_facilitators(
+    roster: Roster, ledger: Ledger, facilitators: Mapping[str, tuple[str, ...]]
+) -> frozenset[tuple[str, str]]:
+    """Pairs (g, t) such that t facilitating g would leave some other group g' unstaffable:
+    g' is not running yet (no kept clients, no facilitator fixed by the roster or the ledger),
+    t is its only facilitator option, and t cannot hold both (their sessions overlap, or clash
+    on travel between sites, on some day; or g and g' together exceed t's remaining weekly
+    hours). Used by the lowest soft goal (model.critical_facilitator_penalty) so that an early
+    batch does not spend the one therapist a later batch's group will need."""
+    sole: dict[str, list[str]] = {}
+    for gid, options in sorted(facilitators.items()):
+        group = roster.groups[gid]
+        if (
+            len(options) == 1
+            and gid not in ledger.facilitator
+            and ledger.group_load[gid] == 0
+            and group.facilitator_id is None
+            and group.capacity > 0
+        ):
+            sole.setdefault(options[0], []).append(gid)
+    critical: set[tuple[str, str]] = set()
+    for tid, needed in sole.items():
+        room = roster.therapists[tid].max_weekly_minutes - ledger.minutes[tid]
+        for gid, options in facilitators.items():
+            if tid not in options or gid in ledger.facilitator:
+                continue
+            group = roster.groups[gid]
+            for other_id in needed:
+                if other_id == gid:
+                    continue
+                other = roster.groups[other_id]
+                if group.minutes + other.minutes > room or bookings_conflict(
+                    group_bookings(group), group_bookings(other), ledger.travel_minutes
+                ):
+                    critical.add((gid, tid))
+                    break
+    return frozenset(critical)
+
+
 def _rotation(client_id: str, therapist_id: str) -> int:
     return zlib.crc32(f"{client_id}|{therapist_id}".encode())
 
@@ -542,4 +584,5 @@ def build_instance(
         facilitators=facilitators,
         individual_therapists=individual,
         slot_options=slot_options,
+        critical=critical_facilitators(roster, ledger, facilitators),
     )

@@ -28,6 +28,8 @@ LinearTerm = cp_model.LinearExprT
 # Soft-goal weights. Each tier's unit outweighs the largest change one client can make to every
 # lower tier, so the priority order of SCHEDULING.md holds client by client (placements are
 # optimised first, in a separate lexicographic phase; see solve.py).
+# Below all of them, the critical-facilitator tie-break (unit 1, the other tiers scaled above
+# it per instance: PlacementModel.critical_scale).
 BALANCE_PER_CLIENT = 4  # group fill (<= 3 per seat) + therapist caseload (1 per client)
 W_CONTINUITY = BALANCE_PER_CLIENT + 1
 W_WISH = W_CONTINUITY + BALANCE_PER_CLIENT + 1
@@ -330,7 +332,21 @@ class PlacementModel:
             terms.append(over)
         return sum(terms)
 
-    def penalty(self) -> LinearTerm:
+    def critical_facilitator_penalty(self) -> LinearTerm:
+        """Soft goal 6, lowest tie-break: spread work rather than exhaust a scarce resource. A
+        group does not take as facilitator the only therapist who could facilitate another group
+        not running yet and who could not then hold both (``Instance.critical``), so that
+        clients who arrive for that group in a later batch can still be placed. 1 per group so
+        staffed; ``penalty`` weights it below one unit of every other goal."""
+        return sum(var for key, var in sorted(self.f.items()) if key in self.inst.critical)
+
+    def critical_scale(self) -> int:
+        """The weight of one unit of goals 2-6 relative to ``critical_facilitator_penalty``:
+        one more than the most it can reach (each group has at most one facilitator), so it
+        only breaks ties. 1 when no critical choice exists, which leaves the objective as is."""
+        return 1 + len({gid for gid, tid in self.f if (gid, tid) in self.inst.critical})
+
+    def ranked_penalty(self) -> LinearTerm:
         """Soft goals 2-6 (and stability of displaced clients), weighted in priority order."""
         return cp_model.LinearExpr.sum(
             [
@@ -341,6 +357,17 @@ class PlacementModel:
                 self.continuity_penalty(),
                 self.balance_penalty(),
             ]
+        )
+
+    def penalty(self) -> LinearTerm:
+        """Soft goals 2-6 in priority order, then the critical-facilitator tie-break. Adds no
+        variable or constraint beyond ``ranked_penalty``'s, so phase 1 is unchanged."""
+        ranked = self.ranked_penalty()
+        scale = self.critical_scale()
+        if scale == 1:
+            return ranked
+        return cp_model.LinearExpr.weighted_sum(
+            [ranked, self.critical_facilitator_penalty()], [scale, 1]
         )
 
     # ----- hints and solutions ----------------------------------------------------------------
