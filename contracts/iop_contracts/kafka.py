@@ -5,7 +5,6 @@ broker acknowledged the record with acks=all) and turns a record it cannot use i
 record with `dead_letter`, so the wire format lives in one place.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.structs import RecordMetadata
@@ -78,30 +77,20 @@ def decode_message(message: KafkaMessage) -> CloudEvent:
     return decode_record(body if isinstance(body, bytes | str) else None)
 
 
-def record_topic(message: KafkaMessage) -> str:
-    raw = message.raw_message
-    return str(getattr(raw, "topic", ""))
-
-
 async def dead_letter(
     broker: KafkaBroker, message: KafkaMessage, *, reason: str, consumer: str
 ) -> RecordMetadata:
     """Copy a record we cannot process to `<topic>.dlq` with why, who and when, keeping its key."""
     raw = message.raw_message
-    source_topic = record_topic(message)
-    original: list[tuple[str, bytes]] = list(getattr(raw, "headers", None) or [])
-    headers = dead_letter_headers(original, reason, consumer)
-    body = message.body if isinstance(message.body, bytes) else b""
-    return await broker.publish(
-        body,
-        topics.dlq(source_topic),
+    return await dead_letter_record(
+        broker,
+        topic=str(getattr(raw, "topic", "")),
         key=getattr(raw, "key", None),
-        headers={key: value.decode(errors="replace") for key, value in headers},
+        value=message.body if isinstance(message.body, bytes) else None,
+        headers=list(getattr(raw, "headers", None) or []),
+        reason=reason,
+        consumer=consumer,
     )
-
-
-def header_map(message: KafkaMessage) -> Mapping[str, str]:
-    return {key: str(value) for key, value in (message.headers or {}).items()}
 
 
 async def dead_letter_record(
@@ -114,9 +103,9 @@ async def dead_letter_record(
     reason: str,
     consumer: str,
 ) -> RecordMetadata:
-    """`dead_letter` for a consumer that reads raw aiokafka records instead of FastStream
-    messages: the same `<topic>.dlq` record (original value, key and headers, plus why, who and
-    when), acknowledged with acks=all before it returns."""
+    """The `<topic>.dlq` record of one consumed record: its original value, key and headers, plus
+    why, who and when; acknowledged with acks=all before it returns. Consumers that read raw
+    aiokafka records call this directly; FastStream handlers call `dead_letter`."""
     dlq_headers = dead_letter_headers(headers, reason, consumer)
     return await broker.publish(
         value or b"",
