@@ -2,7 +2,6 @@
 
 import asyncio
 import hashlib
-import logging
 from pathlib import Path
 
 import typer
@@ -12,14 +11,10 @@ from iop_intake.settings import IntakeSettings
 
 app = typer.Typer(help="IOP intake service", no_args_is_help=True)
 
-# aiokafka logs whole record values at DEBUG: enrollment values carry contact details.
-_VALUE_LOGGING_LIBRARIES = ("aiokafka",)
-
 
 def setup_logging(level: str) -> None:
+    # configure_logging also holds aiokafka at INFO or above: it logs record values at DEBUG.
     configure_logging("intake", level)
-    for name in _VALUE_LOGGING_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
 
 
 @app.callback()
