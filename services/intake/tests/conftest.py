@@ -9,46 +9,16 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
+from iop_contracts.examples import ENROLLMENT, SCREENING
 from iop_contracts.kafka import KafkaSettings
 from iop_intake.app import create_app
 from iop_intake.runtime import Intake
 from iop_intake.settings import IntakeSettings
 
-SAMPLE: dict[str, Any] = {
-    "client_id": "c-8f3a",
-    "region_id": "ne",
-    "track": "substance_use",
-    "population": "adult",
-    "gender": "woman",
-    "language": "en",
-    "preferred_site_ids": ["bos-1", "bos-2"],
-    "accepts_telehealth": True,
-    "gender_specific_group": False,
-    "availability": [
-        {"day": "mon", "start": "17:30", "end": "22:00"},
-        {"day": "sat", "start": "09:00", "end": "13:00"},
-    ],
-    "requested_start": "2026-12-01",
-    "program_weeks": 8,
-    "priority": "routine",
-    "indicated_modalities": ["dbt"],
-    "contact": {
-        "first_name": "Ana",
-        "email": "ana@example.org",
-        "phone": "+16175550101",
-        "email_consent": True,
-        "sms_consent": False,
-    },
-}
-
-SUITED_SCREENING: dict[str, Any] = {
-    "needs_medical_detox": False,
-    "needs_24h_supervision": False,
-    "imminent_risk": False,
-    "medically_stable": True,
-    "stable_living_environment": True,
-    "prior_level": "none",
-}
+# CONTRACT.md's examples, made neutral for screening: a routine request from a client with no
+# prior level of care, so that only what a test changes can turn it into a step-down or decline.
+SAMPLE: dict[str, Any] = {**ENROLLMENT, "priority": "routine"}
+SUITED_SCREENING: dict[str, Any] = {**SCREENING, "prior_level": "none"}
 
 
 @pytest.fixture

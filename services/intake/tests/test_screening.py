@@ -6,18 +6,11 @@ import pytest
 from iop_contracts import Population, Priority, PriorLevel, RecommendedLevel, Screening
 from iop_intake.domain.screening import RULES, NotSuited, Suited, screen
 
-SUITED: dict[str, Any] = {
-    "needs_medical_detox": False,
-    "needs_24h_supervision": False,
-    "imminent_risk": False,
-    "medically_stable": True,
-    "stable_living_environment": True,
-    "prior_level": "none",
-}
+from .conftest import SUITED_SCREENING
 
 
 def screening(**changes: Any) -> Screening:
-    return Screening.model_validate({**SUITED, **changes})
+    return Screening.model_validate({**SUITED_SCREENING, **changes})
 
 
 # One row per rule of RULES: the screening answer that triggers it alone, and what it recommends.
