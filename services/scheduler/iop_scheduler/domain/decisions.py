@@ -146,7 +146,9 @@ def _waiting(
     payload = ClientWaitlisted(
         client_id=enrollment.client_id,
         region_id=region_id,
-        reasons=waiting.get("reasons") or ["groups_full"],
+        # The solver gives every waitlisted client its true reasons; none would be a solver bug,
+        # which the contract model refuses rather than inventing a reason here.
+        reasons=waiting["reasons"],
         detail=str(waiting.get("detail") or "")[:500],
     )
     answers = []
