@@ -4,6 +4,7 @@
 exercise is what an operator runs.
 """
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from iop_notifier.adapters.smtp_sink import SmtpSink
 
 from iop.broker import EmbeddedBroker, ensure_topics, free_port
 
@@ -76,7 +78,7 @@ class System:
     def __init__(self, settings: SystemSettings | None = None) -> None:
         self.settings = settings or SystemSettings()
         self.broker: EmbeddedBroker | None = None
-        self.smtp_sink: object | None = None
+        self.smtp_sink: SmtpSink | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.bootstrap_servers = ""
         self.smtp_address = ("", 0)
@@ -112,8 +114,6 @@ class System:
 
     def _start_broker(self) -> None:
         if self.settings.bootstrap_servers:
-            import asyncio
-
             asyncio.run(ensure_topics(self.settings.bootstrap_servers))
             self.bootstrap_servers = self.settings.bootstrap_servers
             return
@@ -124,8 +124,6 @@ class System:
         if self.settings.smtp_host:
             self.smtp_address = (self.settings.smtp_host, self.settings.smtp_port or 25)
             return
-        from iop_notifier.adapters.smtp_sink import SmtpSink
-
         sink = SmtpSink(self.outbox, host="127.0.0.1", port=self.settings.smtp_port or free_port())
         sink.start()
         self.smtp_sink = sink
@@ -193,7 +191,7 @@ class System:
                 process.wait(timeout=5)
         self.processes.clear()
         if self.smtp_sink is not None:
-            self.smtp_sink.stop()  # type: ignore[attr-defined]
+            self.smtp_sink.stop()
             self.smtp_sink = None
         if self.broker is not None:
             self.broker.stop()
