@@ -209,34 +209,11 @@ class SqliteLedger:
 
     def unplanned(self) -> list[Notice]:
         rows = self._db.execute("SELECT * FROM notices WHERE planned = 0").fetchall()
-        return [
-            Notice(
-                client_id=r["client_id"],
-                schedule_version=r["schedule_version"],
-                purpose=Purpose(r["purpose"]),
-                updated=bool(r["updated"]),
-                schedule_json=r["schedule_json"],
-                cause_event_id=r["cause_event_id"],
-                correlation_id=r["correlation_id"],
-                previous_json=r["previous_json"],
-            )
-            for r in rows
-        ]
+        return [_notice(r) for r in rows]
 
     def notice_of(self, client_id: str) -> Notice | None:
         r = self._db.execute("SELECT * FROM notices WHERE client_id = ?", (client_id,)).fetchone()
-        if r is None:
-            return None
-        return Notice(
-            client_id=r["client_id"],
-            schedule_version=r["schedule_version"],
-            purpose=Purpose(r["purpose"]),
-            updated=bool(r["updated"]),
-            schedule_json=r["schedule_json"],
-            cause_event_id=r["cause_event_id"],
-            correlation_id=r["correlation_id"],
-            previous_json=r["previous_json"],
-        )
+        return None if r is None else _notice(r)
 
     def plan(
         self,
@@ -427,3 +404,16 @@ class SqliteLedger:
             cause_event_id=r["cause_event_id"],
             correlation_id=r["correlation_id"],
         )
+
+
+def _notice(row: sqlite3.Row) -> Notice:
+    return Notice(
+        client_id=row["client_id"],
+        schedule_version=row["schedule_version"],
+        purpose=Purpose(row["purpose"]),
+        updated=bool(row["updated"]),
+        schedule_json=row["schedule_json"],
+        cause_event_id=row["cause_event_id"],
+        correlation_id=row["correlation_id"],
+        previous_json=row["previous_json"],
+    )
