@@ -309,27 +309,27 @@ class PlacementModel:
 
     def balance_penalty(self) -> LinearTerm:
         """Soft goal 6: spread clients across groups and therapists: seats beyond half a group
-        cost 1, beyond three quarters 2 more; individual clients beyond half a caseload cost 1."""
-        inst, m = self.inst, self.model
+        cost 1, beyond three quarters 2 more; individual clients beyond half a caseload cost 1.
+        Only the seats this solve adds are priced: kept clients are a constant it cannot
+        change (see ``excess_over``)."""
+        inst = self.inst
         terms: list[LinearTerm] = []
         by_group: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         for (_c, gid), var in self.x.items():
             by_group[gid].append(var)
         for gid, members in by_group.items():
             cap = inst.roster.groups[gid].capacity
-            load = inst.ledger.group_load[gid] + sum(members)
+            kept = inst.ledger.group_load[gid]
             for threshold, weight in ((cap // 2, 1), ((3 * cap) // 4, 2)):
-                over = m.new_int_var(0, len(members), f"over[{gid},{threshold}]")
-                m.add(over >= load - threshold)
+                over = excess_over(self.model, members, kept, threshold, f"over[{gid},{threshold}]")
                 terms.append(weight * over)
         per: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         for (cid, i), var in self.y.items():
             per[inst.slot_options[cid][i].therapist_id].append(var)
         for tid, vars_ in per.items():
             half = inst.roster.therapists[tid].max_caseload // 2
-            over = m.new_int_var(0, len(vars_), f"over[{tid}]")
-            m.add(over >= inst.ledger.caseload[tid] + sum(vars_) - half)
-            terms.append(over)
+            kept = inst.ledger.caseload[tid]
+            terms.append(excess_over(self.model, vars_, kept, half, f"over[{tid}]"))
         return sum(terms)
 
     def critical_facilitator_penalty(self) -> LinearTerm:
@@ -420,3 +420,25 @@ class PlacementModel:
             "slot_options": len(self.y),
             "facilitator_options": len(self.f),
         }
+
+
+def excess_over(
+    model: cp_model.CpModel,
+    chosen: list[cp_model.IntVar],
+    already: int,
+    threshold: int,
+    name: str,
+) -> cp_model.IntVar:
+    """How many of ``chosen`` land beyond ``threshold`` when ``already`` places are taken: a
+    soft goal's penalty variable, at least ``sum(chosen) - max(0, threshold - already)``.
+
+    Its domain must admit every value that expression can take, or the penalty turns into a
+    hard cap: soft-goal variables share the model with the hard rules (phase 1 solves them
+    all), so an upper bound of ``len(chosen)`` on ``already + sum(chosen) - threshold`` made
+    phase 1 infeasible once ``already`` passed the threshold by more than the candidates, and
+    cut off feasible schedules below that. Pricing only the marginal excess keeps the domain
+    ``[0, len(chosen)]`` exact: the places already taken are a constant no solve can change."""
+    room = max(0, threshold - already)
+    over = model.new_int_var(0, max(0, len(chosen) - room), name)
+    model.add(over >= sum(chosen) - room)
+    return over
