@@ -8,22 +8,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iop_contracts import CloudEvent, new_event, parse_payload
 from iop_scheduler.domain import Projection, Status, placements, releases
-from iop_scheduler.testing import event_of, network, roster_events
+from iop_scheduler.testing import network
 
 NET = network("u", regions=1, sites=2, load=0.5)
 REGION = NET["sites"][0]["region_id"]
-T0 = datetime.now(UTC) + timedelta(hours=1)  # after the seeded roster
+# Every event time is T0 plus whole minutes: the roster's stale-event guard compares times, so a
+# clock reading here would make the outcome depend on when and how slowly the tests run.
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+ROSTER_KINDS = ("site", "group", "therapist")
 
 
-def at(event_type: str, data: dict[str, Any], minute: int) -> CloudEvent:
+def at(event_type: str, data: dict[str, Any], minute: int = 0) -> CloudEvent:
     return new_event(
         parse_payload(event_type, data), source="/t", time=T0 + timedelta(minutes=minute)
     )
 
 
+def roster_at_t0() -> list[CloudEvent]:
+    """The network's roster as upserts, all at T0 (every later test event comes after)."""
+    return [at(f"iop.{kind}.upserted", item) for kind in ROSTER_KINDS for item in NET[kind + "s"]]
+
+
+ROSTER = roster_at_t0()
+
+
 def seeded() -> Projection:
     projection = Projection()
-    for event in roster_events(NET):
+    for event in ROSTER:
         projection.apply(event)
     return projection
 
@@ -73,9 +84,9 @@ def test_an_older_roster_update_arriving_late_does_not_roll_an_entity_back() -> 
 def test_a_group_read_before_its_site_joins_the_region_when_the_site_arrives() -> None:
     site, group = NET["sites"][0], NET["groups"][0]
     projection = Projection()
-    projection.apply(event_of("iop.group.upserted", group))
+    projection.apply(at("iop.group.upserted", group))
     assert projection.roster.region_roster(REGION)["groups"] == []
-    affected = projection.apply_roster(event_of("iop.site.upserted", site))
+    affected = projection.apply_roster(at("iop.site.upserted", site))
     assert affected == {REGION}
     assert [g["group_id"] for g in projection.roster.region_roster(REGION)["groups"]] == [
         group["group_id"]
@@ -95,17 +106,17 @@ def test_retirement_is_undone_only_by_a_newer_upsert() -> None:
 def test_roster_changes_name_the_regions_they_affect() -> None:
     projection = seeded()
     therapist = NET["therapists"][0]
-    changed = event_of("iop.therapist.upserted", {**therapist, "max_caseload": 1})
+    changed = at("iop.therapist.upserted", {**therapist, "max_caseload": 1}, minute=1)
     assert projection.apply_roster(changed) == {REGION}
     assert projection.apply_roster(changed) == set(), "a repeated event changes nothing"
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=len(roster_events(NET)) - 1), max_size=40))
+@given(st.lists(st.integers(min_value=0, max_value=len(ROSTER) - 1), max_size=40))
 def test_replaying_roster_events_any_number_of_times_gives_the_same_table(
     repeats: list[int],
 ) -> None:
-    events = roster_events(NET)
+    events = ROSTER
     once = Projection()
     for event in events:
         once.apply(event)
@@ -121,19 +132,19 @@ def test_replaying_roster_events_any_number_of_times_gives_the_same_table(
 def test_enrollment_lifecycle_and_duplicates() -> None:
     projection = seeded()
     client = NET["enrollments"][0]
-    request = event_of("iop.enrollment.requested", client)
+    request = at("iop.enrollment.requested", client)
     projection.apply(request)
     projection.apply(request)
-    projection.apply(event_of("iop.enrollment.requested", client))  # second request, new id
+    projection.apply(at("iop.enrollment.requested", client))  # second request, new id
     assert [e.client_id for e in projection.unanswered(REGION)] == [client["client_id"]]
     assert "contact" not in projection.unanswered(REGION)[0].data, "no personal data is kept"
 
-    placed = event_of("iop.client.scheduled", schedule_for(client, NET["groups"][0]))
+    placed = at("iop.client.scheduled", schedule_for(client, NET["groups"][0]))
     projection.apply(placed)
     assert projection.unanswered(REGION) == []
     assert projection.schedule_of(client["client_id"]).status is Status.SCHEDULED
 
-    withdrawn = event_of(
+    withdrawn = at(
         "iop.enrollment.withdrawn",
         {"client_id": client["client_id"], "region_id": REGION},
     )
@@ -145,7 +156,7 @@ def test_enrollment_lifecycle_and_duplicates() -> None:
     projection.apply(freed.event())
     assert releases(projection, REGION) == []
 
-    again = event_of("iop.enrollment.requested", client)  # a returning client
+    again = at("iop.enrollment.requested", client)  # a returning client
     projection.apply(again)
     assert [e.request.id for e in projection.unanswered(REGION)] == [again.id]
     result = {"scheduled": [schedule_for(client, NET["groups"][0])], "waitlisted": []}
@@ -156,9 +167,7 @@ def test_enrollment_lifecycle_and_duplicates() -> None:
 
 def test_a_discharge_of_an_unknown_client_changes_nothing() -> None:
     projection = seeded()
-    projection.apply(
-        event_of("iop.client.discharged", {"client_id": "nobody", "region_id": REGION})
-    )
+    projection.apply(at("iop.client.discharged", {"client_id": "nobody", "region_id": REGION}))
     assert releases(projection, REGION) == []
     assert projection.unanswered(REGION) == []
 
@@ -167,10 +176,10 @@ def test_snapshot_leaves_the_waitlist_out_unless_seats_may_have_freed() -> None:
     projection = seeded()
     first, second, third = NET["enrollments"][:3]
     for client in (first, second, third):
-        projection.apply(event_of("iop.enrollment.requested", client))
-    projection.apply(event_of("iop.client.scheduled", schedule_for(first, NET["groups"][0])))
+        projection.apply(at("iop.enrollment.requested", client))
+    projection.apply(at("iop.client.scheduled", schedule_for(first, NET["groups"][0])))
     projection.apply(
-        event_of(
+        at(
             "iop.client.waitlisted",
             {"client_id": second["client_id"], "region_id": REGION, "reasons": ["groups_full"]},
         )
@@ -189,9 +198,9 @@ def test_snapshot_leaves_the_waitlist_out_unless_seats_may_have_freed() -> None:
 def test_waitlist_order_is_priority_then_age() -> None:
     projection = seeded()
     routine, urgent, step_down = NET["enrollments"][:3]
-    projection.apply(event_of("iop.enrollment.requested", {**routine, "priority": "routine"}))
-    projection.apply(event_of("iop.enrollment.requested", {**urgent, "priority": "urgent"}))
-    projection.apply(event_of("iop.enrollment.requested", {**step_down, "priority": "step_down"}))
+    projection.apply(at("iop.enrollment.requested", {**routine, "priority": "routine"}))
+    projection.apply(at("iop.enrollment.requested", {**urgent, "priority": "urgent"}))
+    projection.apply(at("iop.enrollment.requested", {**step_down, "priority": "step_down"}))
     order = [e.client_id for e in projection.region(REGION)]
     assert order == [urgent["client_id"], step_down["client_id"], routine["client_id"]]
 
@@ -204,17 +213,17 @@ def test_decisions_publish_only_changes() -> None:
     kept, moved, waiting, lost = NET["enrollments"][:4]
     group, other_group = NET["groups"][0], NET["groups"][1]
     for client in (kept, moved, waiting, lost):
-        projection.apply(event_of("iop.enrollment.requested", client))
-    projection.apply(event_of("iop.client.scheduled", schedule_for(kept, group)))
-    projection.apply(event_of("iop.client.scheduled", schedule_for(moved, group, version=3)))
+        projection.apply(at("iop.enrollment.requested", client))
+    projection.apply(at("iop.client.scheduled", schedule_for(kept, group)))
+    projection.apply(at("iop.client.scheduled", schedule_for(moved, group, version=3)))
     projection.apply(
-        event_of(
+        at(
             "iop.client.waitlisted",
             {"client_id": waiting["client_id"], "region_id": REGION, "reasons": ["groups_full"]},
         )
     )
-    projection.apply(event_of("iop.client.scheduled", schedule_for(lost, other_group)))
-    retire = event_of("iop.group.retired", {"group_id": other_group["group_id"]})
+    projection.apply(at("iop.client.scheduled", schedule_for(lost, other_group)))
+    retire = at("iop.group.retired", {"group_id": other_group["group_id"]}, minute=1)
     projection.apply(retire)
 
     result = {
