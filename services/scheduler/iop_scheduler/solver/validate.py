@@ -463,7 +463,9 @@ class _Checker:
             t = self.therapists.get(tid)
             if t is None:
                 continue
-            items.sort()
+            # By span, then label: two sessions at the same time, one telehealth (place None)
+            # and one in person, must be reported as an overlap, not crash the comparison.
+            items.sort(key=lambda item: (item[0], item[2]))
             for i, (a, a_site, a_what) in enumerate(items):
                 for b, b_site, b_what in items[i + 1 :]:
                     if b[0] >= a[1] + travel:
