@@ -375,7 +375,9 @@ class _Checker:
             fixed = group.get("facilitator_id")
             if fixed is not None and facs != {fixed}:
                 self.add("facilitation", "facilitator differs from the roster's", group=gid)
-            for fid in facs:
+            # A missing facilitator is already reported per schedule ("names no facilitator");
+            # checking None against the roster would report the same fault a second time.
+            for fid in facs - {None}:
                 self.facilitator(group, fid)
 
     def facilitator(self, group: Mapping[str, Any], fid: Any) -> None:
