@@ -6,9 +6,32 @@ Every write is its own transaction with synchronous=FULL, so "recorded" means on
 
 It stores ids, versions, states and schedule payloads (which carry no contact details); never
 an address, a phone number or a name. Opt-outs are stored as a SHA-256 of the phone number.
+
+A ledger is only right about the broker its events came from: a fresh embedded broker starts
+versions and event ids over, and a ledger that remembered the last broker's versions would take
+every new schedule for an old one. So it records the broker's identity
+(`iop_contracts.cluster.cluster_identity`) and `open_for_cluster` compares it at start:
+
+- same broker: carry on.
+- no identity recorded (a ledger written before this was added): it adopts the current broker
+  and logs so; it cannot know better, and starting fresh would resend everything it sent.
+- another broker, and the old ledger owes nothing: it is set aside as `<file>.cluster-<digest>`
+  (renamed with its WAL, never deleted), a fresh ledger starts, and one warning line says so.
+  STOP/START answers are carried over: they belong to the phone, not to a broker. If a ledger
+  set aside earlier belongs to the current broker (the notifier was briefly pointed elsewhere),
+  it is put back instead of starting fresh, so nothing it sent is sent again.
+- another broker, and the old ledger still owes work (deliveries pending or deferred, deliveries
+  a crash left SENDING, schedules held for contact details): it refuses to start. Starting fresh
+  would silently drop confirmations a client is waiting for, and the likeliest cause is a wrong
+  KAFKA_BOOTSTRAP_SERVERS; the message says how to go on either way. Outcomes not yet reported
+  do not block: the set-aside file keeps them for when that broker comes back.
+
+To carry a ledger over to a migrated cluster on purpose (mirrored topics, same events), delete
+its recorded identity (`DELETE FROM meta WHERE key = 'cluster'`): it then adopts the new one.
 """
 
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +46,13 @@ from iop_notifier.domain.ledger import (
     WAITING_STATES,
     DeliveryKey,
     DeliveryState,
+    Owed,
     Purpose,
     can_move,
 )
 from iop_notifier.errors import LedgerError
+
+log = logging.getLogger("iop_notifier.ledger")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_events (
@@ -66,6 +92,11 @@ CREATE TABLE IF NOT EXISTS sms_opt (
     allowed INTEGER NOT NULL,
     changed_at TEXT NOT NULL
 );
+-- key 'cluster': the identity of the broker this ledger's events came from.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -79,6 +110,15 @@ class Notice:
     cause_event_id: str
     correlation_id: str | None
     previous_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SmsAnswer:
+    """A phone's latest STOP/START keyword, by digest; `changed_at` is ISO 8601 in UTC."""
+
+    phone_sha256: str
+    allowed: bool
+    changed_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +428,43 @@ class SqliteLedger:
         ).fetchone()
         return None if row is None else bool(row["allowed"])
 
+    def sms_answers(self) -> list[SmsAnswer]:
+        rows = self._db.execute("SELECT phone_sha256, allowed, changed_at FROM sms_opt")
+        return [SmsAnswer(r["phone_sha256"], bool(r["allowed"]), r["changed_at"]) for r in rows]
+
+    def keep_sms_answers(self, answers: list[SmsAnswer]) -> None:
+        """Take over STOP/START answers from another ledger, the newer one winning per phone."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO sms_opt (phone_sha256, allowed, changed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (phone_sha256) DO UPDATE SET allowed = excluded.allowed, "
+                "changed_at = excluded.changed_at WHERE excluded.changed_at > sms_opt.changed_at",
+                [(a.phone_sha256, int(a.allowed), a.changed_at) for a in answers],
+            )
+
+    # ------------------------------------------------------------------ the broker it belongs to
+
+    def recorded_cluster(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'cluster'").fetchone()
+        return None if row is None else str(row["value"])
+
+    def record_cluster(self, identity: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('cluster', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (identity,),
+        )
+
+    def owed(self) -> Owed:
+        def count(sql: str) -> int:
+            return int(self._db.execute(sql).fetchone()[0])
+
+        return Owed(
+            waiting=count("SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'deferred')"),
+            interrupted=count("SELECT COUNT(*) FROM deliveries WHERE state = 'sending'"),
+            held=count("SELECT COUNT(*) FROM notices WHERE planned = 0"),
+        )
+
     @staticmethod
     def _delivery(r: sqlite3.Row) -> Delivery:
         return Delivery(
@@ -417,3 +494,82 @@ def _notice(row: sqlite3.Row) -> Notice:
         correlation_id=row["correlation_id"],
         previous_json=row["previous_json"],
     )
+
+
+class LedgerOfAnotherCluster(LedgerError):
+    """The ledger belongs to another broker and still owes work: the notifier will not start."""
+
+
+def set_aside_path(path: Path, identity: str) -> Path:
+    """Where a ledger of broker `identity` is kept once another broker's ledger takes its place."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return path.with_name(f"{path.name}.cluster-{digest}")
+
+
+def _move_database(source: Path, target: Path) -> None:
+    """Rename an SQLite file with its WAL and shared-memory files (the WAL may hold commits)."""
+    for suffix in ("", "-wal", "-shm"):
+        part = source.with_name(source.name + suffix)
+        if part.exists():
+            part.rename(target.with_name(target.name + suffix))
+
+
+def open_for_cluster(path: Path, identity: str) -> SqliteLedger:
+    """The ledger at `path`, made to belong to the broker `identity` (see the module docstring).
+
+    Raises LedgerOfAnotherCluster when the file belongs to another broker and still owes work.
+    """
+    existed = path.exists()
+    ledger = SqliteLedger(path)
+    recorded = ledger.recorded_cluster()
+    if recorded == identity:
+        return ledger
+    if recorded is None:
+        ledger.record_cluster(identity)
+        if existed:
+            log.info("ledger %s had no broker identity; it adopts %s", path, identity)
+        return ledger
+    owed = ledger.owed()
+    if owed.outstanding:
+        ledger.close()
+        raise LedgerOfAnotherCluster(
+            f"ledger {path} belongs to broker {recorded}, not {identity}, and still owes "
+            f"{owed.waiting} waiting and {owed.interrupted} interrupted deliveries and "
+            f"{owed.held} schedules held for contact details. If KAFKA_BOOTSTRAP_SERVERS is "
+            f"wrong, point it back at that broker; to abandon that work, move {path.name} aside "
+            "(or set NOTIFIER_LEDGER_PATH to another file) and start again."
+        )
+    return _switch(ledger, path, recorded, identity)
+
+
+def _switch(old: SqliteLedger, path: Path, recorded: str, identity: str) -> SqliteLedger:
+    """Set the old broker's ledger aside and open the current broker's: the one set aside earlier
+    if there is one, else a fresh one. STOP/START answers follow the phone into it."""
+    answers = old.sms_answers()
+    old.close()  # closing checkpoints the WAL, so the renamed file is whole
+    aside = _unused(set_aside_path(path, recorded))
+    _move_database(path, aside)
+    earlier = set_aside_path(path, identity)
+    restored = earlier.exists()
+    if restored:
+        _move_database(earlier, path)
+    ledger = SqliteLedger(path)
+    ledger.record_cluster(identity)
+    ledger.keep_sms_answers(answers)
+    log.warning(
+        "ledger %s belonged to broker %s, not %s: set aside as %s, %s",
+        path,
+        recorded,
+        identity,
+        aside.name,
+        "reopened the one kept for this broker" if restored else "starting fresh",
+    )
+    return ledger
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path.N` for the first N not taken: a ledger set aside is never overwritten."""
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.name}.{n}"), n + 1
+    return candidate

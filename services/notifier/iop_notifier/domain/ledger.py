@@ -99,3 +99,16 @@ def outcome_of(state: DeliveryState) -> OutcomeKind:
     if state in (DeliveryState.SUPPRESSED, DeliveryState.SUPERSEDED):
         return OutcomeKind.SUPPRESSED
     raise ValueError(f"state {state} is not final")
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What a ledger still owes someone: work that setting it aside would abandon."""
+
+    waiting: int  # deliveries pending or deferred: a client not yet told
+    interrupted: int  # deliveries left SENDING by a run that died: to report as possibly sent
+    held: int  # schedules read but not yet planned: their contact details were not read yet
+
+    @property
+    def outstanding(self) -> bool:
+        return bool(self.waiting or self.interrupted or self.held)
