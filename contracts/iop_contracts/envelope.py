@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from iop_contracts.dates import check_in_window
 from iop_contracts.payloads import PAYLOAD_TYPES, Payload
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -68,6 +69,12 @@ class CloudEvent(BaseModel):
     correlationid: str | None = None
     causationid: str | None = None
     data: dict[str, Any]
+
+    @field_validator("time")
+    @classmethod
+    def _time_in_window(cls, value: datetime) -> datetime:
+        check_in_window(value.date(), stamped=True)
+        return value
 
     def payload(self) -> Payload:
         """The typed payload; raises ContractError naming the field when it is invalid."""

@@ -5,7 +5,6 @@ the field that is its CloudEvents `subject`, and its topic and Kafka key, so tha
 routing an event needs nothing but the payload.
 """
 
-from datetime import date
 from typing import Annotated, ClassVar
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
@@ -14,6 +13,7 @@ from iop_contracts import topics
 from iop_contracts.values import (
     Channel,
     ClientGender,
+    ContractDate,
     ContractModel,
     Credential,
     Day,
@@ -26,6 +26,7 @@ from iop_contracts.values import (
     Priority,
     PriorLevel,
     RecommendedLevel,
+    ScheduleDate,
     TimeOfDay,
     TimeWindow,
     TimeZoneName,
@@ -103,7 +104,7 @@ class GroupUpserted(Payload):
     capacity: int = Field(ge=1, le=100)
     sessions: list[TimeWindow] = Field(min_length=1, max_length=14)
     facilitator_id: EntityId | None = None
-    open_from: date
+    open_from: ContractDate
 
     @field_validator("sessions")
     @classmethod
@@ -210,7 +211,7 @@ class EnrollmentFields(ContractModel):
     accepts_telehealth: bool = False
     gender_specific_group: bool = False
     availability: list[TimeWindow] = Field(min_length=1, max_length=28)
-    requested_start: date
+    requested_start: ContractDate
     program_weeks: int = Field(ge=2, le=16)
     priority: Priority = Priority.ROUTINE
     indicated_modalities: list[Modality] = Field(default_factory=list)
@@ -321,8 +322,8 @@ class ClientScheduled(Payload):
     schedule_version: int = Field(ge=1)
     group: GroupPlacement
     individual: IndividualSession
-    start_date: date
-    end_date: date
+    start_date: ScheduleDate
+    end_date: ScheduleDate
     weekly_hours: float = Field(gt=0)
     timezone: TimeZoneName
 

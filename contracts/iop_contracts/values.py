@@ -1,11 +1,22 @@
 """Closed sets of values and the small value types shared by every payload."""
 
 import re
+from datetime import date
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from iop_contracts.dates import SCHEDULE_REACH, YEARS_AHEAD, YEARS_BACK, check_in_window
 
 
 class Day(StrEnum):
@@ -130,6 +141,21 @@ TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 Credential = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,10}$")]
+# Every date of a payload lies in the contract's window (iop_contracts.dates) so that no consumer
+# overflows on it; a schedule's dates, computed from the others, may reach a little further.
+ContractDate = Annotated[
+    date,
+    AfterValidator(check_in_window),
+    Field(description=f"ISO date, {YEARS_BACK} years before to {YEARS_AHEAD} years after today"),
+]
+ScheduleDate = Annotated[
+    date,
+    AfterValidator(partial(check_in_window, derived=True)),
+    Field(
+        description=f"ISO date, {YEARS_BACK} years before to {YEARS_AHEAD} years and "
+        f"{SCHEDULE_REACH.days // 7} weeks after today"
+    ),
+]
 
 
 def minutes(time_of_day: str) -> int:
