@@ -14,6 +14,7 @@ from iop_contracts.dates import (
 from iop_contracts.envelope import (
     CONTENT_TYPE,
     EVENT_TYPES,
+    MAX_DEPTH,
     CloudEvent,
     ContractError,
     KafkaRecord,
@@ -80,6 +81,7 @@ __all__ = [
     "CLINICAL_LICENCES",
     "CONTENT_TYPE",
     "EVENT_TYPES",
+    "MAX_DEPTH",
     "PAYLOAD_TYPES",
     "SCHEDULE_REACH",
     "TODAY_ENV",

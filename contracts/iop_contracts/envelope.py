@@ -6,11 +6,12 @@ consumer can route or drop a record without parsing it.
 
 import builtins
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -20,6 +21,11 @@ from iop_contracts.payloads import PAYLOAD_TYPES, Payload
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 TYPE_PREFIX = "iop."
 SCHEMA_VERSION = 1
+# The envelope is level 1 and its data level 2; no payload of the contract nests past level 5.
+# Deeper values are refused before anything recursive (pydantic, logging, re-encoding) sees them.
+MAX_DEPTH = 64
+# Integers beyond 2^53 - 1 do not survive every JSON parser (RFC 8259, section 6).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 EVENT_TYPES: dict[str, type[Payload]] = {
     TYPE_PREFIX + payload.event_name: payload for payload in PAYLOAD_TYPES
@@ -87,14 +93,23 @@ class CloudEvent(BaseModel):
         return payload
 
 
+# What validating untrusted input may raise besides ValidationError: none of it may escape as
+# anything but a ContractError, or a consumer would retry the record forever.
+_INPUT_ERRORS = (ValueError, TypeError, RecursionError, OverflowError)
+
+
 def parse_payload(event_type: str, data: Mapping[str, Any]) -> Payload:
+    """The typed payload of an event type; ContractError naming the field when it is invalid."""
     payload_type = EVENT_TYPES.get(event_type)
     if payload_type is None:
-        raise ContractError(f"type: unknown event type {event_type!r}")
+        raise ContractError(f"type: unknown event type {event_type[:100]!r}")
+    _check_depth(data, "data", start=2)
     try:
         return payload_type.model_validate(data)
     except ValidationError as error:
         raise ContractError(describe_validation_error(error, prefix="data.")) from None
+    except _INPUT_ERRORS as error:
+        raise ContractError(f"data: invalid ({type(error).__name__})") from None
 
 
 def new_event(
@@ -168,24 +183,82 @@ def header(headers: Iterable[tuple[str, bytes | str | None]] | None, name: str) 
 
 
 def decode_record(value: bytes | str | Mapping[str, Any] | None) -> CloudEvent:
-    """Parse a record value into an envelope whose payload is valid; ContractError otherwise."""
+    """Parse a record value into an envelope whose payload is valid.
+
+    Every way a value can fail (bad UTF-8 or JSON, nesting deeper than MAX_DEPTH, numbers out of
+    range, a top level that is not an object, a field the contract refuses) is a ContractError
+    whose message names the field or the problem, never a value."""
     if value is None:
         raise ContractError("value: empty record")
-    if isinstance(value, Mapping):
-        raw: Any = value
-    else:
-        try:
-            raw = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ContractError(f"value: not UTF-8 JSON ({type(error).__name__})") from None
-    if not isinstance(raw, dict):
+    raw = value if isinstance(value, Mapping) else _parse_json(value)
+    if not isinstance(raw, Mapping):
         raise ContractError("value: not a JSON object")
+    _check_depth(raw, "value")
     try:
         event = CloudEvent.model_validate(raw)
     except ValidationError as error:
         raise ContractError(describe_validation_error(error)) from None
+    except _INPUT_ERRORS as error:
+        raise ContractError(f"value: invalid ({type(error).__name__})") from None
     event.payload()
     return event
+
+
+class _Refused(ValueError):
+    """A number the contract does not carry; its message is ours and quotes no value."""
+
+
+def _refuse_constant(_: str) -> NoReturn:
+    raise _Refused("NaN and Infinity are not JSON")
+
+
+def _safe_int(digits: str) -> int:
+    # Checked on the text first: converting thousands of digits is slow, and Python refuses
+    # more than 4300 with a message of its own.
+    if len(digits.lstrip("-")) > 16 or abs(number := int(digits)) > MAX_SAFE_INTEGER:
+        raise _Refused(f"an integer beyond +-{MAX_SAFE_INTEGER}")
+    return number
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Refused("a number too large for a double")
+    return number
+
+
+def _parse_json(value: bytes | str) -> Any:
+    try:
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        return json.loads(
+            text,
+            parse_int=_safe_int,
+            parse_float=_finite_float,
+            parse_constant=_refuse_constant,
+        )
+    except _Refused as error:
+        raise ContractError(f"value: {error}") from None
+    except RecursionError:  # json's own recursion gives out near 1000 levels
+        raise ContractError(f"value: nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, TypeError) as error:  # UnicodeDecodeError and JSONDecodeError among them
+        raise ContractError(f"value: not UTF-8 JSON ({type(error).__name__})") from None
+
+
+def _check_depth(root: Any, where: str, *, start: int = 1) -> None:
+    """ContractError when `root` nests deeper than MAX_DEPTH levels; iterative, so it cannot run
+    out of stack on the values it exists to refuse."""
+    pending: list[tuple[Any, int]] = [(root, start)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise ContractError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        pending.extend((child, depth + 1) for child in children)
 
 
 _DLQ_HEADERS = frozenset({"dlq_reason", "dlq_consumer", "dlq_at"})
