@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 from faststream.kafka import KafkaBroker
+from iop_contracts.cluster import cluster_identity
 
 from iop_notifier.adapters.kafka_io import (
     EnrollmentReader,
@@ -11,7 +12,7 @@ from iop_notifier.adapters.kafka_io import (
     ScheduleConsumer,
     cancel_task,
 )
-from iop_notifier.adapters.ledger_sqlite import SqliteLedger
+from iop_notifier.adapters.ledger_sqlite import SqliteLedger, open_for_cluster
 from iop_notifier.adapters.sms_gateway import WebhookSmsGateway
 from iop_notifier.adapters.smtp import SmtpTransport
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
@@ -96,7 +97,9 @@ class NotifierRuntime:
 
     async def start(self) -> None:
         settings = self.settings
-        self.ledger = SqliteLedger(settings.ledger_path)
+        # The ledger is only right about the broker its events came from (see open_for_cluster).
+        cluster = await cluster_identity(settings.kafka.bootstrap_servers)
+        self.ledger = open_for_cluster(settings.ledger_path, cluster)
         interrupted = self.ledger.recover_interrupted(self.clock())
         if interrupted:
             log.warning("deliveries interrupted by the last run", extra={"count": interrupted})
