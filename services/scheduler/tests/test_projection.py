@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iop_contracts import CloudEvent, new_event, parse_payload
 from iop_scheduler.domain import Projection, Status, placements, releases
+from iop_scheduler.domain.projection import RECENT_IDS
 from iop_scheduler.testing import network
 
 NET = network("u", regions=1, sites=2, load=0.5)
@@ -243,3 +244,76 @@ def test_decisions_publish_only_changes() -> None:
     assert answers[0].payload.model_dump()["schedule_version"] == 4
     assert answers[1].payload.model_dump(mode="json")["cause"] == "group_retired"
     assert all(a.event().causationid == retire.id for a in answers)
+
+
+# ------------------------------------------------------------------ repeats, bounded memory
+
+
+def test_copies_of_an_earlier_enrollment_change_nothing_once_the_client_enrolled_again() -> None:
+    projection = seeded()
+    client = NET["enrollments"][0]
+    ids = {"client_id": client["client_id"], "region_id": REGION}
+    first = at("iop.enrollment.requested", client)
+    first_end = at("iop.enrollment.withdrawn", ids)
+    second = at("iop.enrollment.requested", client)
+    for event in (first, first_end, second, first_end, first):  # then copies of the first two
+        projection.apply(event)
+    [current] = projection.region(REGION)
+    assert current.request.id == second.id and current.active, "the copied withdrawal ended nothing"
+
+    second_end = at("iop.client.discharged", ids)
+    projection.apply(second_end)
+    projection.apply(second)  # a copy of the request of the enrollment that just ended
+    [current] = projection.region(REGION)
+    assert current.request.id == second.id and not current.active, "no enrollment reopened"
+
+
+def test_schedule_events_read_back_after_newer_ones_change_nothing() -> None:
+    # The scheduler applies its events once acknowledged; the topic tail reads them back later.
+    projection = seeded()
+    client = NET["enrollments"][0]
+    ids = {"client_id": client["client_id"], "region_id": REGION}
+    projection.apply(at("iop.enrollment.requested", client))
+    published = [
+        at("iop.client.waitlisted", {**ids, "reasons": ["groups_full"]}),
+        at("iop.client.scheduled", schedule_for(client, NET["groups"][0], version=1)),
+        at("iop.client.unscheduled", {**ids, "cause": "withdrawn"}),
+    ]
+    assert all(projection.apply_schedule(event) for event in published)
+    assert not any(projection.apply_schedule(event) for event in published), "all read back"
+    state = projection.schedule_of(client["client_id"])
+    assert (state.status, state.version, state.schedule) == (Status.UNSCHEDULED, 1, None)
+
+
+def test_an_old_schedule_is_known_by_its_version_however_many_events_came_after() -> None:
+    projection = seeded()
+    client = NET["enrollments"][0]
+    ids = {"client_id": client["client_id"], "region_id": REGION}
+    placed = at("iop.client.scheduled", schedule_for(client, NET["groups"][0], version=1))
+    projection.apply(placed)
+    for _ in range(RECENT_IDS):  # enough unversioned events to push its id out of memory
+        projection.apply(at("iop.client.unscheduled", {**ids, "cause": "withdrawn"}))
+        projection.apply(at("iop.client.waitlisted", {**ids, "reasons": ["groups_full"]}))
+    assert not projection.apply_schedule(placed)
+    assert projection.schedule_of(client["client_id"]).status is Status.WAITLISTED
+
+
+def test_a_region_rebuilt_after_a_revocation_matches_the_one_forgotten() -> None:
+    projection = seeded()
+    returning, other = NET["enrollments"][:2]
+    ids = {"client_id": returning["client_id"], "region_id": REGION}
+    history = [
+        at("iop.enrollment.requested", returning),
+        at("iop.enrollment.requested", other),
+        at("iop.enrollment.withdrawn", ids),
+        at("iop.enrollment.requested", returning),
+    ]
+    for event in history:
+        projection.apply(event)
+    before = [(e.client_id, e.request.id, e.active) for e in projection.region(REGION)]
+    projection.forget_regions({REGION})
+    assert projection.region(REGION) == []
+    for event in history:  # the partition's history, read again on the next assignment
+        projection.apply(event)
+    assert [(e.client_id, e.request.id, e.active) for e in projection.region(REGION)] == before
+    assert len(before) == 2

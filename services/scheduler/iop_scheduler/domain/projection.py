@@ -1,7 +1,7 @@
 """Region state as a pure projection of the roster, enrollment and schedule topics.
 
 Kafka is the system of record: every field here is rebuilt by replaying events, and applying an
-event twice (same `id`) changes nothing. No I/O happens here.
+event twice (same `id`) changes nothing (see "Repeats" below). No I/O happens here.
 
 - The roster is a table (see roster.py).
 - Enrollments are kept per region, one current enrollment per client. A second
@@ -14,6 +14,29 @@ event twice (same `id`) changes nothing. No I/O happens here.
 
 Contact details are removed from enrollments on the way in: the scheduler never needs them, so
 it never holds them.
+
+Repeats (CONTRACT.md: a consumer that sees the same `id` twice acts once) are recognised with
+memory bounded per client, never with a set of every id ever read (that grew by about 113 MiB per
+million events and never shrank):
+- Enrollment topic: the ids of the client's last RECENT_IDS events in the region, whatever each
+  did (ignored ones too). The topic is read once per assignment, from the committed offset, and a
+  rebuild after a revocation starts clean (forget_regions drops the region's ids with its state),
+  so what repeats here is a copy of an event: a producer's retried send, or intake answering a
+  redelivered referral again under the same derived id. Such a copy follows its original within
+  a few events of the client and is ignored. Older events the state machine makes harmless by
+  itself: a request while the client's enrollment is active, or an end with nothing active.
+  Not covered: a copy arriving after RECENT_IDS newer events of the client, when it would change
+  something (an old request after the current enrollment ended, an old withdrawal during a newer
+  enrollment).
+- Schedule topic: every event we publish comes twice (applied once acknowledged, then read back
+  by the topic tail, a fetch later). A `client.scheduled`/`client.rescheduled` is recognised by
+  its version whatever its age: each version is issued once, one above the client's highest, so
+  a version not above the highest is a copy or older. A `client.waitlisted`/`client.unscheduled`
+  carries no version and is recognised by id among the client's last RECENT_IDS schedule events:
+  a solve gives a client at most two events (unscheduled, then waitlisted), so the read-back is
+  covered unless the tail lags the publisher by several solves of that client.
+So the projection holds, per client, its current state and at most 2 x RECENT_IDS ids, however
+long the history.
 """
 
 from dataclasses import dataclass, field
@@ -48,12 +71,23 @@ SCHEDULE_EVENTS = frozenset(
 )
 # Waitlist order: highest priority first, then oldest (SCHEDULING.md, issue 4).
 PRIORITY_ORDER = {Priority.URGENT: 0, Priority.STEP_DOWN: 1, Priority.ROUTINE: 2}
+RECENT_IDS = 8
+"""Event ids remembered per client and topic (see the module docstring)."""
 
 
 class Status(StrEnum):
     SCHEDULED = "scheduled"
     WAITLISTED = "waitlisted"
     UNSCHEDULED = "unscheduled"
+
+
+def first_sight(recent: dict[str, tuple[str, ...]], client_id: str, event_id: str) -> bool:
+    """Whether `event_id` is new among the client's last RECENT_IDS ids; remembers it if so."""
+    seen = recent.get(client_id, ())
+    if event_id in seen:
+        return False
+    recent[client_id] = (*seen, event_id)[-RECENT_IDS:]
+    return True
 
 
 def without_contact(event: CloudEvent) -> CloudEvent:
@@ -112,8 +146,10 @@ class Projection:
     roster: RosterTable = field(default_factory=RosterTable)
     enrollments: dict[str, dict[str, Enrollment]] = field(default_factory=dict)
     schedules: dict[str, ScheduleState] = field(default_factory=dict)
-    _enrollment_ids: set[str] = field(default_factory=set)
-    _schedule_ids: set[str] = field(default_factory=set)
+    # Per region and client, and per client: the ids of the client's last events on the
+    # enrollment and the schedule topic.
+    _enrollment_ids: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    _schedule_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _seq: int = 0
 
     # ------------------------------------------------------------------ apply
@@ -147,11 +183,10 @@ class Projection:
         region_id = str(payload.region_id)
         if require_known_region and region_id not in self.roster.known_regions():
             raise UnusableEvent(f"data.region_id: no site of the roster is in region {region_id}")
-        if event.id in self._enrollment_ids:
-            return region_id, EnrollmentOutcome.IGNORED
-        self._enrollment_ids.add(event.id)
-        region = self.enrollments.setdefault(region_id, {})
         client_id = str(payload.client_id)
+        if not first_sight(self._enrollment_ids.setdefault(region_id, {}), client_id, event.id):
+            return region_id, EnrollmentOutcome.IGNORED
+        region = self.enrollments.setdefault(region_id, {})
         current = region.get(client_id)
         if isinstance(payload, EnrollmentRequested):
             if current is not None and current.active:
@@ -174,17 +209,21 @@ class Projection:
         return region_id, EnrollmentOutcome.IGNORED
 
     def apply_schedule(self, event: CloudEvent) -> bool:
-        """Apply one schedule-topic event (ours, read back or just acknowledged)."""
-        if event.id in self._schedule_ids or event.type not in SCHEDULE_EVENTS:
+        """Apply one schedule-topic event (ours, read back or just acknowledged); False when it
+        is a repeat or older than what the client has."""
+        if event.type not in SCHEDULE_EVENTS:
             return False
-        self._schedule_ids.add(event.id)
         payload = event.payload()
         assert isinstance(payload, ClientScheduled | ClientWaitlisted | ClientUnscheduled)
         client_id = str(payload.client_id)
         state = self.schedules.setdefault(client_id, ScheduleState(Status.UNSCHEDULED))
-        if isinstance(payload, ClientScheduled):  # and ClientRescheduled
-            if payload.schedule_version < state.version:
-                return False  # an older schedule read after a newer one
+        # ClientScheduled covers ClientRescheduled. A version is issued once, one above the
+        # client's highest: one not above it is this schedule read back, or an older one.
+        if isinstance(payload, ClientScheduled) and payload.schedule_version <= state.version:
+            return False
+        if not first_sight(self._schedule_ids, client_id, event.id):
+            return False
+        if isinstance(payload, ClientScheduled):
             state.status = Status.SCHEDULED
             state.version = payload.schedule_version
             state.schedule = event.data
@@ -203,11 +242,8 @@ class Projection:
         """Drop the enrollments of regions this instance no longer owns (their partition was
         revoked); the next owner rebuilds them. Roster and schedules stay: they are global."""
         for region_id in regions:
-            region = self.enrollments.pop(region_id, {})
-            for enrollment in region.values():
-                self._enrollment_ids.discard(enrollment.request.id)
-                if enrollment.ended_event is not None:
-                    self._enrollment_ids.discard(enrollment.ended_event.id)
+            self.enrollments.pop(region_id, None)
+            self._enrollment_ids.pop(region_id, None)
 
     # ---------------------------------------------------------------- queries
 
