@@ -1,0 +1,69 @@
+"""The renderer at the edges of the contract's date window: the latest and earliest schedule the
+contract admits render to email, calendar and SMS in the zones furthest from UTC (no
+OverflowError, which once made a schedule ending 9999-12-31 fail on every round)."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from iop_contracts import TODAY_ENV, date_window
+from iop_notifier.domain.contacts import ContactCard
+from iop_notifier.domain.ledger import Purpose
+from iop_notifier.domain.schedule_text import long_date
+from iop_notifier.messages.render import SMS_MAX_CHARS, Identity, render_email, render_sms
+
+from .factories import schedule
+
+IDENTITY = Identity("Appointments", "a@example.org", "Appointments", "+1 555 0100", "ex.org")
+CARD = ContactCard("c-1", "Ana", "en", "c-1@example.org", "+16175550101", True, True)
+# The zones furthest ahead of and behind UTC, and one that changes offset during the year.
+ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "America/New_York"]
+PROGRAMME = timedelta(weeks=16, days=-1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(TODAY_ENV, "2026-11-30")
+    yield
+
+
+def _edges() -> list[tuple[date, date]]:
+    window = date_window(date(2026, 11, 30), derived=True)
+    return [
+        (window.last - PROGRAMME, window.last),  # the longest programme, ending on the last day
+        (window.last, window.last),  # a one-day schedule on the very last day
+        (window.first, window.first + PROGRAMME),  # the earliest start there can be
+    ]
+
+
+def _calendar(message: object) -> Calendar:
+    [part] = [
+        p
+        for p in message.iter_attachments()  # type: ignore[attr-defined]
+        if p.get_content_type() == "text/calendar"
+    ]
+    return Calendar.from_ical(part.get_content())
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(("start", "end"), _edges())
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_schedules_at_the_window_edges_render_everywhere(
+    zone: str, start: date, end: date, purpose: Purpose
+) -> None:
+    sched = schedule("c-1", start=start.isoformat(), end=end.isoformat(), timezone=zone)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    message = render_email(sched, CARD, purpose, IDENTITY, updated=False, now=now)
+    events = _calendar(message).walk("VEVENT")
+    assert len(events) == 3
+    local_end_of_day = datetime.combine(end, time(23, 59, 59), tzinfo=ZoneInfo(zone))
+    for event in events:
+        first = event["DTSTART"].dt
+        assert start <= first.date() < start + timedelta(days=7)
+        assert event["RRULE"]["UNTIL"][0] == local_end_of_day.astimezone(UTC)
+    if purpose is Purpose.CONFIRM:
+        assert long_date(end, "en") in message.get_body(("plain",)).get_content()
+    sms = render_sms(sched, CARD, purpose, IDENTITY, updated=False)
+    assert 0 < len(sms) <= SMS_MAX_CHARS
