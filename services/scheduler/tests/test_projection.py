@@ -104,6 +104,17 @@ def test_retirement_is_undone_only_by_a_newer_upsert() -> None:
     assert not projection.roster.is_retired("group", group["group_id"])
 
 
+def test_a_copy_of_an_edit_superseded_within_the_same_second_does_not_roll_back() -> None:
+    group = NET["groups"][0]
+    projection = seeded()
+    first = at("iop.group.upserted", {**group, "capacity": 5}, minute=10)
+    second = at("iop.group.upserted", {**group, "capacity": 9}, minute=10)  # same second
+    for event in (first, second, first):
+        projection.apply(event)
+    groups = projection.roster.region_roster(REGION)["groups"]
+    assert next(g for g in groups if g["group_id"] == group["group_id"])["capacity"] == 9
+
+
 def test_roster_changes_name_the_regions_they_affect() -> None:
     projection = seeded()
     therapist = NET["therapists"][0]

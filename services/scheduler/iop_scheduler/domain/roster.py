@@ -2,10 +2,12 @@
 
 `iop.roster.v1` is compaction-friendly (CONTRACT.md): an entity's state is its latest event. Two
 guards make the table safe to rebuild from any replay:
-- an event already applied (same `id`) changes nothing;
 - an event older (`time`) than the one the table holds for that key is stale and ignored, so a
   re-published old upsert cannot roll an entity back. Equal times keep Kafka order (times are
-  whole seconds, so two quick edits of one entity share a time).
+  whole seconds, so two quick edits of one entity share a time);
+- an event already applied (same `id`) changes nothing: it is either older than the entity's
+  entry (first guard) or of the same second, and the entry keeps the ids applied in its second.
+So the table remembers, per entity, only the ids of that entity's latest second, not every id.
 References are resolved late: a group may arrive before its site; it joins the site's region
 when the site appears.
 """
@@ -32,10 +34,12 @@ ROSTER_EVENTS = frozenset(
 
 @dataclass(frozen=True)
 class Entry:
-    """One key's latest state: the payload data, or None once retired."""
+    """One key's latest state: the payload data, or None once retired; `event_ids` are the
+    events applied to the key at `time` (the latest one made `data`)."""
 
     time: datetime
     data: dict[str, Any] | None
+    event_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -43,22 +47,25 @@ class RosterTable:
     sites: dict[str, Entry] = field(default_factory=dict)
     groups: dict[str, Entry] = field(default_factory=dict)
     therapists: dict[str, Entry] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set)
 
     def apply(self, event: CloudEvent) -> set[str]:
         """Apply one roster event; return the regions whose schedules it may affect (before and
         after the change), empty when the event changed nothing."""
-        if event.id in self._seen or event.type not in ROSTER_EVENTS:
+        if event.type not in ROSTER_EVENTS:
             return set()
-        self._seen.add(event.id)
         payload = event.payload()
         table, key = self._slot(payload)
         current = table.get(key)
-        if current is not None and event.time < current.time:
-            return set()
+        same_second: tuple[str, ...] = ()
+        if current is not None:
+            if event.time < current.time or event.id in current.event_ids:
+                return set()
+            if event.time == current.time:
+                same_second = current.event_ids
         before = self._regions_of(payload, current)
         retired = isinstance(payload, GroupRetired | TherapistRetired)
-        entry = Entry(time=event.time, data=None if retired else payload.model_dump(mode="json"))
+        data = None if retired else payload.model_dump(mode="json")
+        entry = Entry(time=event.time, data=data, event_ids=(*same_second, event.id))
         table[key] = entry
         return before | self._regions_of(payload, entry)
 
