@@ -5,6 +5,7 @@ broker acknowledged the record with acks=all) and turns a record it cannot use i
 record with `dead_letter`, so the wire format lives in one place.
 """
 
+import logging
 from typing import Any
 
 from aiokafka.structs import RecordMetadata
@@ -42,7 +43,10 @@ class KafkaSettings(BaseSettings):
 
 
 def make_broker(settings: KafkaSettings, client_id: str, **options: Any) -> KafkaBroker:
-    """A FastStream Kafka broker whose publishes wait for acks from all in-sync replicas."""
+    """A FastStream Kafka broker whose publishes wait for acks from all in-sync replicas. Its
+    per-message lines go to DEBUG: at INFO they would be one line per record received and
+    processed; the consumption kernel logs what goes wrong."""
+    options.setdefault("log_level", logging.DEBUG)
     return KafkaBroker(
         settings.bootstrap_servers,
         client_id=client_id,

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition
 from iop_contracts import CloudEvent
+from iop_contracts.consume import Delivery, describe
 
 from iop_scheduler.settings import SchedulerSettings
 
@@ -38,14 +38,6 @@ class Dirty:
         self.trigger = trigger or self.trigger
 
 
-def where(error: BaseException) -> str:
-    """The error's type and innermost code location: enough to find a bug, and free of
-    values (an exception message may quote a payload, and payloads may be personal)."""
-    frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
-    site = f" at {frame[0].filename.rsplit('/', 2)[-1]}:{frame[0].lineno}" if frame else ""
-    return type(error).__name__ + site
-
-
 class Lane:
     def __init__(
         self,
@@ -54,11 +46,14 @@ class Lane:
         process: Callable[["Lane"], Awaitable[None]],
     ) -> None:
         self.tp = tp
-        self.records: deque[ConsumerRecord] = deque()
+        self.records: deque[Delivery] = deque()
         self.dirty: dict[str, Dirty] = {}
         self.regions: set[str] = set()
         # The offset to commit once every region is settled (None: nothing new to commit).
         self.commit_offset: int | None = None
+        # The offset after everything fetched so far, records dead-lettered on the way included:
+        # what to commit once every fetched record is done.
+        self.fetched_until: int | None = None
         self._settings = settings
         self._process = process
         self._wake = asyncio.Event()
@@ -72,15 +67,17 @@ class Lane:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"lane {self.tp.partition}")
 
-    def add(self, records: Iterable[ConsumerRecord]) -> None:
+    def add(self, records: Iterable[Delivery], until: int | None = None) -> None:
         self.records.extend(records)
+        if until is not None:
+            self.fetched_until = max(until, self.fetched_until or 0)
         self._touch()
 
     def mark(self, region_id: str, *, retry_waitlist: bool, trigger: CloudEvent | None) -> None:
         self.dirty.setdefault(region_id, Dirty()).merge(retry_waitlist, trigger)
         self._touch()
 
-    def take(self) -> list[ConsumerRecord]:
+    def take(self) -> list[Delivery]:
         """The next batch's records, oldest first, at most `batch_max_size`."""
         count = min(len(self.records), self._settings.batch_max_size)
         return [self.records.popleft() for _ in range(count)]
@@ -114,7 +111,7 @@ class Lane:
                 except Exception as error:
                     log.exception(
                         "batch failed; retrying",
-                        extra={"partition": self.tp.partition, "reason": where(error)},
+                        extra={"partition": self.tp.partition, "reason": describe(error)},
                     )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)

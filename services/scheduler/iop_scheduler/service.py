@@ -22,17 +22,28 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
-from iop_contracts import CloudEvent, ContractError, decode_record, topics
+from aiokafka import TopicPartition
+from faststream.kafka import KafkaBroker, KafkaMessage
+from iop_contracts import CloudEvent, ContractError, topics
+from iop_contracts.consume import (
+    TRANSIENT,
+    DeadLetters,
+    Delivery,
+    PartitionHooks,
+    PartitionLanes,
+    TableReader,
+    describe,
+    read_partitions,
+    subscribe_isolated,
+    subscriber_alive,
+)
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
-from iop_scheduler.adapters.readers import TopicTail, read_until
-from iop_scheduler.domain import EnrollmentOutcome, Projection, placements, releases
-from iop_scheduler.errors import UnusableEvent
+from iop_scheduler.domain import Answer, EnrollmentOutcome, Projection, placements, releases
+from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
@@ -44,7 +55,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class SchedulerService:
+class SchedulerService(PartitionHooks):
     def __init__(
         self,
         settings: SchedulerSettings,
@@ -58,77 +69,93 @@ class SchedulerService:
         self.metrics = metrics or Metrics()
         self.projection = Projection()
         self._placer = placer or SolverPlacer(settings)
+        self._broker = broker
         self._publisher = SchedulePublisher(broker, settings.client_id)
         self._today = today
+        self._dead_letters = DeadLetters(
+            broker, settings.client_id, lambda topic: self.metrics.dead_letters.labels(topic).inc()
+        )
         bootstrap = settings.kafka.bootstrap_servers
-        self._roster = TopicTail(
+        wait = settings.fetch_max_wait_ms
+        self._roster = TableReader(
             bootstrap,
-            topics.ROSTER,
+            [topics.ROSTER],
             self._on_roster,
-            reject=self._reject_roster,
-            client_id=settings.client_id,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            name=f"{settings.client_id}-roster",
+            fetch_max_wait_ms=wait,
         )
-        self._schedules = TopicTail(
+        self._schedules = TableReader(
             bootstrap,
-            topics.SCHEDULE,
+            [topics.SCHEDULE],
             self._on_schedule,
-            client_id=settings.client_id,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            name=f"{settings.client_id}-schedules",
+            fetch_max_wait_ms=wait,
         )
-        self._consumer: AIOKafkaConsumer | None = None
-        self._poll_task: asyncio.Task[None] | None = None
+        # The roster is read whole by every instance, so its dead letters come from one reader
+        # in a group of its own (one partition, one owner): once, not once per instance.
+        self._roster_check = subscribe_isolated(
+            broker,
+            topics.ROSTER,
+            group_id=f"{settings.group_id}-roster-check",
+            handle=_check_roster_event,
+            dead_letters=self._dead_letters,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        )
+        self._enrollments = PartitionLanes(
+            bootstrap,
+            topics.ENROLLMENT,
+            self,
+            self._dead_letters,
+            group_id=settings.group_id,
+            name=settings.client_id,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            fetch_max_wait_ms=wait,
+        )
         self._lanes: dict[TopicPartition, Lane] = {}
         self._region_lane: dict[str, Lane] = {}
+        # Clients whose request broke the solver: dead-lettered once, left out of every solve.
+        self._unplaceable: set[str] = set()
         self._ready = False
+        self._started = False
         self._solver_slots = asyncio.Semaphore(settings.concurrent_solves)
 
     # ------------------------------------------------------------ lifecycle
 
     @property
     def ready(self) -> bool:
-        """Joined the group and rebuilt every owned region."""
-        return self._ready
+        """Joined the group, rebuilt every owned region, and every reader still runs."""
+        return self._ready and self.alive
 
     @property
     def alive(self) -> bool:
-        """Every reading loop still runs (each ends only on stop)."""
-        polling = self._poll_task is None or not self._poll_task.done()
-        return polling and self._roster.alive and self._schedules.alive
+        """Every reading task still runs (each ends only on stop)."""
+        if not self._started:
+            return True
+        return (
+            self._enrollments.alive
+            and self._roster.alive
+            and self._schedules.alive
+            and subscriber_alive(self._roster_check)
+        )
 
     @property
     def owned_regions(self) -> set[str]:
         return set(self._region_lane)
 
     async def start(self) -> None:
+        self._started = True
         await self._roster.start()
         await self._schedules.start()
-        await self._roster.caught_up()
-        s = self.settings
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka.bootstrap_servers,
-            client_id=s.client_id,
-            group_id=s.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=s.session_timeout_ms,
-            heartbeat_interval_ms=s.heartbeat_interval_ms,
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
-        )
-        self._consumer.subscribe([topics.ENROLLMENT], listener=_Rebalance(self))
-        await self._consumer.start()
-        self._poll_task = asyncio.create_task(self._poll(), name="enrollment poll")
-        self._poll_task.add_done_callback(_report_exit)
+        await self._roster.caught_up(timeout_s=None)
+        await self._enrollments.start()
 
     async def stop(self) -> None:
         self._set_ready(False)
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poll_task
-        await self._release(set(self._lanes))
-        if self._consumer is not None:
-            await self._consumer.stop()  # leaves the group: others take over at once
+        await self._enrollments.stop()
+        await self.revoked(set(self._lanes))
+        await self._enrollments.leave()  # others take over at once
         await self._schedules.stop()
         await self._roster.stop()
         log.info("scheduler stopped cleanly")
@@ -139,29 +166,25 @@ class SchedulerService:
 
     # ------------------------------------------------------------ rebalancing
 
-    async def _assign(self, assigned: set[TopicPartition]) -> None:
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
         """Rebuild the regions of newly owned partitions, then answer again."""
-        assert self._consumer is not None
         self._set_ready(False)
         started = time.perf_counter()
         # Lanes exist before the first await: aiokafka starts fetching the new partitions while
         # this listener still runs, and those records must wait in their lane, not be lost.
-        lanes = {tp: Lane(tp, self.settings, self._process) for tp in assigned}
+        lanes = {tp: Lane(tp, self.settings, self._process) for tp in partitions}
         self._lanes.update(lanes)
-        await self._roster.caught_up()
-        await self._schedules.caught_up()
-        committed = {tp: (await self._consumer.committed(tp)) or 0 for tp in assigned}
-        history = await read_until(
-            self.settings.kafka.bootstrap_servers, committed, client_id=self.settings.client_id
+        await self._roster.caught_up(timeout_s=None)
+        await self._schedules.caught_up(timeout_s=None)
+        committed = {tp: await self._enrollments.committed(tp) for tp in partitions}
+        history = await read_partitions(
+            self.settings.kafka.bootstrap_servers,
+            committed,
+            name=f"{self.settings.client_id}-rebuild",
         )
         known = self.projection.roster.known_regions()
         for tp, event in history:
-            # An enrollment for a region unknown to the roster was dead-lettered when it came.
-            with contextlib.suppress(ContractError, UnusableEvent):
-                region_id = str(event.data.get("region_id"))
-                if region_id in known:
-                    self.projection.apply_enrollment(event, require_known_region=False)
-                    lanes[tp].regions.add(region_id)
+            self._replay(lanes[tp], event, known)
         for lane in lanes.values():
             for region_id in lane.regions:
                 self._region_lane[region_id] = lane
@@ -175,10 +198,21 @@ class SchedulerService:
         )
         self._set_ready(True)
 
-    async def _release(self, revoked: set[TopicPartition]) -> None:
+    def _replay(self, lane: Lane, event: CloudEvent, known: set[str]) -> None:
+        """One event of a partition's processed history. What failed then was dead-lettered
+        then: here it is only skipped."""
+        try:
+            region_id = str(event.data.get("region_id"))
+            if region_id in known:
+                self.projection.apply_enrollment(event, require_known_region=False)
+                lane.regions.add(region_id)
+        except Exception as error:
+            log.info("skipped a processed record on rebuild", extra={"reason": describe(error)})
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
         """Finish the running batch of each revoked partition, then forget its regions."""
         self._set_ready(False)
-        for tp in revoked:
+        for tp in partitions:
             lane = self._lanes.pop(tp, None)
             if lane is None:
                 continue
@@ -188,41 +222,31 @@ class SchedulerService:
                 with contextlib.suppress(KeyError):
                     self.metrics.waitlist.remove(region_id)
                     self.metrics.placed.remove(region_id)
-                with contextlib.suppress(KeyError):
-                    self.metrics.lag.remove(str(tp.partition))
+            with contextlib.suppress(KeyError):
+                self.metrics.lag.remove(str(tp.partition))
             self.projection.forget_regions(lane.regions)
 
     # ------------------------------------------------------------ consuming
 
-    async def _poll(self) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
+    def deliver(self, tp: TopicPartition, deliveries: list[Delivery], span: range) -> None:
+        lane = self._lanes.get(tp)
+        if lane is None:
+            if self._enrollments.owns(tp):
+                self._enrollments.seek(tp, span.start)  # read again once its lane exists
+            return
+        lane.add(deliveries, span.stop)
         limit = self.settings.max_pending_per_partition
-        while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=500)
-            except KafkaError as error:
-                log.warning("enrollment fetch failed; retrying", extra={"reason": repr(error)})
-                await asyncio.sleep(1)
-                continue
-            for tp, records in batches.items():
-                lane = self._lanes.get(tp)
-                if lane is not None:
-                    lane.add(records)
-                elif records and tp in consumer.assignment():
-                    consumer.seek(tp, records[0].offset)  # read again once its lane exists
-            for tp, lane in list(self._lanes.items()):
-                paused = tp in consumer.paused()
-                if not paused and len(lane.records) >= limit:
-                    consumer.pause(tp)
-                elif paused and len(lane.records) < limit // 2:
-                    consumer.resume(tp)
-                # Fetched but unprocessed records, plus what the broker holds beyond our
-                # position (known after the partition's first fetch response).
-                position = await consumer.position(tp)
-                highwater = consumer.highwater(tp) or position
-                lag = max(0, highwater - position) + len(lane.records)
-                self.metrics.lag.labels(str(tp.partition)).set(lag)
+        paused = self._enrollments.paused(tp)
+        if not paused and len(lane.records) >= limit:
+            self._enrollments.pause(tp)
+        asyncio.get_running_loop().create_task(self._note_lag(tp, lane))
+
+    async def _note_lag(self, tp: TopicPartition, lane: Lane) -> None:
+        try:
+            lag = await self._enrollments.lag(tp) + len(lane.records)
+        except Exception:  # the partition was revoked meanwhile
+            return
+        self.metrics.lag.labels(str(tp.partition)).set(lag)
 
     def _on_roster(self, event: CloudEvent) -> None:
         for region_id in self.projection.apply_roster(event):
@@ -233,11 +257,6 @@ class SchedulerService:
     def _on_schedule(self, event: CloudEvent) -> None:
         self.projection.apply_schedule(event)
 
-    async def _reject_roster(self, record: ConsumerRecord, reason: str, live: bool) -> None:
-        if live:
-            await self._publisher.dead_letter(record, reason)
-            self.metrics.dead_letters.labels(record.topic).inc()
-
     # ------------------------------------------------------------ one batch
 
     async def _process(self, lane: Lane) -> None:
@@ -247,53 +266,58 @@ class SchedulerService:
             await self._batch(lane)
 
     async def _batch(self, lane: Lane) -> None:
-        """Apply the lane's next records, settle every region they touched, then commit."""
-        records = lane.take()
-        self.metrics.batch_size.observe(len(records))
+        """Apply the lane's next records, settle every region they touched, then commit. Only a
+        transient failure (the broker) fails the batch, which is then retried from where it
+        stopped; a record or a client that breaks costs only itself."""
+        deliveries = lane.take()
+        self.metrics.batch_size.observe(len(deliveries))
+        fresh: dict[str, Delivery] = {}
         try:
-            for record in records:
-                await self._take_record(lane, record)
-                lane.commit_offset = record.offset + 1
+            for delivery in deliveries:
+                await self._take(lane, delivery, fresh)
+                lane.commit_offset = delivery.offset + 1
         except BaseException:
             # Put back what was not applied: the retry starts there.
             done = lane.commit_offset or 0
-            lane.records.extendleft(reversed([r for r in records if r.offset >= done]))
+            lane.records.extendleft(reversed([d for d in deliveries if d.offset >= done]))
             self.metrics.batches.labels("failed").inc()
             raise
+        if not lane.records and lane.fetched_until is not None:
+            lane.commit_offset = lane.fetched_until  # dead-lettered records at the end too
         while lane.dirty:
             region_id, why = lane.dirty.popitem()
             try:
-                await self._settle(region_id, why)
+                await self._settle(region_id, why, fresh)
             except BaseException:
                 lane.dirty.setdefault(region_id, Dirty()).merge(why.retry_waitlist, why.trigger)
                 self.metrics.batches.labels("failed").inc()
                 raise
         if lane.commit_offset is not None:
-            await self._commit(lane.tp, lane.commit_offset)
+            await self._enrollments.commit(lane.tp, lane.commit_offset)
             lane.commit_offset = None
+        if self._enrollments.paused(lane.tp) and len(lane.records) < (
+            self.settings.max_pending_per_partition // 2
+        ):
+            self._enrollments.resume(lane.tp)
         self.metrics.batches.labels("ok").inc()
 
-    async def _take_record(self, lane: Lane, record: ConsumerRecord) -> None:
+    async def _take(self, lane: Lane, delivery: Delivery, fresh: dict[str, Delivery]) -> None:
+        """Fold one enrollment record into the projection; a record that cannot be used is
+        dead-lettered (once: its offset is committed with the batch)."""
+        event = delivery.event
         try:
-            event = decode_record(record.value)
             region_id, outcome = self.projection.apply_enrollment(event)
-        except (ContractError, UnusableEvent) as error:
-            log.warning(
-                "dead-lettering an enrollment record",
-                extra={
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "reason": str(error)[:300],
-                },
-            )
-            await self._publisher.dead_letter(record, str(error))
-            self.metrics.dead_letters.labels(record.topic).inc()
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            await self._dead_letters.send(delivery.record, describe(error))
             return
         lane.regions.add(region_id)
         self._region_lane[region_id] = lane
         if outcome is EnrollmentOutcome.NEW:
             lane.dirty.setdefault(region_id, Dirty())
+            if event.subject is not None:
+                fresh[event.subject] = delivery
         elif outcome is EnrollmentOutcome.ENDED:
             lane.dirty.setdefault(region_id, Dirty()).merge(True, event)
         else:
@@ -302,34 +326,94 @@ class SchedulerService:
                 extra={"event_id": event.id, "region_id": region_id},
             )
 
-    async def _settle(self, region_id: str, why: Dirty) -> None:
+    async def _settle(self, region_id: str, why: Dirty, fresh: dict[str, Delivery]) -> None:
         """Give up ended places, then solve the region if anyone needs an answer."""
         freed = releases(self.projection, region_id)
         if freed:
             await self._publisher.publish(freed, self._acked)
         retry = why.retry_waitlist or bool(freed)
         if self.projection.unanswered(region_id) or retry:
-            snapshot = self.projection.snapshot(
-                region_id, include_waiting=retry, as_of=self._today()
-            )
-            if snapshot["enrollments"]:
-                started = time.perf_counter()
-                result = await self._placer.place(snapshot)
-                solve_s = time.perf_counter() - started
-                self.metrics.solve_seconds.observe(solve_s)
-                answers = placements(self.projection, region_id, result, why.trigger)
-                log.info(
-                    "region solved",
-                    extra={
-                        "region_id": region_id,
-                        "batch_size": len(snapshot["enrollments"]),
-                        "solve_s": round(solve_s, 3),
-                        "count": len(answers),
-                    },
-                )
-                await self._publisher.publish(answers, self._acked)
+            try:
+                answers = await self._solve(region_id, why, retry)
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                answers = await self._isolate(region_id, why, retry, fresh, error)
+            await self._publisher.publish(answers, self._acked)
         self.metrics.waitlist.labels(region_id).set(len(self.projection.waiting(region_id)))
         self.metrics.placed.labels(region_id).set(len(self.projection.placed(region_id)))
+
+    def _snapshot(self, region_id: str, retry: bool, only: str | None = None) -> dict[str, Any]:
+        """The region's solver input without the clients known to break it (and, with
+        ``only``, without any newcomer but that one)."""
+        snapshot = self.projection.snapshot(region_id, include_waiting=retry, as_of=self._today())
+        placed = {s["client_id"] for s in snapshot["schedules"]}
+        snapshot["enrollments"] = [
+            e
+            for e in snapshot["enrollments"]
+            if e["client_id"] not in self._unplaceable
+            and (only is None or e["client_id"] in placed or e["client_id"] == only)
+        ]
+        return snapshot
+
+    async def _solve(
+        self, region_id: str, why: Dirty, retry: bool, only: str | None = None
+    ) -> list[Answer]:
+        snapshot = self._snapshot(region_id, retry, only)
+        if not snapshot["enrollments"]:
+            return []
+        started = time.perf_counter()
+        result = await self._placer.place(snapshot)
+        solve_s = time.perf_counter() - started
+        self.metrics.solve_seconds.observe(solve_s)
+        answers = placements(self.projection, region_id, result, why.trigger)
+        log.info(
+            "region solved",
+            extra={
+                "region_id": region_id,
+                "batch_size": len(snapshot["enrollments"]),
+                "solve_s": round(solve_s, 3),
+                "count": len(answers),
+            },
+        )
+        return answers
+
+    async def _isolate(
+        self,
+        region_id: str,
+        why: Dirty,
+        retry: bool,
+        fresh: dict[str, Delivery],
+        error: Exception,
+    ) -> list[Answer]:
+        """The region's solve failed: find the clients whose request breaks it on its own,
+        dead-letter each (if its record is in this batch; a replayed one was dead-lettered when
+        it was new) and solve the region again without them."""
+        log.error(
+            "region solve failed; isolating",
+            extra={"region_id": region_id, "reason": describe(error)},
+        )
+        snapshot = self.projection.snapshot(region_id, include_waiting=retry, as_of=self._today())
+        placed = {s["client_id"] for s in snapshot["schedules"]}
+        for client_id in [e["client_id"] for e in snapshot["enrollments"]]:
+            if client_id in placed or client_id in self._unplaceable:
+                continue
+            try:
+                await self._solve(region_id, Dirty(), retry, only=client_id)
+            except TRANSIENT:
+                raise
+            except Exception as alone:
+                self._unplaceable.add(client_id)
+                await self._reject(client_id, fresh.get(client_id), describe(alone))
+        return await self._solve(region_id, why, retry)
+
+    async def _reject(self, client_id: str, delivery: Delivery | None, reason: str) -> None:
+        if delivery is None:
+            log.warning(
+                "left out a client whose request breaks the solve", extra={"client_id": client_id}
+            )
+            return
+        await self._dead_letters.send(delivery.record, f"placement failed: {reason}")
 
     def _acked(self, event: CloudEvent) -> None:
         self.projection.apply_schedule(event)
@@ -345,31 +429,10 @@ class SchedulerService:
             },
         )
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
-        assert self._consumer is not None
-        try:
-            await self._consumer.commit({tp: offset})
-        except KafkaError as error:
-            # Lost the partition meanwhile: its next owner re-reads from the last commit and
-            # finds these answers already on the schedule topic.
-            log.warning(
-                "commit failed",
-                extra={"partition": tp.partition, "offset": offset, "reason": type(error).__name__},
-            )
 
-
-def _report_exit(task: "asyncio.Task[None]") -> None:
-    """The poll loop ends only on stop; anything else is a bug, and liveness turns false."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("enrollment poll loop died", exc_info=task.exception())
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, service: SchedulerService) -> None:
-        self._service = service
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._service._release(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._service._assign(set(assigned))
+async def _check_roster_event(event: CloudEvent, message: KafkaMessage) -> None:
+    """The roster checker's handler: a roster record the scheduler's table cannot apply is
+    dead-lettered (by the caller) with the reason. Applied to a scratch table: validation only."""
+    if event.type not in ROSTER_EVENTS:
+        raise ContractError(f"type: {event.type} does not belong on the roster topic")
+    RosterTable().apply(event)

@@ -1,4 +1,4 @@
-"""Schedule events and dead letters onto Kafka, each acknowledged (acks=all) before it counts.
+"""Schedule events onto Kafka, each acknowledged (acks=all) before it counts.
 
 A client's events go out one after another (an `unscheduled` must precede the `waitlisted` that
 follows it on the client's partition); different clients' events go out concurrently so a
@@ -8,10 +8,9 @@ batch costs about one round trip, not one per client.
 import asyncio
 from collections.abc import Callable, Sequence
 
-from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from iop_contracts import CloudEvent
-from iop_contracts.kafka import dead_letter_record, publish_event
+from iop_contracts.kafka import publish_event
 
 from iop_scheduler.domain import Answer
 
@@ -41,14 +40,3 @@ class SchedulePublisher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-
-    async def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        await dead_letter_record(
-            self._broker,
-            topic=record.topic,
-            key=record.key,
-            value=record.value,
-            headers=list(record.headers or ()),
-            reason=reason,
-            consumer=self._consumer_name,
-        )
