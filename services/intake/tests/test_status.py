@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from iop_contracts import (
     ClientDischarged,
     ClientScheduled,
@@ -15,7 +17,7 @@ from iop_contracts import (
     Payload,
     new_event,
 )
-from iop_intake.domain.status import Status, StatusProjection
+from iop_intake.domain.status import RECENT_IDS, Status, StatusProjection
 
 from .conftest import SAMPLE
 
@@ -139,3 +141,83 @@ def test_the_same_event_twice_counts_once_and_holds_no_contact_details() -> None
     assert not projection.apply(first)
     assert projection.has_event(first.id)
     assert "ana@example.org" not in repr(projection.get("c-8f3a"))
+
+
+# ------------------------------------------------------------------ repeats, bounded memory
+
+
+def lifecycle() -> list[CloudEvent]:
+    """One client's history across both topics: requested, waitlisted, scheduled, moved,
+    withdrawn, unscheduled, then a second request answered in the same second."""
+    return [
+        event(requested()),
+        event(ClientWaitlisted(**ids(), reasons=["groups_full"]), seconds=0),
+        event(scheduled(version=1), seconds=30),
+        event(scheduled(version=2, site="bos-2"), seconds=60),
+        event(EnrollmentWithdrawn(**ids()), seconds=90),
+        event(ClientUnscheduled(**ids(), cause="withdrawn"), seconds=90),
+        event(requested(preferred_site_ids=["prov-1"]), seconds=120),
+        event(requested(preferred_site_ids=["bos-2"]), seconds=120),  # same second and step
+    ]
+
+
+def folded(events: list[CloudEvent]) -> StatusProjection:
+    projection = StatusProjection()
+    for e in events:
+        projection.apply(e)
+    return projection
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_events_read_again_anywhere_after_their_first_reading_change_nothing(
+    data: st.DataObject,
+) -> None:
+    history = lifecycle()
+    replayed = list(history)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=12))):
+        original = data.draw(st.integers(min_value=0, max_value=len(history) - 1))
+        position = replayed.index(history[original]) + 1
+        where = data.draw(st.integers(min_value=position, max_value=len(replayed)))
+        replayed.insert(where, history[original])
+    once, again = folded(history), folded(replayed)
+    assert again.get("c-8f3a") == once.get("c-8f3a")
+    assert once.get("c-8f3a").preferred_site_ids == ("bos-2",)  # type: ignore[union-attr]
+
+
+def test_a_repeat_sharing_the_order_of_the_status_in_force_changes_nothing() -> None:
+    history = lifecycle()
+    projection = folded(history)
+    assert not projection.apply(history[-2]), "same second, same step: known by its id"
+    status = projection.get("c-8f3a")
+    assert status is not None and status.event_id == history[-1].id
+    assert status.site_ids == ("bos-2",)
+
+
+def test_an_old_schedule_read_again_after_the_client_left_changes_nothing() -> None:
+    history = lifecycle()
+    projection = folded(history[:6])
+    assert not projection.apply(history[2]) and not projection.apply(history[3])
+    status = projection.get("c-8f3a")
+    assert status is not None and status.status is Status.UNSCHEDULED
+    assert status.schedule is not None and status.schedule["schedule_version"] == 2
+
+
+def test_a_referral_answer_is_still_known_after_the_client_was_placed_and_withdrew() -> None:
+    # A referral redelivered after intake restarted: its answer (id derived from the referral's)
+    # must be found although schedule and withdrawal events came after it.
+    history = lifecycle()
+    projection = folded(history[:6])
+    assert projection.has_event(history[0].id) and projection.has_event(history[4].id)
+    assert not projection.has_event(history[2].id), "only enrollment events are asked about"
+
+
+def test_enrollment_ids_are_kept_for_each_clients_last_few_events_only() -> None:
+    projection = StatusProjection()
+    other = event(requested(client_id="c-other"))
+    projection.apply(other)
+    answers = [event(requested(), seconds=i) for i in range(RECENT_IDS + 1)]
+    for answer in answers:
+        projection.apply(answer)
+    assert [projection.has_event(a.id) for a in answers] == [False] + [True] * RECENT_IDS
+    assert projection.has_event(other.id), "another client's memory is its own"
