@@ -348,10 +348,16 @@ async def read_partitions(
 Handle = Callable[[CloudEvent, KafkaMessage], Awaitable[None]]
 
 
-async def handle_isolated(message: KafkaMessage, handle: Handle, dead_letters: DeadLetters) -> None:
+async def handle_isolated(
+    message: KafkaMessage,
+    handle: Handle,
+    dead_letters: DeadLetters,
+    transient: tuple[type[BaseException], ...] = TRANSIENT,
+) -> None:
     """One record of a group subscriber: decode once, handle, then commit. A failure of the
-    record's own (anything but ``TRANSIENT``) dead-letters it; a transient one is retried in
-    place, so the partition waits for the broker instead of skipping work."""
+    record's own (anything but ``transient``) dead-letters it; a transient one is retried in
+    place, so the partition waits for the broker (or the service's storage) instead of
+    skipping work."""
     raw: Record = message.raw_message
     backoff = Backoff()
     while True:
@@ -361,9 +367,9 @@ async def handle_isolated(message: KafkaMessage, handle: Handle, dead_letters: D
             break
         except asyncio.CancelledError:
             raise
-        except TRANSIENT as error:
+        except transient as error:
             log.warning(
-                "record waits for the broker or network",
+                "record waits for the broker, the network or local storage",
                 extra={**where(raw), "reason": type(error).__name__},
             )
             await backoff.wait()
@@ -380,14 +386,18 @@ def subscribe_isolated(
     group_id: str,
     handle: Handle,
     dead_letters: DeadLetters,
+    transient: tuple[type[BaseException], ...] = (),
     **options: Any,
 ) -> Any:
     """A FastStream subscriber in ``group_id`` whose records each cost only themselves (see
-    ``handle_isolated``). FastStream reads one record at a time (``getone``) and a manual ack
-    commits the consumer's positions, so a commit covers exactly the records handled."""
+    ``handle_isolated``; ``transient`` adds the service's own failures that are not a record's
+    fault, such as its local storage). FastStream reads one record at a time (``getone``) and a
+    manual ack commits the consumer's positions, so a commit covers exactly the records
+    handled."""
+    retried = TRANSIENT + transient
 
     async def on_record(message: KafkaMessage) -> None:
-        await handle_isolated(message, handle, dead_letters)
+        await handle_isolated(message, handle, dead_letters, retried)
 
     options.setdefault("auto_offset_reset", "earliest")
     subscriber = broker.subscriber(topic, group_id=group_id, ack_policy=AckPolicy.MANUAL, **options)

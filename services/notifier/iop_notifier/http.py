@@ -36,6 +36,8 @@ def _route(
 
 def routes(runtime: NotifierRuntime) -> list[tuple[str, AsgiApp]]:
     async def live(request: AsgiRequest, scope: Scope) -> AsgiResponse:
+        if not runtime.alive:
+            return JSONResponse({"status": "a reading or delivering task stopped"}, 500)
         return JSONResponse({"status": "live"})
 
     async def ready(request: AsgiRequest, scope: Scope) -> AsgiResponse:

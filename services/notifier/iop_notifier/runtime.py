@@ -5,12 +5,14 @@ import logging
 
 from faststream.kafka import KafkaBroker
 from iop_contracts.cluster import cluster_identity
+from iop_contracts.consume import TableReader, subscriber_alive
 
 from iop_notifier.adapters.kafka_io import (
-    EnrollmentReader,
     EventPublisher,
-    ScheduleConsumer,
+    ScheduleRecorder,
     cancel_task,
+    contact_reader,
+    subscribe_schedules,
 )
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger, open_for_cluster
 from iop_notifier.adapters.sms_gateway import WebhookSmsGateway
@@ -79,21 +81,41 @@ class NotifierRuntime:
         self._sms = sms
         self.ledger: SqliteLedger | None = None
         self.worker: DeliveryWorker | None = None
-        self.reader: EnrollmentReader | None = None
-        self.consumer: ScheduleConsumer | None = None
+        self.reader: TableReader | None = None
+        self.recorder = ScheduleRecorder(self.metrics, self._wake)
+        # Registered now, so that the broker starts it; it waits for the ledger (see start).
+        self.schedules = subscribe_schedules(
+            broker,
+            self.recorder,
+            self.metrics,
+            group_id=settings.consumer_group,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        )
         self._gateway: WebhookSmsGateway | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
     @property
-    def ready(self) -> bool:
-        """Ready once the contacts are rebuilt and the schedule consumer is running."""
+    def alive(self) -> bool:
+        """Every reading and delivering task still runs (each ends only on stop)."""
+        if not self.started:
+            return True
         return (
-            self.started
-            and self.reader is not None
-            and self.reader.caught_up.is_set()
+            self.reader is not None
+            and self.reader.alive
+            and subscriber_alive(self.schedules)
             and all(not task.done() for task in self._tasks)
         )
+
+    @property
+    def ready(self) -> bool:
+        """Ready once the contacts are rebuilt, while every task still runs."""
+        return self.started and self.alive and self.reader is not None and self.reader.has_caught_up
+
+    def _wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
 
     async def start(self) -> None:
         settings = self.settings
@@ -128,32 +150,21 @@ class NotifierRuntime:
             metrics=self.metrics,
             clock=self.clock,
         )
-        bootstrap = settings.kafka.bootstrap_servers
-        self.reader = EnrollmentReader(bootstrap, self.directory, self.worker.wake)
-        self.consumer = ScheduleConsumer(
-            bootstrap=bootstrap,
-            group_id=settings.consumer_group,
-            ledger=self.ledger,
-            broker=self.broker,
-            metrics=self.metrics,
-            on_notice=self.worker.wake,
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        self.reader = contact_reader(
+            settings.kafka.bootstrap_servers, self.directory, self.worker.wake
         )
         await self.reader.start()
-        await self.consumer.start()
-        self._tasks = [
-            asyncio.create_task(self.reader.run(), name="notifier-contacts"),
-            asyncio.create_task(self.consumer.run(), name="notifier-schedules"),
-            asyncio.create_task(self._deliver(), name="notifier-worker"),
-        ]
+        self.recorder.open(self.ledger)
+        if not self.schedules.running:  # registered after the broker started (tests do that)
+            await self.schedules.start()
+        self._tasks = [asyncio.create_task(self._deliver(), name="notifier-worker")]
         self.started = True
         log.info("notifier started")
 
     async def _deliver(self) -> None:
         assert self.reader is not None and self.worker is not None
         # Planning before the contacts are rebuilt would act on stale consent.
-        await self.reader.caught_up.wait()
+        await self.reader.caught_up(timeout_s=None)
         await self.worker.run(self.settings.worker_tick_s)
 
     async def stop(self) -> None:
@@ -161,8 +172,6 @@ class NotifierRuntime:
         for task in reversed(self._tasks):
             await cancel_task(task)
         self._tasks = []
-        if self.consumer is not None:
-            await self.consumer.stop()
         if self.reader is not None:
             await self.reader.stop()
         if self._gateway is not None:

@@ -9,11 +9,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+from iop_contracts.consume import describe
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.payloads import ClientScheduled
 from iop_contracts.values import Channel
@@ -95,7 +97,7 @@ class DeliveryWorker:
             if not due:
                 break
             for delivery in due:
-                await self.deliver(delivery)
+                await self.deliver_isolated(delivery)
                 await asyncio.sleep(0)  # let the consumers and HTTP run between sends
             await self.report()
         await self.report()
@@ -149,6 +151,17 @@ class DeliveryWorker:
         return card.sms_consent if answer is None else answer
 
     # ------------------------------------------------------------------ deliver
+
+    async def deliver_isolated(self, delivery: Delivery) -> None:
+        """Deliver one; a delivery that raises (a schedule that no longer validates, a template
+        that cannot render it) is failed alone, and the round goes on. The ledger's own trouble
+        is not the delivery's fault: it fails the round, which is retried."""
+        try:
+            await self.deliver(delivery)
+        except sqlite3.Error:
+            raise
+        except Exception as error:
+            self._fail(delivery.key, self.clock(), f"internal_error:{describe(error)}")
 
     async def deliver(self, delivery: Delivery) -> None:
         key = delivery.key
