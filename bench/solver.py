@@ -1,10 +1,24 @@
 """Benchmark: the CP-SAT scheduler against the first-fit clerk on generated networks.
 
-    .venv/bin/python bench/solver.py            # every case, prints a markdown table
-    .venv/bin/python bench/solver.py --quick    # the small cases only
+    .venv/bin/python bench/solver.py                # every case, prints markdown tables
+    .venv/bin/python bench/solver.py --quick        # the small cases only
+    .venv/bin/python bench/solver.py --only steady  # the steady-state cases only
 
 Each case runs in its own process so that peak memory (max RSS of the process and its region
 workers) belongs to that case alone. Figures are printed, not asserted (ARCHITECTURE.md).
+
+Steady-state cases (part of the default run, not of --quick; about a minute and a half of it:
+the whole default run took 199 s on 2 vCPUs shared with other work): the scheduler service runs
+every day on a region where most clients already have a schedule and newcomers arrive. A
+generated one-region network (6 sites) at load 1.0, 1.15 or 1.3 has its first 40%, 60% or 75%
+of enrollments solved first (deterministic settings, 10 s); those schedules are fed back as the
+snapshot's ``schedules`` and the whole region is solved again (10 s): the arrivals and whoever
+the first solve waitlisted. The row reports both phases' statuses, the solver and the clerk
+(``first_fit``) on that same steady state, the LP bound with the gap to it, and ``topped_up``.
+BASELINE, or a phase 1 proven optimal yet topped up, is the incremental-solve defect of issue
+15 and is counted under the table. ``--states DIR`` saves each steady state there (or reads it,
+if saved), so that another solver version, imported through PYTHONPATH, is measured on the very
+same day (bench/results/solver.md).
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from iop_scheduler.solver import (
@@ -41,6 +56,8 @@ class Case:
     load: float
     time_limit: float
     incremental: bool = False
+    # Steady state: share of the enrollments placed by a first solve before the rest arrive.
+    placed_share: float = 0.0
 
 
 CASES = [
@@ -56,6 +73,11 @@ CASES = [
     Case("ten-regions", 1, 10, 6, 1.0, 60),
     # Below full load, so the region still has seats for some of the 20 newcomers.
     Case("incremental", 6, 1, 12, 0.7, 2, incremental=True),
+    *(
+        Case("steady", 1, 1, 6, load, 10, placed_share=share)
+        for load in (1.0, 1.15, 1.3)
+        for share in (0.4, 0.6, 0.75)
+    ),
 ]
 
 
@@ -107,11 +129,13 @@ def _peak_mib() -> float:
     return max(own, kids) / 1024
 
 
-def run_case(case: Case) -> dict[str, Any]:
+def run_case(case: Case, states: Path | None = None) -> dict[str, Any]:
     snap = generate(case.seed, case.regions, case.sites, case.load)
     settings = SolveSettings(time_limit_s=case.time_limit, workers=8, seed=0)
     if case.incremental:
         return _incremental(case, snap)
+    if case.placed_share:
+        return _steady(case, snap, states)
     started = time.perf_counter()
     clerk = first_fit(snap)
     clerk_s = time.perf_counter() - started
@@ -196,6 +220,99 @@ def _incremental(case: Case, full: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _placed_first(case: Case, full: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schedules of the region's first enrollments, solved on their own."""
+    first = copy.deepcopy(full)
+    first["enrollments"] = full["enrollments"][: _head(case, full)]
+    settings = SolveSettings(time_limit_s=case.time_limit, workers=8, seed=0)
+    scheduled: list[dict[str, Any]] = solve_snapshot(first, settings)["scheduled"]
+    return scheduled
+
+
+def _head(case: Case, full: dict[str, Any]) -> int:
+    return int(len(full["enrollments"]) * case.placed_share)
+
+
+def _steady_state(case: Case, full: dict[str, Any], states: Path | None) -> dict[str, Any]:
+    """The region the day starts from: its first enrollments placed, their schedules kept.
+    With ``states`` the kept schedules are read from that directory if saved there, else saved
+    there, so that two solver versions can be measured on the same day."""
+    saved = None if states is None else states / f"steady-{CASES.index(case)}.json"
+    if saved is not None and saved.exists():
+        kept = json.loads(saved.read_text())
+    else:
+        kept = _placed_first(case, full)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(kept))
+    later = copy.deepcopy(full)
+    later["schedules"] = kept
+    return later
+
+
+def _steady(case: Case, full: dict[str, Any], states: Path | None) -> dict[str, Any]:
+    """Solve a steady state: kept clients fixed, arrivals and earlier waitlisted clients pending."""
+    later = _steady_state(case, full, states)
+    kept = {s["client_id"]: s for s in later["schedules"]}
+    pending = {e["client_id"] for e in later["enrollments"]} - set(kept)
+    clerk = first_fit(later)
+    started = time.perf_counter()
+    out = solve_snapshot(later, SolveSettings(time_limit_s=case.time_limit, workers=8, seed=0))
+    wall = time.perf_counter() - started
+    part = out["stats"]["parts"][0]
+    after = {s["client_id"]: s for s in out["scheduled"]}
+    placed_weighted = _weighted(later, out, pending)
+    lp_bound = part.get("lp_bound")
+    return {
+        "case": f"steady {100 * case.placed_share:.0f}%",
+        "seed": case.seed,
+        "sites": case.sites,
+        "load": case.load,
+        "kept": len(kept),
+        "arriving": len(full["enrollments"]) - _head(case, full),
+        "pending": len(pending),
+        "phase1_status": part.get("phase1_status", "-"),
+        "phase2_status": part.get("phase2_status", "-"),
+        "phase1_objective": part.get("phase1_objective"),
+        "status": part["status"],
+        "placed_weighted": placed_weighted,
+        "placed": sum(1 for cid in after if cid in pending),
+        "baseline": _weighted(later, clerk, pending),
+        "lp_bound": lp_bound,
+        "lp_gap": None if not lp_bound else (lp_bound - placed_weighted) / lp_bound,
+        "topped_up": part["topped_up"],
+        "wall_s": wall,
+        "violations": len(validate_output(later, out)),
+        "clerk_violations": len(validate_output(later, clerk)),
+        "moved": sum(1 for cid, s in kept.items() if after.get(cid) != s),
+        "state_digest": _digest({"scheduled": later["schedules"], "waitlisted": []}),
+        "digest": _digest(out),
+        "stops": _stops(out),
+    }
+
+
+def _steady_row(r: dict[str, Any]) -> str:
+    lp = "-" if r["lp_bound"] is None else str(r["lp_bound"])
+    gap = "-" if r["lp_gap"] is None else f"{100 * r['lp_gap']:.2f}%"
+    phase1 = "-" if r["phase1_objective"] is None else str(r["phase1_objective"])
+    return (
+        f"| {r['case']} s{r['seed']} | 1x{r['sites']} | {r['load']:.2f} | {r['kept']} | "
+        f"{r['arriving']} ({r['pending']}) | {r['phase1_status']} {phase1} | "
+        f"{r['phase2_status']} | "
+        f"{r['status']} | {r['placed_weighted']} ({r['placed']}) | {r['baseline']} | {lp} | "
+        f"{gap} | {r['topped_up']} | {r['wall_s']:.1f} | "
+        f"{r['violations']}/{r['clerk_violations']} moved={r['moved']} |"
+    )
+
+
+STEADY_HEADER = (
+    "| case | regions x sites | load | placed before | arriving (to place, incl. waitlisted) "
+    "| phase 1 (objective) | phase 2 | status | placed weighted (clients) | clerk weighted "
+    "| LP bound | gap to LP bound | topped up | wall s | violations (solver/clerk) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
 def _row(r: dict[str, Any]) -> str:
     ratio = r["placed_weighted"] / r["baseline"] if r["baseline"] else float("nan")
     gap = "-" if r["gap"] is None else f"{100 * r['gap']:.2f}%"
@@ -218,38 +335,31 @@ HEADER = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small cases only")
-    parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
-    parser.add_argument("--only", type=str, default="", help="comma-separated case indexes")
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="run each case N times (fresh processes) and "
-        "report whether the schedules are identical",
-    )
-    args = parser.parse_args()
-    if args.case is not None:
-        print(json.dumps(run_case(CASES[args.case])))
-        return
-    cases = [i for i, c in enumerate(CASES) if not args.quick or c.name == "small"]
-    if args.only:
-        cases = [int(i) for i in args.only.split(",")]
+def _runs(index: int, repeat: int, states: Path | None = None) -> list[dict[str, Any]]:
+    """Run one case ``repeat`` times, each in a fresh process."""
+    runs = []
+    extra = [] if states is None else ["--states", str(states)]
+    for _ in range(max(1, repeat)):
+        done = subprocess.run(
+            [sys.executable, __file__, "--case", str(index), *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def _same(digests: list[str]) -> str:
+    return "identical" if len(set(digests)) == 1 else "DIFFERENT"
+
+
+def _classic(cases: list[int], repeat: int) -> None:
     rows = []
     repeats: list[tuple[str, list[str], list[str]]] = []
     print(HEADER, flush=True)
     for i in cases:
-        runs = []
-        for _ in range(max(1, args.repeat)):
-            done = subprocess.run(
-                [sys.executable, __file__, "--case", str(i)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        runs = _runs(i, repeat)
         row = runs[0]
         rows.append(row)
         print(_row(row), flush=True)
@@ -262,8 +372,7 @@ def main() -> None:
         )
     print("\nschedule digests per run (identical = reproduced) and what ended each phase:")
     for name, digests, stops in repeats:
-        same = "identical" if len(set(digests)) == 1 else "DIFFERENT"
-        print(f"- {name}: {' '.join(digests)} ({same}); stops: {' | '.join(stops)}")
+        print(f"- {name}: {' '.join(digests)} ({_same(digests)}); stops: {' | '.join(stops)}")
     loaded = [r for r in rows if r["load"] >= 1.0 and r["baseline"] and r["moved"] is None]
     if loaded:
         mean = sum(r["placed_weighted"] / r["baseline"] for r in loaded) / len(loaded)
@@ -273,6 +382,81 @@ def main() -> None:
         )
     worse = [r for r in rows if r["placed_weighted"] < r["baseline"]]
     print(f"instances where the solver placed less than the clerk: {len(worse)}")
+
+
+def _steady_report(cases: list[int], repeat: int, states: Path | None) -> None:
+    rows = []
+    notes = []
+    print(STEADY_HEADER, flush=True)
+    for i in cases:
+        runs = _runs(i, repeat, states)
+        row = runs[0]
+        rows.append(row)
+        print(_steady_row(row), flush=True)
+        days = [r["state_digest"] for r in runs]
+        digests = [r["digest"] for r in runs]
+        notes.append(
+            f"- {row['case']} s{row['seed']} load {row['load']:.2f}: steady state "
+            f"{' '.join(days)} ({_same(days)}); schedule {' '.join(digests)} "
+            f"({_same(digests)}); stops: {' | '.join(r['stops'] for r in runs)}"
+        )
+    print("\nsteady-state and schedule digests per run (identical = reproduced), phase stops:")
+    print("\n".join(notes))
+    baseline = [r for r in rows if r["status"] == "BASELINE"]
+    # A proven phase 1 leaves nothing the top-up could add: if it adds, phase 1 was cut off.
+    cut_off = [r for r in rows if r["phase1_status"] == "OPTIMAL" and r["topped_up"]]
+    worse = [r for r in rows if r["placed_weighted"] < r["baseline"]]
+    print(f"\nsteady states solved as BASELINE (phase 1 failed, clerk's answer): {len(baseline)}")
+    print(f"steady states where phase 1 was proven optimal yet topped up: {len(cut_off)}")
+    print(f"steady states where the solver placed less than the clerk: {len(worse)}")
+    print(
+        f"violations (solver/clerk): {sum(r['violations'] for r in rows)}/"
+        f"{sum(r['clerk_violations'] for r in rows)}; "
+        f"placed clients moved: {sum(r['moved'] for r in rows)}"
+    )
+
+
+def _selected(quick: bool, only: str) -> list[int]:
+    if only == "steady":
+        return [i for i, c in enumerate(CASES) if c.placed_share]
+    if only:
+        return [int(i) for i in only.split(",")]
+    return [i for i, c in enumerate(CASES) if not quick or c.name == "small"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small cases only")
+    parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument(
+        "--only", type=str, default="", help="comma-separated case indexes, or 'steady'"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each case N times (fresh processes) and "
+        "report whether the schedules are identical",
+    )
+    parser.add_argument(
+        "--states",
+        type=Path,
+        help="steady states: read each from this directory, or solve and save it there "
+        "(so that another solver version starts from the same day)",
+    )
+    args = parser.parse_args()
+    if args.case is not None:
+        print(json.dumps(run_case(CASES[args.case], args.states)))
+        return
+    cases = _selected(args.quick, args.only)
+    classic = [i for i in cases if not CASES[i].placed_share]
+    steady = [i for i in cases if CASES[i].placed_share]
+    if classic:
+        _classic(classic, args.repeat)
+    if steady:
+        if classic:
+            print()
+        _steady_report(steady, args.repeat, args.states)
 
 
 if __name__ == "__main__":
