@@ -1,4 +1,5 @@
-"""Every CONTRACT.md example parses; invalid values are refused with the field named."""
+"""Every example parses, in code and in docs/contract.md; invalid values are refused with the
+field named."""
 
 import copy
 import json
@@ -8,16 +9,22 @@ from typing import Any
 
 import pytest
 from iop_contracts import (
+    CONTENT_TYPE,
     EVENT_TYPES,
+    CloudEvent,
     ContractError,
     EnrollmentRequested,
     GroupUpserted,
     SiteUpserted,
+    encode_event,
+    new_event,
     parse_payload,
 )
+from iop_contracts.contract_doc import refreshed
 from iop_contracts.examples import ENROLLMENT, EXAMPLES, GROUP, SITE, THERAPIST
 
-CONTRACT_MD = Path(__file__).resolve().parents[2].parent / "shared" / "CONTRACT.md"
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT_DOC = REPO / "docs" / "contract.md"
 
 
 def test_every_event_type_has_an_example() -> None:
@@ -35,28 +42,56 @@ def test_example_parses_and_dumps_back_to_the_same_json(event_type: str) -> None
             assert dumped[key] == value, key
 
 
-@pytest.mark.skipif(not CONTRACT_MD.exists(), reason="shared/CONTRACT.md is not beside the repo")
-def test_every_json_block_of_contract_md_is_a_valid_payload() -> None:
-    blocks = re.findall(r"```json\n(.*?)```", CONTRACT_MD.read_text(), flags=re.S)
-    payload_blocks = [json.loads(block) for block in blocks]
-    # first match wins: a group names its site, so group_id is looked for before site_id
-    by_shape: dict[str, Any] = {
-        "group_id": GroupUpserted,
-        "site_id": SiteUpserted,
-        "client_id": EnrollmentRequested,
-    }
-    parsed = 0
-    for block in payload_blocks:
-        if "specversion" in block or "screening" in block:
-            continue  # the envelope with a placeholder, and the screening fragment
-        if "therapist_id" in block:
-            parse_payload("iop.therapist.upserted", block)
-        elif "schedule_version" in block:
-            parse_payload("iop.client.scheduled", block)
-        else:
-            next(m for k, m in by_shape.items() if k in block).model_validate(block)
-        parsed += 1
-    assert parsed == 5
+def _doc_examples(document: str) -> dict[str, Any]:
+    """Each JSON block of the document, under the event type named on the last line before it
+    that holds nothing but an event type (`iop.client.scheduled`)."""
+    examples: dict[str, Any] = {}
+    named: str | None = None
+    for match in re.finditer(
+        r"^`(iop\.[a-z_]+\.[a-z_]+)`$|^```json\n(.*?)^```$", document, re.M | re.S
+    ):
+        event_type, block = match.groups()
+        if event_type is not None:
+            named = event_type
+            continue
+        assert named is not None and named not in examples, f"a JSON block after {named!r}"
+        examples[named] = json.loads(block)
+        named = None
+    return examples
+
+
+def test_every_json_block_of_the_contract_doc_is_a_valid_payload() -> None:
+    examples = _doc_examples(CONTRACT_DOC.read_text(encoding="utf-8"))
+    for event_type, block in examples.items():
+        parse_payload(event_type, block)
+    assert examples == EXAMPLES
+
+
+def test_the_contract_doc_is_in_step_with_the_code() -> None:
+    document = CONTRACT_DOC.read_text(encoding="utf-8")
+    assert refreshed(document) == document, (
+        "docs/contract.md restates the code: python -m iop_contracts.contract_doc docs/contract.md"
+    )
+
+
+def test_the_contract_doc_names_the_wire_format_of_the_code() -> None:
+    document = CONTRACT_DOC.read_text(encoding="utf-8")
+    record = encode_event(
+        new_event(parse_payload("iop.group.retired", {"group_id": "g"}), source="/t")
+    )
+    for name, _ in record.headers:
+        assert f"`{name}`" in document
+    assert f"`{CONTENT_TYPE}`" in document
+    for attribute in CloudEvent.model_fields:
+        assert f"| `{attribute}` |" in document, attribute
+
+
+def test_docs_link_nowhere_outside_the_repository() -> None:
+    for page in (REPO / "docs").glob("**/*.md"):
+        targets = re.findall(r"\]\(([^)]*)\)|(https?://\S+)", page.read_text(encoding="utf-8"))
+        for target in (t for pair in targets for t in pair if t):
+            assert "://" not in target, (page.name, target)
+            assert (page.parent / target.split("#")[0]).resolve().is_relative_to(REPO), target
 
 
 def test_site_windows_default_to_weekday_evenings_and_weekends() -> None:
