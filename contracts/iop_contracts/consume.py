@@ -181,6 +181,19 @@ async def _fetch(
         yield batches
 
 
+async def _close(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer on shutdown, whatever state the broker is in: with the broker gone,
+    aiokafka's fetcher ends in the CancelledError of its own cancelled fetch task."""
+    current = asyncio.current_task()
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if current is not None and current.cancelling():
+            raise  # we are being cancelled ourselves
+    except Exception as error:
+        log.info("consumer stopped uncleanly", extra={"reason": describe(error)})
+
+
 def _report_exit(name: str) -> Callable[[asyncio.Task[Any]], None]:
     def report(task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -230,8 +243,7 @@ class TableReader:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
+            await _close(self._consumer)
 
     @property
     def alive(self) -> bool:
@@ -341,7 +353,7 @@ async def read_partitions(
                 if not remaining:
                     break
     finally:
-        await consumer.stop()
+        await _close(consumer)
     return events
 
 
@@ -488,8 +500,7 @@ class PartitionLanes:
     async def leave(self) -> None:
         """Leave the group (others take over at once)."""
         if self._consumer_made is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer_made.stop()
+            await _close(self._consumer_made)
 
     @property
     def alive(self) -> bool:

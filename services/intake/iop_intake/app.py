@@ -13,15 +13,13 @@ from collections.abc import AsyncIterator
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from iop_contracts import topics
+from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.kafka import make_broker
 from prometheus_client import make_asgi_app
 
 from iop_intake.adapters.publisher import KafkaEventPublisher
-from iop_intake.adapters.referrals import ReferralDesk
-from iop_intake.adapters.topic_reader import TopicReader
+from iop_intake.adapters.referrals import CONSUMER, ReferralDesk
 from iop_intake.domain.access import Keyring
 from iop_intake.http import problems
 from iop_intake.http.api import router
@@ -47,34 +45,33 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     publisher = KafkaEventPublisher(producer, settings.publish_timeout_s)
     intake = Intake(settings=settings, publisher=publisher, keyring=Keyring(settings.api_keys))
-    desk = ReferralDesk(producer, publisher, intake.projection, intake.projection_ready)
-
-    @consumer.subscriber(
+    desk = ReferralDesk(publisher, intake.projection, intake.projection_ready)
+    referrals = subscribe_isolated(
+        consumer,
         topics.REFERRAL,
         group_id=settings.referral_group_id,
-        # Commit only after the answer is acknowledged (ARCHITECTURE.md: the default commits first).
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
+        handle=desk.answer,
+        dead_letters=DeadLetters(producer, CONSUMER),
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
     )
-    async def on_referral(message: KafkaMessage) -> None:
-        await desk.handle(message)
-
-    reader = TopicReader(
+    reader = TableReader(
         settings.kafka.bootstrap_servers,
         (topics.ENROLLMENT, topics.SCHEDULE),
         intake.projection.apply,
-        client_id=f"{CLIENT_ID}-status",
+        name=f"{CLIENT_ID}-status",
+    )
+    intake.readers_alive = lambda: (
+        reader.alive and (not intake.broker_connected.is_set() or subscriber_alive(referrals))
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not intake.keyring.enabled:
             log.warning("no INTAKE_API_KEYS configured: authentication is off (network scope)")
+        await reader.start()
         running = [
             asyncio.create_task(_connect(producer, consumer, intake, publisher), name="connect"),
-            asyncio.create_task(reader.run(), name="intake-status-reader"),
             asyncio.create_task(_mark_ready(reader, intake), name="intake-ready"),
         ]
         try:
@@ -83,6 +80,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            await reader.stop()
             # Bounded: with the broker gone, leaving the consumer group would retry forever.
             for broker in (consumer, producer):
                 with contextlib.suppress(Exception):
@@ -133,7 +131,7 @@ async def _connect(
         return
 
 
-async def _mark_ready(reader: TopicReader, intake: Intake) -> None:
-    await reader.caught_up.wait()
+async def _mark_ready(reader: TableReader, intake: Intake) -> None:
+    await reader.caught_up(timeout_s=None)
     intake.projection_ready.set()
     log.info("status projection rebuilt", extra={"count": len(intake.projection)})

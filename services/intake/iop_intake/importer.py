@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from iop_contracts import CloudEvent, EnrollmentDeclined, topics
+from iop_contracts.consume import read_table
 from iop_contracts.kafka import KafkaSettings, make_broker, publish_event
 from pydantic import ValidationError
 
-from iop_intake.adapters.topic_reader import TopicReader
 from iop_intake.domain.admission import EnrollmentRequest, answer_event, decide, derived_event_id
 from iop_intake.http.problems import field_problems
 
@@ -210,13 +210,13 @@ def _cell_text(cell: object) -> str | None:
 async def sent_event_ids(kafka: KafkaSettings) -> set[str]:
     """The ids of the events iop.enrollment.v1 holds now."""
     ids: set[str] = set()
-    reader = TopicReader(
+    await read_table(
         kafka.bootstrap_servers,
         (topics.ENROLLMENT,),
         lambda event: ids.add(event.id),
-        client_id="iop-intake-import",
+        name="iop-intake-import",
+        timeout_s=60,
     )
-    await reader.read_to_end()
     return ids
 
 

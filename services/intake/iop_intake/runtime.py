@@ -1,6 +1,7 @@
 """The parts of a running intake that its HTTP routes and Kafka handlers share."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from iop_intake.adapters.publisher import EventPublisher
@@ -19,6 +20,8 @@ class Intake:
     projection_ready: asyncio.Event = field(default_factory=asyncio.Event)
     broker_connected: asyncio.Event = field(default_factory=asyncio.Event)
     idempotency: IdempotencyStore = field(init=False)
+    # Every Kafka reading task still runs (set by the app once it has built them).
+    readers_alive: Callable[[], bool] = field(default=lambda: True)
 
     def __post_init__(self) -> None:
         self.idempotency = IdempotencyStore(self.settings.idempotency_capacity)
@@ -28,4 +31,5 @@ class Intake:
         return {
             "broker": self.broker_connected.is_set() and bool(publisher_healthy),
             "projection": self.projection_ready.is_set(),
+            "readers": self.readers_alive(),
         }

@@ -22,7 +22,8 @@ from iop_contracts import (
     new_event,
     topics,
 )
-from iop_intake.adapters.referrals import ReferralDesk
+from iop_contracts.consume import DeadLetters, handle_isolated
+from iop_intake.adapters.referrals import CONSUMER, ReferralDesk
 from iop_intake.domain.status import StatusProjection
 
 from iop.broker import free_port
@@ -127,10 +128,13 @@ def _referral_with(requested_start: date | None) -> bytes:
 async def _handle(value: bytes) -> tuple[FakeMessage, FakeBroker, FakePublisher]:
     broker, publisher, ready = FakeBroker(), FakePublisher(), asyncio.Event()
     ready.set()
-    desk = ReferralDesk(cast(KafkaBroker, broker), publisher, StatusProjection(), ready)
-    raw = SimpleNamespace(topic=topics.REFERRAL, key=b"c-window", headers=[])
+    desk = ReferralDesk(publisher, StatusProjection(), ready)
+    raw = SimpleNamespace(
+        topic=topics.REFERRAL, partition=0, offset=0, key=b"c-window", value=value, headers=[]
+    )
     message = FakeMessage(value, raw)
-    await desk.handle(cast(KafkaMessage, message))
+    dead_letters = DeadLetters(cast(KafkaBroker, broker), CONSUMER)
+    await handle_isolated(cast(KafkaMessage, message), desk.answer, dead_letters)
     return message, broker, publisher
 
 

@@ -97,7 +97,7 @@ async def test_health(http_intake: tuple[httpx.AsyncClient, Intake]) -> None:
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "broker": True, "projection": True}
+    assert ready.json() == {"status": "ready", "broker": True, "projection": True, "readers": True}
 
 
 async def test_no_personal_data_reaches_the_logs(

@@ -11,9 +11,8 @@ import asyncio
 import logging
 import re
 
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaMessage
 from iop_contracts import CloudEvent, ContractError, ReferralSubmitted
-from iop_contracts.kafka import dead_letter, decode_message
 
 from iop_intake.adapters.publisher import EventPublisher
 from iop_intake.domain.admission import answer_event, decide, derived_event_id
@@ -33,49 +32,49 @@ def redact_reason(reason: str) -> str:
 
 
 class ReferralDesk:
+    """The referral subscriber's handler (run by the consumption kernel, which decodes each
+    record once, dead-letters what raises and commits after the handler returns)."""
+
     def __init__(
         self,
-        broker: KafkaBroker,
         publisher: EventPublisher,
         projection: StatusProjection,
         projection_ready: asyncio.Event,
         retry_s: float = 1.0,
     ) -> None:
-        self._broker = broker
         self._publisher = publisher
         self._projection = projection
         self._ready = projection_ready
         self._retry_s = retry_s
 
-    async def handle(self, message: KafkaMessage) -> None:
+    async def answer(self, referral_event: CloudEvent, message: KafkaMessage) -> None:
+        """Answer one referral, once: a ContractError names what is invalid (dead letter)."""
         # Answers already on iop.enrollment.v1 are known only once the projection caught up.
         await self._ready.wait()
         try:
-            referral_event = decode_message(message)
             referral = referral_event.payload_as(ReferralSubmitted)
         except ContractError as error:
-            await self._dead_letter(message, redact_reason(str(error)))
-            return
+            raise ContractError(redact_reason(str(error))) from None
         answer_id = derived_event_id("referral", referral_event.id)
-        if not self._projection.has_event(answer_id):
-            event = answer_event(
-                decide(referral, referral.screening),
-                event_id=answer_id,
-                correlationid=referral_event.correlationid or referral_event.id,
-                causationid=referral_event.id,
-            )
-            await self._publish_until_acknowledged(event)
-            self._projection.apply(event)
-            log.info(
-                "referral answered",
-                extra={
-                    "client_id": referral.client_id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "correlation_id": event.correlationid,
-                },
-            )
-        await message.ack()
+        if self._projection.has_event(answer_id):
+            return
+        event = answer_event(
+            decide(referral, referral.screening),
+            event_id=answer_id,
+            correlationid=referral_event.correlationid or referral_event.id,
+            causationid=referral_event.id,
+        )
+        await self._publish_until_acknowledged(event)
+        self._projection.apply(event)
+        log.info(
+            "referral answered",
+            extra={
+                "client_id": referral.client_id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "correlation_id": event.correlationid,
+            },
+        )
 
     async def _publish_until_acknowledged(self, event: CloudEvent) -> None:
         # Moving on without the answer would commit past this referral and lose it: wait for the
@@ -91,19 +90,3 @@ class ReferralDesk:
                     "referral answer not acknowledged; retrying", extra={"attempt": attempt}
                 )
                 await asyncio.sleep(min(self._retry_s * attempt, 10.0))
-
-    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
-        attempt = 0
-        while True:
-            try:
-                await dead_letter(self._broker, message, reason=reason, consumer=CONSUMER)
-                break
-            except Exception as error:
-                attempt += 1
-                log.warning(
-                    "dead letter not acknowledged; retrying",
-                    extra={"attempt": attempt, "reason": type(error).__name__},
-                )
-                await asyncio.sleep(min(self._retry_s * attempt, 10.0))
-        log.warning("referral dead-lettered", extra={"topic": "iop.referral.v1.dlq"})
-        await message.ack()

@@ -282,8 +282,10 @@ async def status(client_id: str, request: Request, caller: Caller) -> Any:
 
 
 @router.get("/health/live", tags=["health"])
-async def live() -> dict[str, str]:
-    return {"status": "live"}
+async def live(request: Request) -> JSONResponse:
+    if not _intake(request).readers_alive():
+        return JSONResponse({"status": "a Kafka reading task stopped"}, status_code=500)
+    return JSONResponse({"status": "live"})
 
 
 @router.get("/health/ready", tags=["health"])
