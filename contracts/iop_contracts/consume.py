@@ -154,8 +154,11 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list
     """Every partition of ``topics``, waiting (and saying so) while one does not exist yet."""
     waited = 0.0
     while True:
-        await consumer.topics()  # refreshes metadata
-        found = {t: consumer.partitions_for_topic(t) for t in topics}
+        # Fresh metadata each time: consumer.topics() fetches it but leaves the consumer's own
+        # copy as it was (refreshed every metadata_max_age_ms, 5 minutes), so a topic created
+        # after we started would stay invisible that long. aiokafka has no public call for it.
+        cluster = await consumer._client.fetch_all_metadata()
+        found = {t: cluster.partitions_for_topic(t) for t in topics}
         missing = sorted(t for t, parts in found.items() if not parts)
         if not missing:
             return [TopicPartition(t, p) for t in topics for p in sorted(found[t] or ())]
