@@ -229,10 +229,10 @@ def monotonic_ms() -> float:
 class Running:
     """A scheduler app running in this process (its lifespan started), for integration tests."""
 
-    def __init__(self, settings: SchedulerSettings) -> None:
+    def __init__(self, settings: SchedulerSettings, placer: Any = None) -> None:
         from iop_scheduler.app import build
 
-        self.app, self.service = build(settings)
+        self.app, self.service = build(settings, placer=placer)
         self._lifespan: Any = None
 
     async def __aenter__(self) -> "Running":
