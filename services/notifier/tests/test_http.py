@@ -13,6 +13,8 @@ from iop_notifier.runtime import NotifierRuntime
 from iop_notifier.settings import NotifierSettings
 from pydantic import SecretStr
 
+from .kafka_helpers import wait_until
+from .stubs import running, test_settings
 from .test_worker import Harness
 
 PHONE = "+16175550101"
@@ -82,3 +84,20 @@ async def test_stop_before_the_schedule_suppresses_the_sms(
     await h.worker.run_once()
     assert h.sms.sent == []
     assert ("suppressed", "sms", 1, "opted_out") in h.published.outcomes()
+
+
+@pytest.mark.integration
+async def test_liveness_turns_false_when_a_reading_task_stops(
+    kafka_bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """A notifier whose contact reader died used to answer live (200) and read nothing."""
+    async with running(test_settings(kafka_bootstrap, tmp_path, unique)) as runtime:
+        app = AsgiFastStream(runtime.broker, asgi_routes=routes(runtime))
+        async with client_for(app) as http:
+            await wait_until(lambda: runtime.ready, 30)
+            assert (await http.get("/health/live")).status_code == 200
+            assert runtime.reader is not None and runtime.reader._task is not None
+            runtime.reader._task.cancel()
+            await wait_until(lambda: not runtime.alive, 10)
+            assert (await http.get("/health/live")).status_code == 500
+            assert (await http.get("/health/ready")).status_code == 503

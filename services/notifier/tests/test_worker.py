@@ -1,5 +1,6 @@
 """The delivery worker against a real SQLite ledger and fake transports, with an injected clock."""
 
+import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -344,3 +345,21 @@ async def test_a_newer_version_arriving_mid_round_is_not_sent_with_old_key(h: Ha
     assert len(versions) == 2  # c-1 v1 and c-2 v2; c-2 v1 was never sent
     assert h.state("c-2", 1, Channel.EMAIL) is DeliveryState.SUPERSEDED
     assert h.state("c-2", 2, Channel.EMAIL) is DeliveryState.SENT
+
+
+async def test_a_delivery_that_raises_fails_alone_and_the_round_goes_on(h: Harness) -> None:
+    """A stored schedule that no longer validates (say, a ledger row written before the
+    contract's date window) used to raise on every round and stop all later email."""
+    for client in ("c-1", "c-2", "c-3"):
+        h.contact(client)
+        h.schedule(client)
+    broken = schedule("c-2").model_dump(mode="json")
+    broken["end_date"] = "9999-12-31"
+    h.ledger._db.execute(  # the row as an older version of the notifier could have left it
+        "UPDATE notices SET schedule_json = ? WHERE client_id = ?", (json.dumps(broken), "c-2")
+    )
+    await h.worker.run_once()
+    assert sorted(m["To"] for m in h.email.sent) == ["c-1@example.org", "c-3@example.org"]
+    assert h.state("c-2", 1, Channel.EMAIL) is DeliveryState.FAILED
+    failed = [o for o in h.published.outcomes() if o[0] == "failed"]
+    assert len(failed) == 1 and str(failed[0][3]).startswith("internal_error:ValidationError")
