@@ -97,6 +97,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.intake = intake
+    app.state.status_reader = reader
     app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     problems.install(app, settings.retry_after_s)
