@@ -360,6 +360,90 @@ async def read_partitions(
     return events
 
 
+class RecordReader:
+    """Every partition of ``topics``, without a consumer group, from their beginning (or, with
+    ``from_end``, from their end as they were when entered); ``fetch`` returns the records as
+    written (key, value bytes, headers, partition, offset), decodable or not. For tests, tools
+    and benchmarks that look at records themselves; services read events with the readers
+    above. A missing topic is waited for, as everywhere in the kernel."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Iterable[str],
+        *,
+        name: str = "iop-record-reader",
+        from_end: bool = False,
+        fetch_max_wait_ms: int = 100,
+    ) -> None:
+        self.topics = tuple(topics)
+        self.partitions: list[TopicPartition] = []
+        self._from_end = from_end
+        # Made on entry: aiokafka objects need a running loop.
+        self._make = lambda: _consumer(bootstrap, name, fetch_max_wait_ms=fetch_max_wait_ms)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._batches: AsyncIterator[dict[TopicPartition, list[Record]]] | None = None
+
+    async def __aenter__(self) -> RecordReader:
+        self._consumer = consumer = self._make()
+        try:
+            await consumer.start()
+            self.partitions = await _partitions(consumer, self.topics)
+            consumer.assign(self.partitions)
+            seek = consumer.seek_to_end if self._from_end else consumer.seek_to_beginning
+            await seek(*self.partitions)
+            for tp in self.partitions:  # settles the start now: what comes later is read
+                await consumer.position(tp)
+        except BaseException:
+            await _close(consumer)
+            raise
+        # _fetch holds nothing but the consumer, which __aexit__ closes.
+        self._batches = _fetch(consumer)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._consumer is not None:
+            await _close(self._consumer)
+
+    async def fetch(self) -> list[Record]:
+        """The next records of any partition (none when nothing came within half a second)."""
+        assert self._batches is not None, "enter the reader first"
+        batches = await anext(self._batches)
+        return [record for records in batches.values() for record in records]
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        assert self._consumer is not None, "enter the reader first"
+        return dict(await self._consumer.end_offsets(self.partitions))
+
+    async def reached(self, ends: dict[TopicPartition, int]) -> bool:
+        """Read up to (at least) these offsets."""
+        assert self._consumer is not None, "enter the reader first"
+        return all([await self._consumer.position(tp) >= end for tp, end in ends.items()])
+
+
+async def read_records(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    until: Callable[[list[Record]], bool] | None = None,
+    timeout_s: float = 30,
+    name: str = "iop-record-reader",
+) -> list[Record]:
+    """The records of every partition of ``topics`` as written, from the beginning: up to the
+    topics' end when reading began (``until`` None), or, following them, until ``until(the
+    records read so far)`` holds. TimeoutError when ``timeout_s`` passes first.
+
+    A read to the end keeps every fetched batch whole, so it may hold records written meanwhile:
+    a broker may report a partition's end as its last batch's base offset + 1 (the embedded one
+    does), and cutting there would drop the rest of that batch."""
+    records: list[Record] = []
+    async with asyncio.timeout(timeout_s), RecordReader(bootstrap, topics, name=name) as reader:
+        ends = await reader.end_offsets()
+        while not (until(records) if until is not None else await reader.reached(ends)):
+            records.extend(await reader.fetch())
+    return records
+
+
 Handle = Callable[[CloudEvent, KafkaMessage], Awaitable[None]]
 
 
