@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
+from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from prometheus_client import make_asgi_app
 
@@ -67,6 +68,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        contract_today()  # a malformed IOP_TODAY stops intake here, not request by request
         if not intake.keyring.enabled:
             log.warning("no INTAKE_API_KEYS configured: authentication is off (network scope)")
         await reader.start()

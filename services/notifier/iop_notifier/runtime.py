@@ -6,6 +6,7 @@ import logging
 from faststream.kafka import KafkaBroker
 from iop_contracts.cluster import cluster_identity
 from iop_contracts.consume import TableReader, subscriber_alive
+from iop_contracts.dates import contract_today
 
 from iop_notifier.adapters.kafka_io import (
     EventPublisher,
@@ -119,6 +120,7 @@ class NotifierRuntime:
 
     async def start(self) -> None:
         settings = self.settings
+        contract_today()  # a malformed IOP_TODAY stops the notifier here, not record by record
         # The ledger is only right about the broker its events came from (see open_for_cluster).
         cluster = await cluster_identity(settings.kafka.bootstrap_servers)
         self.ledger = open_for_cluster(settings.ledger_path, cluster)

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -39,6 +39,7 @@ from iop_contracts.consume import (
     subscribe_isolated,
     subscriber_alive,
 )
+from iop_contracts.dates import contract_today
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
@@ -51,10 +52,6 @@ from iop_scheduler.settings import SchedulerSettings
 log = logging.getLogger(__name__)
 
 
-def utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
 class SchedulerService(PartitionHooks):
     def __init__(
         self,
@@ -63,7 +60,7 @@ class SchedulerService(PartitionHooks):
         *,
         placer: Placer | None = None,
         metrics: Metrics | None = None,
-        today: Callable[[], date] = utc_today,
+        today: Callable[[], date] = contract_today,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -145,6 +142,7 @@ class SchedulerService(PartitionHooks):
         return set(self._region_lane)
 
     async def start(self) -> None:
+        self._today()  # a malformed IOP_TODAY stops the service here, not record by record
         self._started = True
         await self._roster.start()
         await self._schedules.start()
