@@ -29,6 +29,7 @@ from iop_contracts.envelope import (
 )
 from iop_contracts.payloads import (
     PAYLOAD_TYPES,
+    ClientCompleted,
     ClientDischarged,
     ClientRescheduled,
     ClientScheduled,
@@ -88,6 +89,7 @@ __all__ = [
     "YEARS_AHEAD",
     "YEARS_BACK",
     "Channel",
+    "ClientCompleted",
     "ClientDischarged",
     "ClientGender",
     "ClientRescheduled",

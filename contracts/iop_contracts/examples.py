@@ -68,6 +68,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "iop.client.waitlisted": {"client_id": "c-8f3a", "region_id": "ne",
                               "reasons": ["no_group_in_availability"], "detail": "no group fits"},
     "iop.client.unscheduled": {"client_id": "c-8f3a", "region_id": "ne", "cause": "withdrawn"},
+    "iop.client.completed": {
+        "client_id": "c-8f3a",
+        "region_id": "ne",
+        "schedule_version": 1,
+        "end_date": SCHEDULED["end_date"],
+    },
     "iop.notification.sent": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email"},
     "iop.notification.failed": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email",
                                 "reason": "mailbox_unavailable"},

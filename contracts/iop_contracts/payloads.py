@@ -359,6 +359,20 @@ class ClientUnscheduled(Payload):
     cause: UnscheduleCause
 
 
+class ClientCompleted(Payload):
+    """Published once, on the day after ``end_date`` in the region's time zone: the client's
+    programme is over and their seat, caseload place and slot are free from that day."""
+
+    event_name: ClassVar[str] = "client.completed"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    schedule_version: int = Field(ge=1)
+    end_date: ScheduleDate
+
+
 # ------------------------------------------------- notification (iop.notification.v1)
 
 
@@ -401,6 +415,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ClientRescheduled,
     ClientWaitlisted,
     ClientUnscheduled,
+    ClientCompleted,
     NotificationSent,
     NotificationFailed,
     NotificationSuppressed,
