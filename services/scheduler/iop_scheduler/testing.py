@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from iop_contracts import CloudEvent, decode_record, encode_event, new_event, parse_payload, topics
+from iop_contracts.consume import read_records
 from iop_contracts.kafka import KafkaSettings
 
 from iop_scheduler.settings import SchedulerSettings
@@ -115,45 +116,11 @@ class Record:
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 20) -> list[Record]:
     """Every record of the topic now, all partitions."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(timeout_s):
-            partitions = None
-            while not partitions:
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(topic)
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            out: list[Record] = []
-            remaining = {tp for tp in tps if ends[tp] > 0}
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=300)
-                for records in batches.values():
-                    # No `offset < end` filter: the embedded broker reports a partition's end
-                    # as its last batch's base offset + 1, and a fetch returns whole batches.
-                    out.extend(
-                        Record(
-                            r.topic,
-                            r.partition,
-                            r.offset,
-                            r.key,
-                            r.value,
-                            dict(r.headers or ()),
-                            r.timestamp,
-                        )
-                        for r in records
-                    )
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-            return out
-    finally:
-        await consumer.stop()
+    records = await read_records(bootstrap, [topic], timeout_s=timeout_s, name="scheduler-tests")
+    return [
+        Record(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers or ()), r.timestamp)
+        for r in records
+    ]
 
 
 async def schedule_events(bootstrap: str, client_ids: Iterable[str]) -> list[CloudEvent]:
