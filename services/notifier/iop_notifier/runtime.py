@@ -42,8 +42,8 @@ def identity_of(settings: NotifierSettings) -> Identity:
 
 def sms_policy_of(settings: NotifierSettings) -> SmsPolicy:
     return SmsPolicy(
-        quiet_end=parse_hhmm(settings.sms_quiet_start),
-        quiet_start=parse_hhmm(settings.sms_quiet_end),
+        quiet_start=parse_hhmm(settings.sms_quiet_start),
+        quiet_end=parse_hhmm(settings.sms_quiet_end),
         max_per_day=settings.sms_max_per_day,
         max_per_week=settings.sms_max_per_week,
     )

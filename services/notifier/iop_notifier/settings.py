@@ -1,9 +1,10 @@
 """The notifier's settings: environment variables prefixed NOTIFIER_ (Kafka's are unprefixed)."""
 
+import re
 from pathlib import Path
 
 from iop_contracts.kafka import KafkaSettings
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iop_notifier.domain.discretion import denied_terms
@@ -38,8 +39,10 @@ class NotifierSettings(BaseSettings):
     sms_inbound_token: SecretStr | None = None
     network_name: str = "Appointments"
     callback_number: str = "+1 555 010 0100"
-    sms_quiet_start: str = "08:00"
-    sms_quiet_end: str = "21:00"
+    # Quiet hours in the client's zone: from sms_quiet_start in the evening until sms_quiet_end
+    # the next morning, an SMS waits (it is deferred, never dropped).
+    sms_quiet_start: str = "21:00"
+    sms_quiet_end: str = "08:00"
     sms_max_per_day: int = 1
     sms_max_per_week: int = 3
 
@@ -57,6 +60,25 @@ class NotifierSettings(BaseSettings):
     heartbeat_interval_ms: int = 3000
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("sms_quiet_start", "sms_quiet_end")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _quiet_hours_run_overnight(self) -> "NotifierSettings":
+        """Quiet hours span midnight (21:00 to 08:00): a start earlier than the end is most likely
+        the two swapped, and would leave SMS only at night."""
+        if self.sms_quiet_start <= self.sms_quiet_end:
+            raise ValueError(
+                f"NOTIFIER_SMS_QUIET_START ({self.sms_quiet_start}) is when quiet hours begin in "
+                f"the evening and must be later than NOTIFIER_SMS_QUIET_END "
+                f"({self.sms_quiet_end}), when they end in the morning"
+            )
+        return self
 
     @model_validator(mode="after")
     def _names_are_discreet(self) -> "NotifierSettings":

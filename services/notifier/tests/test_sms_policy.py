@@ -1,9 +1,13 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from iop_notifier.domain.sms_policy import SmsPolicy
+from iop_notifier.runtime import sms_policy_of
+from iop_notifier.settings import NotifierSettings
+from pydantic import ValidationError
 
 NY = ZoneInfo("America/New_York")
 POLICY = SmsPolicy(quiet_end=time(8), quiet_start=time(21), max_per_day=1, max_per_week=3)
@@ -75,3 +79,30 @@ def test_next_allowed_respects_every_rule(start: datetime, gaps: list[int]) -> N
     assert time(8) <= allowed.astimezone(NY).time() < time(21)
     assert all(s.astimezone(NY).date() != allowed.astimezone(NY).date() for s in sent)
     assert len([s for s in sent if allowed - timedelta(days=7) < s <= allowed]) < 3
+
+
+def test_quiet_start_setting_is_when_quiet_hours_begin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOTIFIER_SMS_QUIET_START=22:00 used to feed the end of quiet hours: no SMS ever went."""
+    monkeypatch.setenv("NOTIFIER_SMS_QUIET_START", "22:00")
+    monkeypatch.setenv("NOTIFIER_SMS_QUIET_END", "07:30")
+    policy = sms_policy_of(NotifierSettings())
+    evening = local(2026, 12, 1, 21, 45)
+    assert policy.next_allowed(evening, "America/New_York", []) == evening
+    assert policy.next_allowed(local(2026, 12, 1, 22, 0), "America/New_York", []) == local(
+        2026, 12, 2, 7, 30
+    )
+    early = local(2026, 12, 2, 7, 29)
+    assert policy.next_allowed(early, "America/New_York", []) == local(2026, 12, 2, 7, 30)
+
+
+def test_default_quiet_hours_are_nine_pm_to_eight_am() -> None:
+    policy = sms_policy_of(NotifierSettings())
+    assert (policy.quiet_start, policy.quiet_end) == (time(21), time(8))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("08:00", "21:00"), ("21:00", "21:00"), ("25:00", "08:00"), ("9pm", "08:00")]
+)
+def test_quiet_hours_that_cannot_be_meant_are_refused(start: str, end: str) -> None:
+    with pytest.raises(ValidationError, match=r"sms_quiet|QUIET"):
+        NotifierSettings(sms_quiet_start=start, sms_quiet_end=end)

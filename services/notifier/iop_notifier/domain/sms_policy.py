@@ -16,6 +16,11 @@ class SmsPolicy:
     max_per_day: int  # per local calendar day
     max_per_week: int  # per rolling 7 days
 
+    def __post_init__(self) -> None:
+        # Quiet hours run overnight; the other way round no message could ever go.
+        if self.quiet_start <= self.quiet_end:
+            raise ValueError("quiet hours must start later in the day than they end")
+
     def next_allowed(
         self, now: datetime, zone: str, previous_sends: Iterable[datetime]
     ) -> datetime:
