@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
+from iop_contracts.consume import read_records
 from iop_contracts.examples import ENROLLMENT, SCREENING
 from iop_contracts.kafka import KafkaSettings
 from iop_intake.app import create_app
@@ -82,34 +83,7 @@ async def read_topic(
     bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool] | None
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of `topic` up to its current end (until=None), or until `until(records)`."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        async with asyncio.timeout(20):
-            while True:
-                if until is None:
-                    positions = {tp: await consumer.position(tp) for tp in partitions}
-                    if all(positions[tp] >= ends[tp] for tp in partitions):
-                        return records
-                elif until(records):
-                    return records
-                batch = await consumer.getmany(timeout_ms=200)
-                for part in batch.values():
-                    records.extend(part)
-    finally:
-        await consumer.stop()
+    return await read_records(bootstrap, [topic], until=until, timeout_s=20, name="intake-tests")
 
 
 ReadTopic = Callable[..., Awaitable[list[ConsumerRecord[bytes, bytes]]]]
