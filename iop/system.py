@@ -139,6 +139,9 @@ class System:
         if service == "notifier":
             env["NOTIFIER_SMTP_HOST"] = self.smtp_address[0]
             env["NOTIFIER_SMTP_PORT"] = str(self.smtp_address[1])
+            if self.smtp_sink is not None:
+                # Our own sink on 127.0.0.1 speaks no TLS; the notifier allows that to loopback.
+                env["NOTIFIER_SMTP_TLS"] = "plaintext"
             if self.broker is not None:
                 # The embedded broker forgets everything when it stops; a ledger that outlived
                 # it would remember deliveries of events that no longer exist.

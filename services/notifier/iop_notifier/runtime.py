@@ -53,8 +53,8 @@ def smtp_of(settings: NotifierSettings) -> SmtpTransport:
     return SmtpTransport(
         settings.smtp_host,
         settings.smtp_port,
-        starttls=settings.smtp_starttls,
-        implicit_tls=settings.smtp_implicit_tls,
+        tls=settings.smtp_tls,
+        ca_file=settings.smtp_ca_file,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         timeout_s=settings.smtp_timeout_s,

@@ -7,6 +7,7 @@ from iop_contracts.kafka import KafkaSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iop_notifier.adapters.smtp import SmtpTls, tls_problem
 from iop_notifier.domain.discretion import denied_terms
 
 
@@ -17,11 +18,17 @@ class NotifierSettings(BaseSettings):
     http_port: int = 8082
     log_level: str = "INFO"
 
-    # SMTP. The defaults reach the local sink that `iop up` starts.
+    # SMTP. Host and port default to the local sink that `iop up` starts (which sets
+    # NOTIFIER_SMTP_TLS=plaintext for it). `starttls` (default) and `implicit` verify the
+    # server's certificate (against smtp_ca_file if set); `plaintext` is refused for any host
+    # but a loopback one, and with credentials (see adapters/smtp.py).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
-    smtp_starttls: bool = False
-    smtp_implicit_tls: bool = False
+    smtp_tls: SmtpTls = "starttls"
+    smtp_ca_file: Path | None = None
+    # Replaced by smtp_tls; still read only to refuse a configuration that relies on them.
+    smtp_starttls: bool | None = None
+    smtp_implicit_tls: bool | None = None
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = 10.0
@@ -78,6 +85,19 @@ class NotifierSettings(BaseSettings):
                 f"the evening and must be later than NOTIFIER_SMS_QUIET_END "
                 f"({self.sms_quiet_end}), when they end in the morning"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_is_private(self) -> "NotifierSettings":
+        if self.smtp_starttls is not None or self.smtp_implicit_tls is not None:
+            raise ValueError(
+                "NOTIFIER_SMTP_STARTTLS and NOTIFIER_SMTP_IMPLICIT_TLS are replaced by "
+                "NOTIFIER_SMTP_TLS=starttls|implicit|plaintext"
+            )
+        credentials = bool(self.smtp_username or self.smtp_password)
+        problem = tls_problem(self.smtp_host, self.smtp_tls, has_credentials=credentials)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

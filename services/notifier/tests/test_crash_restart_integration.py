@@ -49,6 +49,7 @@ async def test_kill_mid_stream_and_restart(
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "NOTIFIER_HTTP_PORT": str(port),
             "NOTIFIER_SMTP_PORT": str(sink.port),
+            "NOTIFIER_SMTP_TLS": "plaintext",  # the loopback sink speaks no TLS
             "NOTIFIER_LEDGER_PATH": str(tmp_path / "ledger.sqlite3"),
             "NOTIFIER_CONSUMER_GROUP": f"notifier-{unique}",
             "NOTIFIER_SESSION_TIMEOUT_MS": "6000",

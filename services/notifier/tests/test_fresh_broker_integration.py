@@ -60,6 +60,7 @@ async def test_same_client_and_version_on_a_fresh_broker_is_confirmed_again(
             try:
                 settings = NotifierSettings(
                     smtp_port=sink.port,
+                    smtp_tls="plaintext",  # the loopback sink speaks no TLS
                     ledger_path=ledger_path,
                     session_timeout_ms=6000,
                     heartbeat_interval_ms=1000,

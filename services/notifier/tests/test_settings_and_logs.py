@@ -15,10 +15,10 @@ from .test_worker import Harness
 
 def test_env_prefix_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFIER_HTTP_PORT", "9999")
-    monkeypatch.setenv("NOTIFIER_SMTP_STARTTLS", "true")
+    monkeypatch.setenv("NOTIFIER_SMTP_TLS", "implicit")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     settings = NotifierSettings()
-    assert settings.http_port == 9999 and settings.smtp_starttls
+    assert settings.http_port == 9999 and settings.smtp_tls == "implicit"
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.ledger_path == Path(".iop/notifier-ledger.sqlite3")
 

@@ -24,6 +24,7 @@ async def test_confirmation_email_and_sent_event(
     with SmtpSink(tmp_path / "outbox") as sink:
         settings = NotifierSettings(
             smtp_port=sink.port,
+            smtp_tls="plaintext",  # the loopback sink speaks no TLS
             ledger_path=tmp_path / "ledger.sqlite3",
             consumer_group=f"notifier-{unique}",
             session_timeout_ms=6000,

@@ -44,6 +44,7 @@ async def test_email_sms_reschedule_and_stop(
             tmp_path,
             unique,
             smtp_port=sink.port,
+            smtp_tls="plaintext",  # the loopback sink speaks no TLS
             sms_gateway_url=gateway.url,
             sms_gateway_token="gw-token",
         )

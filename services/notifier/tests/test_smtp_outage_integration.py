@@ -34,6 +34,7 @@ async def test_smtp_outage_is_retried_and_delivered(
         tmp_path,
         unique,
         smtp_port=sink.port,
+        smtp_tls="plaintext",  # the loopback sink speaks no TLS
         smtp_timeout_s=2.0,
         retry_base_s=1.0,
         retry_max_s=8.0,
