@@ -148,7 +148,7 @@ def test_the_same_event_twice_counts_once_and_holds_no_contact_details() -> None
 
 def lifecycle() -> list[CloudEvent]:
     """One client's history across both topics: requested, waitlisted, scheduled, moved,
-    withdrawn, unscheduled, then a second request answered in the same second."""
+    withdrawn, unscheduled, then a second request waitlisted twice in the same second."""
     return [
         event(requested()),
         event(ClientWaitlisted(**ids(), reasons=["groups_full"]), seconds=0),
@@ -157,7 +157,8 @@ def lifecycle() -> list[CloudEvent]:
         event(EnrollmentWithdrawn(**ids()), seconds=90),
         event(ClientUnscheduled(**ids(), cause="withdrawn"), seconds=90),
         event(requested(preferred_site_ids=["prov-1"]), seconds=120),
-        event(requested(preferred_site_ids=["bos-2"]), seconds=120),  # same second and step
+        event(ClientWaitlisted(**ids(), reasons=["groups_full"]), seconds=150),
+        event(ClientWaitlisted(**ids(), reasons=["therapist_capacity"]), seconds=150),  # same step
     ]
 
 
@@ -182,7 +183,7 @@ def test_events_read_again_anywhere_after_their_first_reading_change_nothing(
         replayed.insert(where, history[original])
     once = folded(history).get("c-8f3a")
     assert folded(replayed).get("c-8f3a") == once
-    assert once is not None and once.preferred_site_ids == ("bos-2",)
+    assert once is not None and once.preferred_site_ids == ("prov-1",)
 
 
 def test_a_repeat_sharing_the_order_of_the_status_in_force_changes_nothing() -> None:
@@ -191,7 +192,7 @@ def test_a_repeat_sharing_the_order_of_the_status_in_force_changes_nothing() -> 
     assert not projection.apply(history[-2]), "same second, same step: known by its id"
     status = projection.get("c-8f3a")
     assert status is not None and status.event_id == history[-1].id
-    assert status.site_ids == ("bos-2",)
+    assert status.reasons == ("therapist_capacity",) and status.site_ids == ("prov-1",)
 
 
 def test_an_old_schedule_read_again_after_the_client_left_changes_nothing() -> None:
