@@ -54,6 +54,10 @@ class Lane:
         # The offset after everything fetched so far, records dead-lettered on the way included:
         # what to commit once every fetched record is done.
         self.fetched_until: int | None = None
+        # `fetched_until` when the last successful batch began: the service commits up to
+        # there once the lane's records are all done, so anything fetched beyond it (records
+        # that were all dead-lettered on the way included) still needs a batch.
+        self._settled_until: int | None = None
         self._settings = settings
         self._process = process
         self._wake = asyncio.Event()
@@ -84,7 +88,10 @@ class Lane:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.records or self.dirty)
+        """Records to apply, regions to settle, or fetched offsets still to commit: a fetch
+        whose records were all dead-lettered delivers nothing, and left uncommitted it would be
+        read and dead-lettered again after every restart or rebalance."""
+        return bool(self.records or self.dirty) or self.fetched_until != self._settled_until
 
     def _touch(self) -> None:
         self._last_at = time.monotonic()
@@ -103,8 +110,10 @@ class Lane:
             if not immediate:
                 await self._until_closed()
             async with self._busy:
+                fetched = self.fetched_until
                 try:
                     await self._process(self)
+                    self._settled_until = fetched
                     backoff = self._settings.retry_backoff_s
                 except asyncio.CancelledError:
                     raise

@@ -86,3 +86,24 @@ async def test_a_quiet_lane_waits_for_the_quiet_period_before_solving() -> None:
         assert len(started) == 1, "both records in one batch"
     finally:
         await lane.close(1)
+
+
+async def test_a_fetch_whose_records_were_all_dead_lettered_still_gets_a_batch() -> None:
+    """Nothing to apply, but the offsets must be committed (by the batch): else a restart
+    reads the dead-lettered records again and dead-letters them twice."""
+    settings = SchedulerSettings(batch_quiet_ms=10, batch_max_wait_ms=100, batch_max_size=100)
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+    gate.set()
+    lane = lane_with(settings, batches, gate)
+    lane.start()
+    try:
+        lane.add([], until=7)
+        async with asyncio.timeout(5):
+            while not batches:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert batches == [[]], "one batch, and none once its offsets are settled"
+        assert not lane.has_work
+    finally:
+        await lane.close(1)
