@@ -19,6 +19,7 @@ and demos; production never sets it). Tests build their dates from `date_window(
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 TODAY_ENV = "IOP_TODAY"
 YEARS_BACK = 10
@@ -43,6 +44,13 @@ class DateWindow:
 def clock_today() -> date:
     """The UTC date of this machine's clock, whatever IOP_TODAY says."""
     return datetime.now(UTC).date()
+
+
+def today_in(timezone: str | None) -> date:
+    """Today in an IANA time zone (a region's), or the pinned IOP_TODAY when it is set."""
+    if os.environ.get(TODAY_ENV, "").strip() or not timezone:
+        return contract_today()
+    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def contract_today() -> date:

@@ -39,11 +39,18 @@ from iop_contracts.consume import (
     subscribe_isolated,
     subscriber_alive,
 )
-from iop_contracts.dates import contract_today
+from iop_contracts.dates import today_in
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
-from iop_scheduler.domain import Answer, EnrollmentOutcome, Projection, placements, releases
+from iop_scheduler.domain import (
+    Answer,
+    EnrollmentOutcome,
+    Projection,
+    completions,
+    placements,
+    releases,
+)
 from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
@@ -60,7 +67,7 @@ class SchedulerService(PartitionHooks):
         *,
         placer: Placer | None = None,
         metrics: Metrics | None = None,
-        today: Callable[[], date] = contract_today,
+        today: Callable[[str | None], date] = today_in,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -116,6 +123,7 @@ class SchedulerService(PartitionHooks):
         self._unplaceable: set[str] = set()
         self._ready = False
         self._started = False
+        self._calendar: asyncio.Task[None] | None = None
         self._solver_slots = asyncio.Semaphore(settings.concurrent_solves)
 
     # ------------------------------------------------------------ lifecycle
@@ -132,6 +140,8 @@ class SchedulerService(PartitionHooks):
             return True
         return (
             self._enrollments.alive
+            and self._calendar is not None
+            and not self._calendar.done()
             and self._roster.alive
             and self._schedules.alive
             and subscriber_alive(self._roster_check)
@@ -142,15 +152,20 @@ class SchedulerService(PartitionHooks):
         return set(self._region_lane)
 
     async def start(self) -> None:
-        self._today()  # a malformed IOP_TODAY stops the service here, not record by record
+        self._today(None)  # a malformed IOP_TODAY stops the service here, not record by record
         self._started = True
         await self._roster.start()
         await self._schedules.start()
         await self._roster.caught_up(timeout_s=None)
         await self._enrollments.start()
+        self._calendar = asyncio.create_task(self._follow_calendar(), name="calendar")
 
     async def stop(self) -> None:
         self._set_ready(False)
+        if self._calendar is not None:
+            self._calendar.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._calendar
         await self._enrollments.stop()
         await self.revoked(set(self._lanes))
         await self._enrollments.leave()  # others take over at once
@@ -246,6 +261,25 @@ class SchedulerService(PartitionHooks):
             return
         self.metrics.lag.labels(str(tp.partition)).set(lag)
 
+    def region_today(self, region_id: str) -> date:
+        """Today in the region's time zone (all its sites share one), or IOP_TODAY."""
+        sites = self.projection.roster.region_roster(region_id).get("sites") or []
+        return self._today(sites[0].get("timezone") if sites else None)
+
+    async def _follow_calendar(self) -> None:
+        """Programmes end and days turn without any event: look every ``calendar_tick_s``. A
+        region with a completion due, or whose day turned (the admission horizon moved on),
+        is settled again with its waitlist."""
+        days: dict[str, date] = {}
+        while True:
+            await asyncio.sleep(self.settings.calendar_tick_s)
+            for region_id, lane in list(self._region_lane.items()):
+                today = self.region_today(region_id)
+                turned = days.get(region_id, today) != today
+                days[region_id] = today
+                if turned or self.projection.due_completions(region_id, today):
+                    lane.mark(region_id, retry_waitlist=True, trigger=None)
+
     def _on_roster(self, event: CloudEvent) -> None:
         for region_id in self.projection.apply_roster(event):
             lane = self._region_lane.get(region_id)
@@ -325,11 +359,13 @@ class SchedulerService(PartitionHooks):
             )
 
     async def _settle(self, region_id: str, why: Dirty, fresh: dict[str, Delivery]) -> None:
-        """Give up ended places, then solve the region if anyone needs an answer."""
+        """Complete ended programmes, give up ended places, then solve the region if anyone
+        needs an answer (with the waitlist whenever a seat may have freed)."""
+        completed = completions(self.projection, region_id, self.region_today(region_id))
         freed = releases(self.projection, region_id)
-        if freed:
-            await self._publisher.publish(freed, self._acked)
-        retry = why.retry_waitlist or bool(freed)
+        if completed or freed:
+            await self._publisher.publish(completed + freed, self._acked)
+        retry = why.retry_waitlist or bool(freed) or bool(completed)
         if self.projection.unanswered(region_id) or retry:
             try:
                 answers = await self._solve(region_id, why, retry)
@@ -344,7 +380,9 @@ class SchedulerService(PartitionHooks):
     def _snapshot(self, region_id: str, retry: bool, only: str | None = None) -> dict[str, Any]:
         """The region's solver input without the clients known to break it (and, with
         ``only``, without any newcomer but that one)."""
-        snapshot = self.projection.snapshot(region_id, include_waiting=retry, as_of=self._today())
+        snapshot = self.projection.snapshot(
+            region_id, include_waiting=retry, as_of=self.region_today(region_id)
+        )
         placed = {s["client_id"] for s in snapshot["schedules"]}
         snapshot["enrollments"] = [
             e
@@ -391,7 +429,9 @@ class SchedulerService(PartitionHooks):
             "region solve failed; isolating",
             extra={"region_id": region_id, "reason": describe(error)},
         )
-        snapshot = self.projection.snapshot(region_id, include_waiting=retry, as_of=self._today())
+        snapshot = self.projection.snapshot(
+            region_id, include_waiting=retry, as_of=self.region_today(region_id)
+        )
         placed = {s["client_id"] for s in snapshot["schedules"]}
         for client_id in [e["client_id"] for e in snapshot["enrollments"]]:
             if client_id in placed or client_id in self._unplaceable:

@@ -41,6 +41,10 @@ class SchedulerSettings(BaseSettings):
     # a lane waiting for a slot keeps collecting records, so batches grow with the load.
     concurrent_solves: int = Field(2, ge=1, le=16)
 
+    # How often the scheduler looks for programmes that ended (client.completed, seats freed)
+    # and for a new day (the waitlist is retried as the admission horizon moves on).
+    calendar_tick_s: float = Field(60.0, gt=0)
+
     # How long a failed publish waits before the batch is retried (doubles up to 30 s).
     retry_backoff_s: float = Field(0.5, gt=0)
     # Seconds a stopping or revoked partition waits for its running batch to finish.

@@ -1,6 +1,6 @@
 """Pure region state and decisions of the scheduler service: no I/O, no solver, no Kafka."""
 
-from iop_scheduler.domain.decisions import Answer, placements, releases
+from iop_scheduler.domain.decisions import Answer, completions, placements, releases
 from iop_scheduler.domain.projection import (
     Enrollment,
     EnrollmentOutcome,
@@ -18,6 +18,7 @@ __all__ = [
     "RosterTable",
     "ScheduleState",
     "Status",
+    "completions",
     "placements",
     "releases",
 ]

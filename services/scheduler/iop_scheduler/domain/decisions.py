@@ -6,15 +6,18 @@ schedule topic should carry only changes. Comparing the result with the projecti
   `client.rescheduled`; an unchanged schedule gets nothing;
 - a client newly waiting gets `client.waitlisted`; one still waiting gets nothing; a placed
   client who lost their place to a retirement first gets `client.unscheduled` with that cause;
-- an ended enrollment whose place is still held gets `client.unscheduled`.
+- an ended enrollment whose place is still held gets `client.unscheduled`;
+- a placed client whose programme ended before today gets `client.completed`, once.
 Every new schedule's `schedule_version` is one more than the highest the client ever had.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from iop_contracts import (
+    ClientCompleted,
     ClientRescheduled,
     ClientScheduled,
     ClientUnscheduled,
@@ -68,6 +71,22 @@ def releases(projection: Projection, region_id: str) -> list[Answer]:
         answers.append(
             Answer(enrollment.client_id, payload, enrollment.request, enrollment.ended_event)
         )
+    return answers
+
+
+def completions(projection: Projection, region_id: str, today: date) -> list[Answer]:
+    """`client.completed` for each placed client whose programme ended before ``today``."""
+    answers = []
+    for enrollment in projection.due_completions(region_id, today):
+        state = projection.schedule_of(enrollment.client_id)
+        assert state.schedule is not None
+        payload = ClientCompleted(
+            client_id=enrollment.client_id,
+            region_id=region_id,
+            schedule_version=state.version,
+            end_date=state.schedule["end_date"],
+        )
+        answers.append(Answer(enrollment.client_id, payload, enrollment.request))
     return answers
 
 

@@ -45,6 +45,7 @@ from enum import StrEnum
 from typing import Any
 
 from iop_contracts import (
+    ClientCompleted,
     ClientDischarged,
     ClientRescheduled,
     ClientScheduled,
@@ -67,7 +68,13 @@ ENROLLMENT_EVENTS = frozenset(
 )
 SCHEDULE_EVENTS = frozenset(
     "iop." + p.event_name
-    for p in (ClientScheduled, ClientRescheduled, ClientWaitlisted, ClientUnscheduled)
+    for p in (
+        ClientScheduled,
+        ClientRescheduled,
+        ClientWaitlisted,
+        ClientUnscheduled,
+        ClientCompleted,
+    )
 )
 # Waitlist order: highest priority first, then oldest (SCHEDULING.md, issue 4).
 PRIORITY_ORDER = {Priority.URGENT: 0, Priority.STEP_DOWN: 1, Priority.ROUTINE: 2}
@@ -79,6 +86,7 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     WAITLISTED = "waitlisted"
     UNSCHEDULED = "unscheduled"
+    COMPLETED = "completed"
 
 
 def first_sight(recent: dict[str, tuple[str, ...]], client_id: str, event_id: str) -> bool:
@@ -115,6 +123,11 @@ class Enrollment:
         return self.request.data
 
     @property
+    def correlation(self) -> str:
+        """What ties this enrollment to its answers: every schedule event about it carries it."""
+        return self.request.correlationid or self.request.id
+
+    @property
     def queue_key(self) -> tuple[int, int]:
         priority = Priority(self.data.get("priority", Priority.ROUTINE))
         return PRIORITY_ORDER[priority], self.seq
@@ -128,11 +141,27 @@ class ScheduleState:
     version: int = 0
     schedule: dict[str, Any] | None = None
     reasons: tuple[str, ...] = ()
+    # The correlation id of the latest event: the enrollment it answers (see ``answers``).
+    correlation: str | None = None
 
     @property
     def answered(self) -> bool:
-        """Placed or waiting: the client's current enrollment has its answer."""
+        """Placed, waiting or completed: an enrollment has had its answer."""
+        return self.status in (Status.SCHEDULED, Status.WAITLISTED, Status.COMPLETED)
+
+    @property
+    def holds_place(self) -> bool:
+        """Holds a seat or a waitlist entry, which an ended enrollment must give up."""
         return self.status in (Status.SCHEDULED, Status.WAITLISTED)
+
+    def answers(self, enrollment: "Enrollment") -> bool:
+        """Whether this state is the answer to ``enrollment``. A completion answers only the
+        enrollment it completed (its correlation id): a client who completed and enrolls again
+        asks a new question. A place or a waitlist entry answers the current enrollment (a new
+        request while one is active is ignored, so there is no other)."""
+        if self.status is Status.COMPLETED:
+            return self.correlation in (None, enrollment.correlation)
+        return self.answered
 
 
 class EnrollmentOutcome(StrEnum):
@@ -189,7 +218,7 @@ class Projection:
         region = self.enrollments.setdefault(region_id, {})
         current = region.get(client_id)
         if isinstance(payload, EnrollmentRequested):
-            if current is not None and current.active:
+            if current is not None and current.active and not self.completed(current):
                 return region_id, EnrollmentOutcome.IGNORED
             self._seq += 1
             region[client_id] = Enrollment(
@@ -214,15 +243,22 @@ class Projection:
         if event.type not in SCHEDULE_EVENTS:
             return False
         payload = event.payload()
-        assert isinstance(payload, ClientScheduled | ClientWaitlisted | ClientUnscheduled)
+        assert isinstance(
+            payload, ClientScheduled | ClientWaitlisted | ClientUnscheduled | ClientCompleted
+        )
         client_id = str(payload.client_id)
         state = self.schedules.setdefault(client_id, ScheduleState(Status.UNSCHEDULED))
+        if isinstance(payload, ClientCompleted) and (
+            state.status is not Status.SCHEDULED or payload.schedule_version != state.version
+        ):
+            return False  # a completion read back, or of a schedule since replaced
         # ClientScheduled covers ClientRescheduled. A version is issued once, one above the
         # client's highest: one not above it is this schedule read back, or an older one.
         if isinstance(payload, ClientScheduled) and payload.schedule_version <= state.version:
             return False
         if not first_sight(self._schedule_ids, client_id, event.id):
             return False
+        state.correlation = event.correlationid
         if isinstance(payload, ClientScheduled):
             state.status = Status.SCHEDULED
             state.version = payload.schedule_version
@@ -232,6 +268,10 @@ class Projection:
             state.status = Status.WAITLISTED
             state.schedule = None
             state.reasons = tuple(payload.reasons)
+        elif isinstance(payload, ClientCompleted):
+            state.status = Status.COMPLETED
+            state.schedule = None
+            state.reasons = ()
         else:
             state.status = Status.UNSCHEDULED
             state.schedule = None
@@ -254,11 +294,15 @@ class Projection:
         """The region's enrollments, waitlist order (priority, then oldest)."""
         return sorted(self.enrollments.get(region_id, {}).values(), key=lambda e: e.queue_key)
 
+    def completed(self, enrollment: Enrollment) -> bool:
+        state = self.schedule_of(enrollment.client_id)
+        return state.status is Status.COMPLETED and state.answers(enrollment)
+
     def unanswered(self, region_id: str) -> list[Enrollment]:
         return [
             e
             for e in self.region(region_id)
-            if e.active and not self.schedule_of(e.client_id).answered
+            if e.active and not self.schedule_of(e.client_id).answers(e)
         ]
 
     def releases(self, region_id: str) -> list[Enrollment]:
@@ -266,8 +310,19 @@ class Projection:
         return [
             e
             for e in self.region(region_id)
-            if not e.active and self.schedule_of(e.client_id).answered
+            if not e.active and self.schedule_of(e.client_id).holds_place
         ]
+
+    def due_completions(self, region_id: str, today: date) -> list[Enrollment]:
+        """Placed clients whose programme ended before ``today``: each completes once, on the
+        first day after its ``end_date``."""
+        due = []
+        for enrollment in self.placed(region_id):
+            schedule = self.schedule_of(enrollment.client_id).schedule or {}
+            end = schedule.get("end_date")
+            if end is not None and date.fromisoformat(str(end)) < today:
+                due.append(enrollment)
+        return due
 
     def placed(self, region_id: str) -> list[Enrollment]:
         return [
