@@ -9,7 +9,7 @@ from iop_contracts.kafka import make_broker
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
 from iop_notifier.http import routes
 from iop_notifier.runtime import NotifierRuntime
-from iop_notifier.settings import NotifierSettings
+from iop_notifier.settings import NotifierSettings, load_settings
 from iop_notifier.worker import Clock, utc_now
 
 
@@ -20,7 +20,7 @@ def create_app(
     email: EmailTransport | None = None,
     sms: SmsTransport | None = None,
 ) -> AsgiFastStream:
-    settings = settings or NotifierSettings()
+    settings = settings or load_settings()
     # FastStream's own loggers print plain text; ours go through the JSON handler of
     # iop_contracts.logs like every other line.
     logger = logging.getLogger("iop_notifier.faststream")

@@ -17,9 +17,9 @@ def run() -> None:
     from iop_contracts.logs import configure_logging
 
     from iop_notifier.app import create_app
-    from iop_notifier.settings import NotifierSettings
+    from iop_notifier.settings import load_settings
 
-    settings = NotifierSettings()
+    settings = load_settings()  # a refused setting exits with one line saying which
     configure_logging("notifier", settings.log_level)
     # uvicorn handles SIGINT and SIGTERM: it stops accepting requests, then runs the app's
     # shutdown (consumers stop, the ledger closes) before the process exits.

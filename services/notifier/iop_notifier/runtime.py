@@ -19,12 +19,13 @@ from iop_notifier.adapters.ledger_sqlite import SqliteLedger, open_for_cluster
 from iop_notifier.adapters.sms_gateway import WebhookSmsGateway
 from iop_notifier.adapters.smtp import SmtpTransport
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
-from iop_notifier.domain.contacts import ContactDirectory
+from iop_notifier.domain.phones import KnownPhones, PhoneDigests
 from iop_notifier.domain.retry import RetryPolicy
 from iop_notifier.domain.sms_policy import SmsPolicy, parse_hhmm
-from iop_notifier.messages.render import Identity
+from iop_notifier.messages.render import Identity, render_help_sms
 from iop_notifier.metrics import NotifierMetrics
 from iop_notifier.settings import NotifierSettings
+from iop_notifier.webhook_signature import WebhookVerifier
 from iop_notifier.worker import Clock, DeliveryWorker, utc_now
 
 log = logging.getLogger("iop_notifier")
@@ -47,6 +48,18 @@ def sms_policy_of(settings: NotifierSettings) -> SmsPolicy:
         max_per_day=settings.sms_max_per_day,
         max_per_week=settings.sms_max_per_week,
     )
+
+
+def phone_digests_of(settings: NotifierSettings) -> PhoneDigests | None:
+    key = settings.phone_digest_key
+    return None if key is None else PhoneDigests(key.get_secret_value().encode())
+
+
+def inbound_verifier_of(settings: NotifierSettings) -> WebhookVerifier | None:
+    secret = settings.sms_inbound_secret
+    if secret is None:
+        return None
+    return WebhookVerifier(secret.get_secret_value().encode(), settings.sms_inbound_max_skew_s)
 
 
 def smtp_of(settings: NotifierSettings) -> SmtpTransport:
@@ -76,8 +89,11 @@ class NotifierRuntime:
         self.broker = broker
         self.clock = clock
         self.metrics = metrics or NotifierMetrics()
-        self.directory = ContactDirectory()
+        self.directory = KnownPhones()
         self.identity = identity_of(settings)
+        # Rendered now: a network name too long for it stops the start, not a HELP later.
+        self.help_reply = render_help_sms(self.identity)
+        self.inbound_verifier = inbound_verifier_of(settings)
         self._email = email
         self._sms = sms
         self.ledger: SqliteLedger | None = None
@@ -123,7 +139,9 @@ class NotifierRuntime:
         contract_today()  # a malformed IOP_TODAY stops the notifier here, not record by record
         # The ledger is only right about the broker its events came from (see open_for_cluster).
         cluster = await cluster_identity(settings.kafka.bootstrap_servers)
-        self.ledger = open_for_cluster(settings.ledger_path, cluster)
+        self.ledger = open_for_cluster(
+            settings.ledger_path, cluster, phone_digests=phone_digests_of(settings)
+        )
         interrupted = self.ledger.recover_interrupted(self.clock())
         if interrupted:
             log.warning("deliveries interrupted by the last run", extra={"count": interrupted})
@@ -167,7 +185,14 @@ class NotifierRuntime:
         assert self.reader is not None and self.worker is not None
         # Planning before the contacts are rebuilt would act on stale consent.
         await self.reader.caught_up(timeout_s=None)
+        self.rekey_phone_digests()
         await self.worker.run(self.settings.worker_tick_s)
+
+    def rekey_phone_digests(self) -> None:
+        """Once every enrollment is read: the phones whose unkeyed digests can be recomputed."""
+        assert self.ledger is not None
+        if self.ledger.phone_digests is not None:
+            self.ledger.rekey_phone_digests(self.directory.phones())
 
     async def stop(self) -> None:
         self.started = False

@@ -4,15 +4,21 @@ import re
 from pathlib import Path
 
 from iop_contracts.kafka import KafkaSettings
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iop_notifier.adapters.smtp import SmtpTls, tls_problem
 from iop_notifier.domain.discretion import denied_terms
+from iop_notifier.domain.phones import MIN_KEY_BYTES
+
+MIN_SECRET_BYTES = 16
 
 
 class NotifierSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the secrets beside it.
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFIER_", extra="ignore", hide_input_in_errors=True
+    )
 
     http_host: str = "127.0.0.1"
     http_port: int = 8082
@@ -38,12 +44,21 @@ class NotifierSettings(BaseSettings):
     # Host part of calendar UIDs and Message-IDs; stable so a reschedule updates, not adds.
     message_domain: str = "appointments.example.org"
 
-    # SMS gateway: a generic HTTPS webhook. No URL means the SMS channel is off.
+    # SMS gateway: a generic HTTPS webhook. No URL means the SMS channel is off; with a URL,
+    # sms_inbound_secret and phone_digest_key are required (the notifier refuses to start).
     sms_gateway_url: str | None = None
     sms_gateway_token: SecretStr | None = None
     sms_timeout_s: float = 10.0
-    # Shared secret the gateway presents on inbound keywords; None accepts any caller.
-    sms_inbound_token: SecretStr | None = None
+    # Shared secret the gateway signs inbound keywords with: X-Signature is
+    # "sha256=" + hex HMAC-SHA256(secret, X-Signature-Timestamp + "." + raw body), the timestamp
+    # within sms_inbound_max_skew_s of our clock (see webhook_signature.py). None: every inbound
+    # request is refused.
+    sms_inbound_secret: SecretStr | None = None
+    sms_inbound_max_skew_s: int = Field(default=300, ge=30, le=3600)
+    # Key of the HMAC under which the ledger keeps a phone's STOP/START answer (at least 32
+    # bytes, e.g. `openssl rand -hex 32`). Changing it loses those answers: the notifier then
+    # refuses to start rather than text phones that said STOP (see ledger_sqlite.py).
+    phone_digest_key: SecretStr | None = None
     network_name: str = "Appointments"
     callback_number: str = "+1 555 010 0100"
     # Quiet hours in the client's zone: from sms_quiet_start in the evening until sms_quiet_end
@@ -88,6 +103,26 @@ class NotifierSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _sms_has_its_secrets(self) -> "NotifierSettings":
+        """SMS on without these would take STOP/START from anyone or store phones reversibly."""
+        secret, key = self.sms_inbound_secret, self.phone_digest_key
+        if self.sms_gateway_url and secret is None:
+            raise ValueError(
+                "NOTIFIER_SMS_GATEWAY_URL is set but NOTIFIER_SMS_INBOUND_SECRET is not: inbound "
+                "STOP/START/HELP could not be authenticated"
+            )
+        if (self.sms_gateway_url or secret is not None) and key is None:
+            raise ValueError(
+                "SMS is configured but NOTIFIER_PHONE_DIGEST_KEY is not: STOP/START answers "
+                "could not be stored"
+            )
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"NOTIFIER_SMS_INBOUND_SECRET needs at least {MIN_SECRET_BYTES} bytes")
+        if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"NOTIFIER_PHONE_DIGEST_KEY needs at least {MIN_KEY_BYTES} bytes")
+        return self
+
+    @model_validator(mode="after")
     def _smtp_is_private(self) -> "NotifierSettings":
         if self.smtp_starttls is not None or self.smtp_implicit_tls is not None:
             raise ValueError(
@@ -109,3 +144,22 @@ class NotifierSettings(BaseSettings):
             if found:
                 raise ValueError(f"{field} must not name the kind of care ({sorted(found)})")
         return self
+
+
+def load_settings() -> NotifierSettings:
+    """The settings from the environment; exits with one line naming what is wrong, if anything
+    is (a service that refuses to start should say why without a traceback)."""
+    try:
+        return NotifierSettings()
+    except ValidationError as error:
+        raise SystemExit(f"iop-notifier refuses to start: {settings_problems(error)}") from None
+
+
+def settings_problems(error: ValidationError) -> str:
+    """One line: each problem's message, prefixed by the setting's name when it is one field's."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"NOTIFIER_{where.upper()}: {message}" if where else message)
+    return "; ".join(problems)

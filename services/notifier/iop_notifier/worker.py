@@ -144,11 +144,12 @@ class DeliveryWorker:
         )
 
     def _sms_consent(self, card: ContactCard) -> bool:
-        """A STOP or START from the phone overrides the consent given at enrollment."""
-        if card.phone is None:
+        """The consent given at enrollment, unless the phone has said STOP since. START only
+        lifts a STOP: it never grants consent the client did not give (a phone shared with
+        another client who did consent, say)."""
+        if card.phone is None or not card.sms_consent:
             return False
-        answer = self.ledger.sms_allowed(card.phone)
-        return card.sms_consent if answer is None else answer
+        return self.ledger.sms_allowed(card.phone) is not False
 
     # ------------------------------------------------------------------ deliver
 

@@ -4,6 +4,7 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ from typing import Any
 from iop_contracts.kafka import KafkaSettings, make_broker
 from iop_notifier.runtime import NotifierRuntime
 from iop_notifier.settings import NotifierSettings
+from iop_notifier.webhook_signature import sign
+
+# Secrets for tests only (long enough for the settings' minimums).
+INBOUND_SECRET = "test-inbound-secret-0123456789"
+DIGEST_KEY = "test-phone-digest-key-0123456789abcdef"
 
 
 class GatewayStub:
@@ -48,6 +54,20 @@ class GatewayStub:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def signed(
+    payload: dict[str, Any] | bytes, at: datetime, secret: str = INBOUND_SECRET
+) -> dict[str, Any]:
+    """httpx keyword arguments for an inbound keyword POST signed as the gateway signs it."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    timestamp = int(at.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Signature-Timestamp": str(timestamp),
+        "X-Signature": sign(secret.encode(), timestamp, body),
+    }
+    return {"content": body, "headers": headers}
 
 
 def test_settings(

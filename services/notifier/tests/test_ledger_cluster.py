@@ -15,6 +15,7 @@ from iop_notifier.adapters.ledger_sqlite import (
     set_aside_path,
 )
 from iop_notifier.domain.ledger import DeliveryKey, DeliveryState, Purpose
+from iop_notifier.domain.phones import PhoneDigests
 
 from .factories import schedule
 
@@ -22,6 +23,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FIRST = "tansu_cluster/iop.schedule.v1/01a22cac-5d91-73c1-bcc4-19efdab8412e"
 SECOND = "tansu_cluster/iop.schedule.v1/01a22cac-7155-7bf1-bcba-7ea80f530544"
 PHONE = "+16175550101"
+DIGESTS = PhoneDigests(b"test-phone-digest-key-0123456789abcdef")
 
 
 def queue(ledger: SqliteLedger, client: str, version: int = 1) -> bool:
@@ -49,7 +51,11 @@ def sent(ledger: SqliteLedger, client: str, *, reported: bool = True) -> None:
 
 def first_run(path: Path, identity: str | None = FIRST) -> None:
     """A run against the first broker: one client confirmed, one phone that answered STOP."""
-    ledger = SqliteLedger(path) if identity is None else open_for_cluster(path, identity)
+    ledger = (
+        SqliteLedger(path, phone_digests=DIGESTS)
+        if identity is None
+        else open_for_cluster(path, identity, phone_digests=DIGESTS)
+    )
     sent(ledger, "c-1")
     ledger.set_sms_allowed(PHONE, False, NOW)
     ledger.close()
@@ -58,7 +64,7 @@ def first_run(path: Path, identity: str | None = FIRST) -> None:
 def test_a_new_ledger_records_its_broker_and_keeps_it(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     first_run(path)
-    ledger = open_for_cluster(path, FIRST)
+    ledger = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     assert ledger.recorded_cluster() == FIRST
     assert not queue(ledger, "c-1"), "the same broker's version 1 was already confirmed"
     assert [p.name for p in tmp_path.iterdir() if ".cluster-" in p.name] == []
@@ -70,7 +76,7 @@ def test_another_broker_sets_the_ledger_aside_and_starts_fresh(
     path = tmp_path / "ledger.sqlite3"
     first_run(path)
     with caplog.at_level(logging.INFO, logger="iop_notifier.ledger"):
-        ledger = open_for_cluster(path, SECOND)
+        ledger = open_for_cluster(path, SECOND, phone_digests=DIGESTS)
     assert ledger.recorded_cluster() == SECOND
     assert queue(ledger, "c-1"), "a fresh broker's version 1 is a new schedule to confirm"
     assert ledger.deliveries_of("c-1") == []
@@ -94,7 +100,7 @@ def test_an_older_ledger_without_identity_adopts_the_broker(
     first_run(path, identity=None)
     assert SqliteLedger(path).recorded_cluster() is None
     with caplog.at_level(logging.INFO, logger="iop_notifier.ledger"):
-        ledger = open_for_cluster(path, FIRST)
+        ledger = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     assert ledger.recorded_cluster() == FIRST
     assert not queue(ledger, "c-1"), "adopting keeps what the ledger knew"
     [line] = caplog.records
@@ -105,7 +111,7 @@ def test_a_new_file_adopts_without_a_migration_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="iop_notifier.ledger"):
-        ledger = open_for_cluster(tmp_path / "ledger.sqlite3", FIRST)
+        ledger = open_for_cluster(tmp_path / "ledger.sqlite3", FIRST, phone_digests=DIGESTS)
     assert ledger.recorded_cluster() == FIRST
     assert caplog.records == []
 
@@ -132,26 +138,26 @@ def test_another_broker_is_refused_while_the_old_ledger_owes_work(
 ) -> None:
     path = tmp_path / "ledger.sqlite3"
     first_run(path)
-    ledger = open_for_cluster(path, FIRST)
+    ledger = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     owe(ledger)
     ledger.close()
 
     with pytest.raises(LedgerOfAnotherCluster) as refused:
-        open_for_cluster(path, SECOND)
+        open_for_cluster(path, SECOND, phone_digests=DIGESTS)
     message = str(refused.value)
     assert FIRST in message and SECOND in message and "KAFKA_BOOTSTRAP_SERVERS" in message
     assert PHONE not in message and "c-2" not in message
     assert not set_aside_path(path, FIRST).exists()
-    again = open_for_cluster(path, FIRST)
+    again = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     assert again.notice_of("c-2") is not None, "the refused ledger is left as it was"
 
 
 def test_outcomes_not_yet_reported_do_not_block(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    ledger = open_for_cluster(path, FIRST)
+    ledger = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     sent(ledger, "c-3", reported=False)
     ledger.close()
-    fresh = open_for_cluster(path, SECOND)
+    fresh = open_for_cluster(path, SECOND, phone_digests=DIGESTS)
     assert fresh.unreported() == []
     kept = SqliteLedger(set_aside_path(path, FIRST))
     assert [d.key.client_id for d in kept.unreported()] == ["c-3"], "kept for that broker"
@@ -160,12 +166,12 @@ def test_outcomes_not_yet_reported_do_not_block(tmp_path: Path) -> None:
 def test_back_to_the_first_broker_reopens_its_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     first_run(path)
-    second = open_for_cluster(path, SECOND)
+    second = open_for_cluster(path, SECOND, phone_digests=DIGESTS)
     sent(second, "c-9")
     second.set_sms_allowed(PHONE, True, datetime(2026, 12, 2, tzinfo=UTC))
     second.close()
 
-    back = open_for_cluster(path, FIRST)
+    back = open_for_cluster(path, FIRST, phone_digests=DIGESTS)
     assert back.recorded_cluster() == FIRST
     assert not queue(back, "c-1"), "what the first broker's ledger sent is not sent again"
     assert back.notice_of("c-9") is None
@@ -179,7 +185,7 @@ def test_a_ledger_set_aside_is_never_overwritten(tmp_path: Path) -> None:
     taken = set_aside_path(path, FIRST)
     taken.write_bytes(b"an older copy")
     first_run(path)
-    open_for_cluster(path, SECOND).close()
+    open_for_cluster(path, SECOND, phone_digests=DIGESTS).close()
     assert taken.read_bytes() == b"an older copy"
     kept = SqliteLedger(taken.with_name(taken.name + ".1"))
     assert kept.recorded_cluster() == FIRST

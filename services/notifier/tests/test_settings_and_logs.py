@@ -2,14 +2,18 @@
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from iop_contracts.logs import JsonFormatter
 from iop_notifier.errors import PermanentDeliveryError, TransientDeliveryError
-from iop_notifier.settings import NotifierSettings
+from iop_notifier.settings import NotifierSettings, load_settings
 from pydantic import ValidationError
 
+from .stubs import DIGEST_KEY, INBOUND_SECRET
 from .test_worker import Harness
 
 
@@ -64,3 +68,53 @@ async def test_logs_carry_no_contact_details(tmp_path: Path) -> None:
     assert "c-1" in output  # ids are logged...
     for secret in ("ana.secret", "bo.secret", "5550199", "Ana"):
         assert secret not in output  # ...contact details are not
+
+
+GATEWAY = {"NOTIFIER_SMS_GATEWAY_URL": "https://gateway.example.net/sms"}
+SECRET = {"NOTIFIER_SMS_INBOUND_SECRET": INBOUND_SECRET}
+KEY = {"NOTIFIER_PHONE_DIGEST_KEY": DIGEST_KEY}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({**GATEWAY, **KEY}, "NOTIFIER_SMS_INBOUND_SECRET is not"),
+        ({**GATEWAY, **SECRET}, "NOTIFIER_PHONE_DIGEST_KEY is not"),
+        ({**SECRET}, "NOTIFIER_PHONE_DIGEST_KEY is not"),
+        ({**GATEWAY, **KEY, "NOTIFIER_SMS_INBOUND_SECRET": "short-secret"}, "at least 16"),
+        ({**GATEWAY, **SECRET, "NOTIFIER_PHONE_DIGEST_KEY": "short-key-0123456789"}, "at least 32"),
+    ],
+)
+def test_sms_without_its_secrets_refuses_to_start_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as refused:
+        load_settings()
+    message = str(refused.value.code)
+    assert message.startswith("iop-notifier refuses to start: ") and named in message
+    assert "\n" not in message
+    for name in ("NOTIFIER_SMS_INBOUND_SECRET", "NOTIFIER_PHONE_DIGEST_KEY"):
+        assert name not in env or env[name] not in message, "a secret is never printed"
+
+
+def test_sms_with_its_secrets_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**GATEWAY, **SECRET, **KEY}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.sms_gateway_url and settings.sms_inbound_secret and settings.phone_digest_key
+
+
+def test_the_service_command_says_why_it_refuses(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "iop-notifier"
+    env = {**os.environ, **GATEWAY, "NOTIFIER_LEDGER_PATH": str(tmp_path / "ledger.sqlite3")}
+    env.pop("NOTIFIER_SMS_INBOUND_SECRET", None)
+    done = subprocess.run(
+        [str(command), "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "iop-notifier refuses to start: NOTIFIER_SMS_GATEWAY_URL is set but "
+        "NOTIFIER_SMS_INBOUND_SECRET is not: inbound STOP/START/HELP could not be authenticated"
+    ]

@@ -21,7 +21,7 @@ from iop_notifier.http import routes
 from .factories import enrollment, schedule
 from .fakes import FakeClock
 from .kafka_helpers import TopicReader, publish, wait_until
-from .stubs import GatewayStub, running, test_settings
+from .stubs import DIGEST_KEY, INBOUND_SECRET, GatewayStub, running, signed, test_settings
 
 pytestmark = pytest.mark.integration
 NY = ZoneInfo("America/New_York")
@@ -47,6 +47,8 @@ async def test_email_sms_reschedule_and_stop(
             smtp_tls="plaintext",  # the loopback sink speaks no TLS
             sms_gateway_url=gateway.url,
             sms_gateway_token="gw-token",
+            sms_inbound_secret=INBOUND_SECRET,
+            phone_digest_key=DIGEST_KEY,
         )
         async with running(settings, clock=clock) as runtime:
             assert runtime.worker is not None and runtime.ledger is not None
@@ -123,11 +125,11 @@ async def test_email_sms_reschedule_and_stop(
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://notifier"
             ) as http:
-                answer = await http.post("/v1/sms/inbound", json={"from": PHONE, "text": "STOP"})
+                stop = signed({"from": PHONE, "text": "STOP"}, clock())
+                answer = await http.post("/v1/sms/inbound", **stop)
                 assert answer.json() == {"action": "opted_out"}
-                help_reply = await http.post(
-                    "/v1/sms/inbound", json={"from": PHONE, "text": "HELP"}
-                )
+                help_ = signed({"from": PHONE, "text": "HELP"}, clock())
+                help_reply = await http.post("/v1/sms/inbound", **help_)
                 assert settings.callback_number in help_reply.json()["reply"]
             clock.set(datetime(2026, 11, 1, 9, 0, tzinfo=NY))
             runtime.worker.wake()

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -214,7 +215,7 @@ def test_plaintext_to_loopback_is_allowed(host: str) -> None:
     [{"smtp_username": "relay"}, {"smtp_password": SecretStr("pw")}],
 )
 def test_credentials_without_tls_are_refused_even_to_loopback(
-    credentials: dict[str, object],
+    credentials: dict[str, Any],
 ) -> None:
     with pytest.raises(ValidationError, match="credentials are never sent without TLS"):
         NotifierSettings(smtp_host="127.0.0.1", smtp_tls="plaintext", **credentials)

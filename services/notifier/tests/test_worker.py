@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from iop_contracts.values import Channel
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger
-from iop_notifier.domain.contacts import ContactCard, ContactDirectory
+from iop_notifier.domain.contacts import ContactCard
 from iop_notifier.domain.ledger import DeliveryKey, DeliveryState, Purpose
+from iop_notifier.domain.phones import KnownPhones
 from iop_notifier.domain.retry import RetryPolicy
 from iop_notifier.errors import (
     AmbiguousDeliveryError,
@@ -18,12 +19,13 @@ from iop_notifier.errors import (
     TransientDeliveryError,
 )
 from iop_notifier.metrics import NotifierMetrics
-from iop_notifier.runtime import identity_of, sms_policy_of
+from iop_notifier.runtime import identity_of, phone_digests_of, sms_policy_of
 from iop_notifier.settings import NotifierSettings
 from iop_notifier.worker import DeliveryWorker
 
 from .factories import enrollment, schedule
 from .fakes import FakeClock, FakeEmail, FakeSms, Published
+from .stubs import DIGEST_KEY
 
 NY = ZoneInfo("America/New_York")
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=NY)
@@ -31,16 +33,21 @@ NOON = datetime(2026, 12, 1, 12, 0, tzinfo=NY)
 
 class Harness:
     def __init__(self, tmp_path: Path, now: datetime = NOON) -> None:
-        self.settings = NotifierSettings(retry_base_s=1.0, retry_max_s=8.0, retry_max_attempts=4)
+        self.settings = NotifierSettings(
+            retry_base_s=1.0, retry_max_s=8.0, retry_max_attempts=4, phone_digest_key=DIGEST_KEY
+        )
         self.path = tmp_path / "ledger.sqlite3"
-        self.ledger = SqliteLedger(self.path)
-        self.directory = ContactDirectory()
+        self.ledger = self.open_ledger()
+        self.directory = KnownPhones()
         self.email = FakeEmail()
         self.sms = FakeSms()
         self.published = Published()
         self.clock = FakeClock(now)
         self.metrics = NotifierMetrics()
         self.worker = self.make_worker()
+
+    def open_ledger(self) -> SqliteLedger:
+        return SqliteLedger(self.path, phone_digests=phone_digests_of(self.settings))
 
     def make_worker(self) -> DeliveryWorker:
         return DeliveryWorker(
@@ -221,7 +228,7 @@ async def test_crash_between_send_and_record_is_reported_as_possibly_sent(h: Har
 
     # The next run: a new ledger connection on the same file, as after a restart.
     h.ledger.close()
-    h.ledger = SqliteLedger(h.path)
+    h.ledger = h.open_ledger()
     assert h.ledger.recover_interrupted(h.clock()) == 1
     h.email.on_send = None
     h.worker = h.make_worker()

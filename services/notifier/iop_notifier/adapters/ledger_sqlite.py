@@ -5,7 +5,20 @@ visible to the next run), it is written by one process at a time, and it needs n
 Every write is its own transaction with synchronous=FULL, so "recorded" means on disk.
 
 It stores ids, versions, states and schedule payloads (which carry no contact details); never
-an address, a phone number or a name. Opt-outs are stored as a SHA-256 of the phone number.
+an address, a phone number or a name. A phone's STOP/START answer is stored under a keyed digest,
+HMAC-SHA256(NOTIFIER_PHONE_DIGEST_KEY, phone) (see domain/phones.py), in `sms_opt` with its
+`digest_scheme`:
+
+- Ledgers written before the key stored an unkeyed SHA-256 (`digest_scheme = 'sha256'`), which
+  anyone can reverse by trying every number. A digest cannot be turned into another one without
+  the phone, so they are rekeyed at start, once the contact directory is rebuilt from Kafka
+  (`rekey_phone_digests`): each phone an enrollment gave is hashed the old way, and a matching
+  row is rewritten under the keyed digest (the newer answer winning if both exist). Rows that
+  match no known phone cannot be rekeyed and are deleted; a log line says how many (never which).
+  The notifier reads only keyed rows.
+- The key's check value (`meta` key 'phone_digest_key') is recorded; opening the ledger with a
+  different key while it holds keyed answers raises PhoneDigestKeyChanged: those answers (STOPs
+  among them) would silently stop counting, and SMS would go to phones that said STOP.
 
 A ledger is only right about the broker its events came from: a fresh embedded broker starts
 versions and event ids over, and a ledger that remembered the last broker's versions would take
@@ -33,7 +46,7 @@ its recorded identity (`DELETE FROM meta WHERE key = 'cluster'`): it then adopts
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +63,7 @@ from iop_notifier.domain.ledger import (
     Purpose,
     can_move,
 )
+from iop_notifier.domain.phones import KEYED_SCHEME, UNKEYED_SCHEME, PhoneDigests, unkeyed_digest
 from iop_notifier.errors import LedgerError
 
 log = logging.getLogger("iop_notifier.ledger")
@@ -88,11 +102,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS sms_opt (
-    phone_sha256 TEXT PRIMARY KEY,
+    phone_digest TEXT PRIMARY KEY,
+    digest_scheme TEXT NOT NULL,       -- 'hmac-sha256' (keyed); 'sha256' only in older ledgers
     allowed INTEGER NOT NULL,
     changed_at TEXT NOT NULL
 );
--- key 'cluster': the identity of the broker this ledger's events came from.
+-- key 'cluster': the identity of the broker this ledger's events came from;
+-- key 'phone_digest_key': the check value of the key its phone digests were made with.
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -116,9 +132,18 @@ class Notice:
 class SmsAnswer:
     """A phone's latest STOP/START keyword, by digest; `changed_at` is ISO 8601 in UTC."""
 
-    phone_sha256: str
+    phone_digest: str
+    digest_scheme: str
     allowed: bool
     changed_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rekeyed:
+    """What rekeying the unkeyed phone digests did."""
+
+    converted: int  # rewritten under the keyed digest
+    dropped: int  # matched no phone the notifier knows: deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +176,59 @@ def _previous(row: sqlite3.Row | None, told: bool) -> str | None:
     return None
 
 
-def phone_digest(phone: str) -> str:
-    return hashlib.sha256(phone.encode()).hexdigest()
+class PhoneDigestKeyChanged(LedgerError):
+    """The ledger's STOP/START answers were stored under another key: the notifier won't start."""
 
 
 class SqliteLedger:
-    def __init__(self, path: Path) -> None:
+    """`phone_digests` None: STOP/START answers can be neither read nor written (SMS is off)."""
+
+    def __init__(self, path: Path, *, phone_digests: PhoneDigests | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._upgrade_sms_opt()
+        self.phone_digests = phone_digests
+        if phone_digests is not None:
+            try:
+                self._check_digest_key(phone_digests)
+            except BaseException:
+                self._db.close()
+                raise
+
+    def _upgrade_sms_opt(self) -> None:
+        """A ledger from before keyed digests: its answers are unkeyed SHA-256 (rekeyed later)."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(sms_opt)")}
+        if "phone_sha256" not in columns:
+            return
+        with self._tx() as db:
+            db.execute("ALTER TABLE sms_opt RENAME COLUMN phone_sha256 TO phone_digest")
+            db.execute(
+                "ALTER TABLE sms_opt ADD COLUMN digest_scheme TEXT NOT NULL "
+                f"DEFAULT '{UNKEYED_SCHEME}'"
+            )
+
+    def _check_digest_key(self, digests: PhoneDigests) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'phone_digest_key'").fetchone()
+        if row is not None and row["value"] != digests.key_check:
+            keyed = self._db.execute(
+                "SELECT COUNT(*) FROM sms_opt WHERE digest_scheme = ?", (KEYED_SCHEME,)
+            ).fetchone()[0]
+            if keyed:
+                raise PhoneDigestKeyChanged(
+                    f"ledger {self.path} holds {keyed} STOP/START answers made with another "
+                    "NOTIFIER_PHONE_DIGEST_KEY; they cannot be read with this one, and phones "
+                    "that sent STOP would get SMS again. Set the previous key back."
+                )
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('phone_digest_key', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (digests.key_check,),
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -412,35 +478,67 @@ class SqliteLedger:
 
     # ------------------------------------------------------------------ SMS consent keywords
 
+    def _digests(self) -> PhoneDigests:
+        if self.phone_digests is None:
+            raise LedgerError("no NOTIFIER_PHONE_DIGEST_KEY: STOP/START answers cannot be kept")
+        return self.phone_digests
+
     def set_sms_allowed(self, phone: str, allowed: bool, now: datetime) -> None:
+        digests = self._digests()
+        answer = SmsAnswer(digests.of(phone), digests.scheme, allowed, _ts(now))
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO sms_opt (phone_sha256, allowed, changed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (phone_sha256) DO UPDATE SET allowed = excluded.allowed, "
-                "changed_at = excluded.changed_at",
-                (phone_digest(phone), int(allowed), _ts(now)),
-            )
+            _put_answers(db, [answer], newer_only=False)
 
     def sms_allowed(self, phone: str) -> bool | None:
-        """The phone's latest STOP/START answer, or None when it never sent one."""
+        """The phone's latest STOP/START answer, or None when it never sent one (or no key)."""
+        if self.phone_digests is None:
+            return None
         row = self._db.execute(
-            "SELECT allowed FROM sms_opt WHERE phone_sha256 = ?", (phone_digest(phone),)
+            "SELECT allowed FROM sms_opt WHERE phone_digest = ? AND digest_scheme = ?",
+            (self.phone_digests.of(phone), KEYED_SCHEME),
         ).fetchone()
         return None if row is None else bool(row["allowed"])
 
     def sms_answers(self) -> list[SmsAnswer]:
-        rows = self._db.execute("SELECT phone_sha256, allowed, changed_at FROM sms_opt")
-        return [SmsAnswer(r["phone_sha256"], bool(r["allowed"]), r["changed_at"]) for r in rows]
+        rows = self._db.execute(
+            "SELECT phone_digest, digest_scheme, allowed, changed_at FROM sms_opt"
+        )
+        return [
+            SmsAnswer(r["phone_digest"], r["digest_scheme"], bool(r["allowed"]), r["changed_at"])
+            for r in rows
+        ]
 
     def keep_sms_answers(self, answers: list[SmsAnswer]) -> None:
         """Take over STOP/START answers from another ledger, the newer one winning per phone."""
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO sms_opt (phone_sha256, allowed, changed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (phone_sha256) DO UPDATE SET allowed = excluded.allowed, "
-                "changed_at = excluded.changed_at WHERE excluded.changed_at > sms_opt.changed_at",
-                [(a.phone_sha256, int(a.allowed), a.changed_at) for a in answers],
+            _put_answers(db, answers, newer_only=True)
+
+    def rekey_phone_digests(self, known_phones: Iterable[str]) -> Rekeyed:
+        """Rewrite unkeyed answers under the keyed digest, for the phones known; delete the
+        rest (see the module docstring). Needs every enrollment read first: a phone not yet
+        known would lose its STOP."""
+        digests = self._digests()
+        unkeyed = [a for a in self.sms_answers() if a.digest_scheme == UNKEYED_SCHEME]
+        if not unkeyed:
+            return Rekeyed(0, 0)
+        keyed_of = {unkeyed_digest(phone): digests.of(phone) for phone in known_phones}
+        rekeyed = [
+            SmsAnswer(keyed_of[a.phone_digest], digests.scheme, a.allowed, a.changed_at)
+            for a in unkeyed
+            if a.phone_digest in keyed_of
+        ]
+        with self._tx() as db:
+            db.execute("DELETE FROM sms_opt WHERE digest_scheme = ?", (UNKEYED_SCHEME,))
+            _put_answers(db, rekeyed, newer_only=True)
+        result = Rekeyed(converted=len(rekeyed), dropped=len(unkeyed) - len(rekeyed))
+        log.info("unkeyed phone digests rekeyed", extra={"converted": result.converted})
+        if result.dropped:
+            log.warning(
+                "deleted %d STOP/START answers stored under an unkeyed phone digest: no "
+                "enrollment read gives their phone, so they cannot be rekeyed",
+                result.dropped,
             )
+        return result
 
     # ------------------------------------------------------------------ the broker it belongs to
 
@@ -483,6 +581,17 @@ class SqliteLedger:
         )
 
 
+def _put_answers(db: sqlite3.Connection, answers: list[SmsAnswer], *, newer_only: bool) -> None:
+    newer = " WHERE excluded.changed_at > sms_opt.changed_at" if newer_only else ""
+    db.executemany(
+        "INSERT INTO sms_opt (phone_digest, digest_scheme, allowed, changed_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (phone_digest) DO UPDATE SET "
+        "digest_scheme = excluded.digest_scheme, allowed = excluded.allowed, "
+        "changed_at = excluded.changed_at" + newer,
+        [(a.phone_digest, a.digest_scheme, int(a.allowed), a.changed_at) for a in answers],
+    )
+
+
 def _notice(row: sqlite3.Row) -> Notice:
     return Notice(
         client_id=row["client_id"],
@@ -514,13 +623,16 @@ def _move_database(source: Path, target: Path) -> None:
             part.rename(target.with_name(target.name + suffix))
 
 
-def open_for_cluster(path: Path, identity: str) -> SqliteLedger:
+def open_for_cluster(
+    path: Path, identity: str, *, phone_digests: PhoneDigests | None = None
+) -> SqliteLedger:
     """The ledger at `path`, made to belong to the broker `identity` (see the module docstring).
 
-    Raises LedgerOfAnotherCluster when the file belongs to another broker and still owes work.
+    Raises LedgerOfAnotherCluster when the file belongs to another broker and still owes work,
+    PhoneDigestKeyChanged when its STOP/START answers were made with another key.
     """
     existed = path.exists()
-    ledger = SqliteLedger(path)
+    ledger = SqliteLedger(path, phone_digests=phone_digests)
     recorded = ledger.recorded_cluster()
     if recorded == identity:
         return ledger
@@ -553,7 +665,7 @@ def _switch(old: SqliteLedger, path: Path, recorded: str, identity: str) -> Sqli
     restored = earlier.exists()
     if restored:
         _move_database(earlier, path)
-    ledger = SqliteLedger(path)
+    ledger = SqliteLedger(path, phone_digests=old.phone_digests)
     ledger.record_cluster(identity)
     ledger.keep_sms_answers(answers)
     log.warning(

@@ -225,10 +225,11 @@ def render_sms(
     return _fits(body)
 
 
-def render_help_sms(language: str, identity: Identity) -> str:
-    lang = language_of(language)
+def render_help_sms(identity: Identity) -> str:
+    """The one reply to HELP, in English and Spanish for every number: a reply that depended on
+    the number (its client's language) would tell anyone who asks that it is a client's."""
     context = {"network_name": identity.network_name, "callback_number": identity.callback_number}
-    return _fits(to_gsm7(_ENV.get_template(f"{lang}/help.sms.j2").render(context).strip()))
+    return _fits(to_gsm7(_ENV.get_template("help.sms.j2").render(context).strip()))
 
 
 def _fits(body: str) -> str:
