@@ -46,6 +46,7 @@ from aiokafka.protocol.types import (
 )
 
 from iop_contracts import topics
+from iop_contracts.kafka import KafkaTarget, client_options, kafka_settings
 
 NO_TOPIC_ID = uuid.UUID(int=0)
 
@@ -200,9 +201,9 @@ def identity_of(metadata: dict[str, Any], topic: str) -> str:
     return f"{cluster_id}/{topic}/{topic_id}"
 
 
-async def _ask(bootstrap: str, topic: str, request_timeout_ms: int) -> str:
+async def _ask(kafka: KafkaTarget, topic: str, request_timeout_ms: int) -> str:
     client = AIOKafkaClient(
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         client_id="iop-cluster-identity",
         request_timeout_ms=request_timeout_ms,
     )
@@ -215,9 +216,10 @@ async def _ask(bootstrap: str, topic: str, request_timeout_ms: int) -> str:
 
 
 async def cluster_identity(
-    bootstrap: str, *, topic: str = topics.SCHEDULE, timeout_s: float = 30.0
+    kafka: KafkaTarget, *, topic: str = topics.SCHEDULE, timeout_s: float = 30.0
 ) -> str:
-    """Who the broker at `bootstrap` is, as `<cluster id>/<topic>/<topic id>` (see the module).
+    """Who the broker at `kafka` (settings, or an address with the environment's security) is,
+    as `<cluster id>/<topic>/<topic id>` (see the module).
 
     Retries while the broker is unreachable or the topic not yet created, then raises
     ClusterIdentityError.
@@ -225,10 +227,11 @@ async def cluster_identity(
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return await _ask(bootstrap, topic, request_timeout_ms=5000)
+            return await _ask(kafka, topic, request_timeout_ms=5000)
         except (KafkaError, ClusterIdentityError) as error:
             if time.monotonic() > deadline:
+                address = kafka_settings(kafka).bootstrap_servers
                 raise ClusterIdentityError(
-                    f"no cluster identity from {bootstrap} within {timeout_s:.0f} s: {error}"
+                    f"no cluster identity from {address} within {timeout_s:.0f} s: {error}"
                 ) from error
             await asyncio.sleep(0.5)

@@ -43,7 +43,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from iop_contracts.envelope import CloudEvent, ContractError, decode_record
-from iop_contracts.kafka import dead_letter_record
+from iop_contracts.kafka import KafkaTarget, client_options, dead_letter_record
 
 log = logging.getLogger("iop.consume")
 
@@ -139,10 +139,12 @@ class DeadLetters:
             self._counted(record.topic)
 
 
-def _consumer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaConsumer:
+def _consumer(kafka: KafkaTarget, client_id: str, **options: Any) -> AIOKafkaConsumer:
+    """Every consumer of the kernel: address, TLS and SASL from the settings (an address alone
+    takes them from the environment; see ``iop_contracts.kafka.client_options``)."""
     options.setdefault("fetch_max_wait_ms", 100)
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -217,7 +219,7 @@ class TableReader:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: KafkaTarget,
         topics: Iterable[str],
         apply: Callable[[CloudEvent], object],
         *,
@@ -310,7 +312,7 @@ class TableReader:
 
 
 async def read_table(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     topics: Iterable[str],
     apply: Callable[[CloudEvent], object],
     *,
@@ -327,7 +329,7 @@ async def read_table(
 
 
 async def read_partitions(
-    bootstrap: str, until: dict[TopicPartition, int], *, name: str, timeout_s: float = 60
+    bootstrap: KafkaTarget, until: dict[TopicPartition, int], *, name: str, timeout_s: float = 60
 ) -> list[tuple[TopicPartition, CloudEvent]]:
     """The decodable events of each partition from its beginning up to (excluding) the given
     offset, in offset order per partition. Records that do not decode are skipped: they were
@@ -369,7 +371,7 @@ class RecordReader:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: KafkaTarget,
         topics: Iterable[str],
         *,
         name: str = "iop-record-reader",
@@ -422,7 +424,7 @@ class RecordReader:
 
 
 async def read_records(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     topics: Iterable[str],
     *,
     until: Callable[[list[Record]], bool] | None = None,
@@ -548,7 +550,7 @@ class PartitionLanes:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: KafkaTarget,
         topic: str,
         hooks: PartitionHooks,
         dead_letters: DeadLetters,

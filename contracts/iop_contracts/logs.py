@@ -72,3 +72,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # aiokafka logs whole record values (contact details among them) at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+    # Run as `uvicorn module:create_app --factory`, uvicorn has given its loggers plain-text
+    # handlers of their own before the factory runs: its lines go through ours instead, and its
+    # access log (request paths hold client ids) is off.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

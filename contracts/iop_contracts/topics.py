@@ -1,5 +1,7 @@
-"""Topic names of the public contract and how many partitions each gets when we create it."""
+"""Topic names of the public contract; how many partitions, which configs and how many replicas
+each gets when we create it (`iop topics create`, the only place topics are created)."""
 
+from dataclasses import dataclass
 from typing import Final
 
 ROSTER: Final = "iop.roster.v1"
@@ -43,3 +45,25 @@ CONFIGS: Final[dict[str, dict[str, str]]] = {
     SCHEDULE: {"retention.ms": "-1"},
     NOTIFICATION: {"retention.ms": "-1"},
 }
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many brokers hold each partition (``factor``) and how many of them must have a record
+    before an acks=all write is acknowledged (``min_insync``)."""
+
+    factor: int
+    min_insync: int
+
+
+# Three copies, two needed: one broker may fail or restart without losing an acknowledged event
+# or stopping writes. KafkaSettings reads these from KAFKA_REPLICATION_FACTOR and
+# KAFKA_MIN_INSYNC_REPLICAS.
+PRODUCTION: Final = Replication(factor=3, min_insync=2)
+# A single-broker cluster (the embedded broker of demos and tests): nothing to replicate to.
+SINGLE_BROKER: Final = Replication(factor=1, min_insync=1)
+
+
+def topic_configs(topic: str, replication: Replication) -> dict[str, str]:
+    """The configs `topic` is created with: its own (CONFIGS) and the replication's."""
+    return {**CONFIGS.get(topic, {}), "min.insync.replicas": str(replication.min_insync)}
