@@ -3,6 +3,8 @@
 Messages name ids and fields, never values: a value may be personal data or an API key.
 """
 
+from iop_contracts import ContractError
+
 
 class IntakeError(Exception):
     """Root of every error intake raises on purpose."""
@@ -26,3 +28,8 @@ class OutOfScope(IntakeError, PermissionError):
 
 class InvalidSettings(IntakeError, ValueError):
     """A setting (e.g. INTAKE_API_KEYS) cannot be used."""
+
+
+class ClientIdUnavailable(IntakeError, ContractError):
+    """A referral would enroll a client id it may not (a ContractError: the consumption kernel
+    dead-letters it with this message, which names the field and no value)."""

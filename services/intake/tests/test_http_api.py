@@ -223,14 +223,21 @@ async def test_api_keys_and_site_scope(
 
         other = theirs["client_id"]
         await wait_for_status_with(client, other, network)
-        assert (await client.get(f"/v1/enrollments/{other}", headers=bos1)).status_code == 403
+        # Outside the key's scope is answered as an unknown id (issue 10): nothing to learn.
+        unseen = await client.get(f"/v1/enrollments/{other}", headers=bos1)
+        assert (unseen.status_code, unseen.json()) == (404, not_found(other))
         withdraw = await client.post(f"/v1/enrollments/{other}/withdraw", headers=bos1)
-        assert withdraw.status_code == 403
+        assert (withdraw.status_code, withdraw.json()) == (404, not_found(other))
         assert (await client.get(f"/v1/enrollments/{ours['client_id']}", headers=bos1)).is_success
 
     records = mine(await topic_records(kafka_bootstrap, topics.ENROLLMENT, None), other)
     assert [decode_record(r.value).type for r in records] == ["iop.enrollment.requested"]
     assert BOS1_KEY not in caplog.text and NETWORK_KEY not in caplog.text
+
+
+def not_found(client_id: str) -> dict[str, str]:
+    """What intake answers for an id it does not know."""
+    return {"detail": f"no enrollment known for client {client_id}"}
 
 
 async def wait_for_status_with(

@@ -5,6 +5,10 @@ referral's correlation id, or dead-lettered to iop.referral.v1.dlq with the reas
 event id is derived from the referral's id, so a redelivered or resubmitted referral is recognised
 on iop.enrollment.v1 and published once. The offset is committed only after the answer (or the
 dead letter) is acknowledged by the broker.
+
+A referral for an id that has an active enrollment, or whose record lies outside the referral's
+region and sites, is dead-lettered with one reason for both, nothing published
+(iop_intake.domain.identity: how a referral, which has no API key, is judged).
 """
 
 import asyncio
@@ -16,8 +20,9 @@ from iop_contracts import CloudEvent, ContractError, ReferralSubmitted
 
 from iop_intake.adapters.publisher import EventPublisher
 from iop_intake.domain.admission import answer_event, decide, derived_event_id
+from iop_intake.domain.identity import REFERRAL_REFUSED, referral_may_enroll
 from iop_intake.domain.status import StatusProjection
-from iop_intake.errors import BrokerUnavailable
+from iop_intake.errors import BrokerUnavailable, ClientIdUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,18 @@ class ReferralDesk:
         answer_id = derived_event_id("referral", referral_event.id)
         if self._projection.has_event(answer_id):
             return
+        known = self._projection.get(referral.client_id)
+        if not referral_may_enroll(referral.region_id, referral.preferred_site_ids, known):
+            log.info(
+                "referral refused",
+                extra={
+                    "client_id": referral.client_id,
+                    "correlation_id": referral_event.correlationid,
+                    "outcome": "refused",
+                    "reason": "enrollment active" if known and known.enrolled else "scope",
+                },
+            )
+            raise ClientIdUnavailable(REFERRAL_REFUSED)
         event = answer_event(
             decide(referral, referral.screening),
             event_id=answer_id,

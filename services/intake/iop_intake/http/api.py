@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from iop_intake.domain.access import Principal
 from iop_intake.domain.admission import DISCLAIMER, EnrollmentRequest, answer_event, decide
-from iop_intake.domain.status import ACTIVE, IN_CARE, ClientStatus, Status
+from iop_intake.domain.identity import NOT_AVAILABLE, may_enroll, may_see
+from iop_intake.domain.status import ACTIVE, IN_CARE, ClientStatus, Status, StatusProjection
 from iop_intake.errors import NotReady, OutOfScope
 from iop_intake.http.auth import principal_of
 from iop_intake.http.idempotency import KeyReused
@@ -70,6 +71,21 @@ class StatusView(BaseModel):
 def _intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
+
+
+def _caught_up(intake: Intake) -> StatusProjection:
+    """The status projection, once it has read the topics: identity is judged against it."""
+    if not intake.projection_ready.is_set():
+        raise NotReady("projection not caught up")
+    return intake.projection
+
+
+def _replay(intake: Intake, caller: Principal, route: str, key: str | None) -> bool:
+    """Whether this keyed request was answered before: its event is already on the topic."""
+    if not key:
+        return False
+    slot = intake.idempotency.slot(caller.name, route, key)
+    return intake.projection.has_event(intake.idempotency.event_id(slot))
 
 
 async def _publish_once(
@@ -144,10 +160,19 @@ def _key_reused() -> JSONResponse:
     response_model=Accepted,
     responses={
         401: {"description": "no valid API key"},
-        403: {"description": "the key's scope does not cover the region or sites"},
+        403: {"description": "the key's scope does not cover the body's region or sites"},
+        409: {
+            "description": (
+                "the client id has an active enrollment, or its record lies outside the key's "
+                "scope (one answer for both: see Security)"
+            )
+        },
         413: {"description": "body too large"},
         422: {"description": "every bad field, named"},
-        503: {"description": "the broker did not acknowledge; retry after Retry-After"},
+        503: {
+            "description": "the broker did not acknowledge, or intake is still reading the "
+            "topics; retry after Retry-After"
+        },
     },
     summary="Request an enrollment (screened when a screening block is given)",
     description=(
@@ -165,21 +190,40 @@ async def enroll(
     intake = _intake(request)
     if not caller.scope.covers(body.region_id, body.preferred_site_ids):
         raise OutOfScope(f"client {body.client_id} outside the key's scope")
-    payload = decide(body, body.screening)
-    try:
-        event, replayed = await _publish_once(intake, payload, caller, "enroll", idempotency_key)
-    except KeyReused:
-        return _key_reused()
+    projection = _caught_up(intake)
+    async with intake.enrolling(body.client_id):
+        known = projection.get(body.client_id)
+        replay = _replay(intake, caller, "enroll", idempotency_key)
+        if not replay and not may_enroll(caller.scope, known):
+            return _not_available(body.client_id, caller, known)
+        payload = decide(body, body.screening)
+        try:
+            event, replayed = await _publish_once(
+                intake, payload, caller, "enroll", idempotency_key
+            )
+        except KeyReused:
+            return _key_reused()
     _log_accepted(event, body.client_id, replayed)
     return _accepted(event, payload, replayed)
 
 
+def _not_available(client_id: str, caller: Principal, known: ClientStatus | None) -> JSONResponse:
+    """The one refusal of a new enrollment (iop_intake.domain.identity says why it is one); the
+    log, for operators, says which it was and for which key."""
+    why = "enrollment active" if known is not None and known.enrolled else "outside the scope"
+    log.info(
+        "enrollment refused",
+        extra={"client_id": client_id, "outcome": "refused", "reason": f"{why} of {caller.name}"},
+    )
+    return JSONResponse({"detail": NOT_AVAILABLE}, status_code=409)
+
+
 def _known_client(intake: Intake, client_id: str, caller: Principal) -> ClientStatus | None:
-    if not intake.projection_ready.is_set():
-        raise NotReady("projection not caught up")
-    client = intake.projection.get(client_id)
-    if client is not None and not caller.scope.covers(client.region_id, client.site_ids):
-        raise OutOfScope(f"client {client_id} outside the key's scope")
+    """The client's record if the key covers it; None for an unknown id and for a record outside
+    the key's scope alike, so that both get the same answer."""
+    client = _caught_up(intake).get(client_id)
+    if client is None or not may_see(caller.scope, client):
+        return None
     return client
 
 
@@ -201,14 +245,7 @@ async def _end_enrollment(
         return _not_found(client_id)
     payload = event_type(client_id=client.client_id, region_id=client.region_id)
     route = event_type.event_name
-    replay_id = (
-        intake.idempotency.event_id(intake.idempotency.slot(caller.name, route, key))
-        if key
-        else None
-    )
-    if client.status not in allowed_from and not (
-        replay_id and intake.projection.has_event(replay_id)
-    ):
+    if client.status not in allowed_from and not _replay(intake, caller, route, key):
         return JSONResponse(
             {"detail": f"client {client_id} is {client.status}", "status": client.status}, 409
         )
@@ -221,7 +258,7 @@ async def _end_enrollment(
 
 
 _END_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no enrollment known for this client"},
+    404: {"description": "no enrollment known for this client within the key's scope"},
     409: {"description": "the client's status does not allow it"},
     503: {"description": "broker unavailable or intake still reading the topics"},
 }
@@ -260,7 +297,10 @@ async def discharge(
 @router.get(
     "/v1/enrollments/{client_id}",
     response_model=StatusView,
-    responses={404: {"description": "no enrollment known"}, 503: {"description": "not ready"}},
+    responses={
+        404: {"description": "no enrollment known within the key's scope"},
+        503: {"description": "not ready"},
+    },
     summary="Latest known status, read from iop.enrollment.v1 and iop.schedule.v1",
 )
 async def status(client_id: str, request: Request, caller: Caller) -> Any:
