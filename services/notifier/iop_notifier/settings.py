@@ -2,12 +2,13 @@
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from iop_contracts.kafka import KafkaSettings
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from iop_notifier.adapters.smtp import SmtpTls, tls_problem
+from iop_notifier.adapters.smtp import SmtpTls, is_loopback, tls_problem
 from iop_notifier.domain.discretion import denied_terms
 from iop_notifier.domain.phones import MIN_KEY_BYTES
 
@@ -120,6 +121,16 @@ class NotifierSettings(BaseSettings):
             raise ValueError(f"NOTIFIER_SMS_INBOUND_SECRET needs at least {MIN_SECRET_BYTES} bytes")
         if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
             raise ValueError(f"NOTIFIER_PHONE_DIGEST_KEY needs at least {MIN_KEY_BYTES} bytes")
+        return self
+
+    @model_validator(mode="after")
+    def _sms_gateway_is_private(self) -> "NotifierSettings":
+        """Each SMS to the gateway carries a phone number, a first name and session times."""
+        url = urlsplit(self.sms_gateway_url or "")
+        if url.scheme and url.scheme != "https" and not is_loopback(url.hostname or ""):
+            raise ValueError(
+                "NOTIFIER_SMS_GATEWAY_URL must be https:// (plain http only to a loopback host)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -118,3 +118,27 @@ def test_the_service_command_says_why_it_refuses(tmp_path: Path) -> None:
         "iop-notifier refuses to start: NOTIFIER_SMS_GATEWAY_URL is set but "
         "NOTIFIER_SMS_INBOUND_SECRET is not: inbound STOP/START/HELP could not be authenticated"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://gateway.example.net/sms", True),
+        ("http://127.0.0.1:9000/sms", True),
+        ("http://localhost:9000/sms", True),
+        ("http://gateway.example.net/sms", False),
+        ("http://10.1.2.3/sms", False),
+        ("ftp://gateway.example.net/sms", False),
+    ],
+)
+def test_the_sms_gateway_is_reached_over_https_unless_on_loopback(url: str, allowed: bool) -> None:
+    def settings() -> NotifierSettings:
+        return NotifierSettings(
+            sms_gateway_url=url, sms_inbound_secret=INBOUND_SECRET, phone_digest_key=DIGEST_KEY
+        )
+
+    if allowed:
+        assert settings().sms_gateway_url == url
+    else:
+        with pytest.raises(ValidationError, match="must be https"):
+            settings()
