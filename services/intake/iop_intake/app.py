@@ -1,7 +1,12 @@
-"""create_app(): the intake service as one FastAPI app with a FastStream Kafka broker inside.
+"""The intake service as one FastAPI app with a FastStream Kafka broker inside.
 
-Nothing connects at import or in create_app(); the lifespan connects (retrying until the broker
-answers, answering 503 meanwhile), starts the referral front door, and rebuilds the status
+`create_app()` is the deployable app (`iop-intake run`, `uvicorn iop_intake.app:create_app
+--factory`): JSON logs with the allow-list, no access log, and a refusal to start with
+authentication off unless INTAKE_AUTH_DISABLED=true says that is meant. `build_app(settings)` is
+the app itself, for tests, which keep pytest's logging.
+
+Nothing connects at import or when the app is built; the lifespan connects (retrying until the
+broker answers, answering 503 meanwhile), starts the referral front door, and rebuilds the status
 projection from iop.enrollment.v1 and iop.schedule.v1.
 """
 
@@ -17,6 +22,8 @@ from iop_contracts import topics
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
+from iop_contracts.logs import configure_logging
+from iop_contracts.operator_errors import settings_or_exit
 from prometheus_client import make_asgi_app
 
 from iop_intake.adapters.publisher import KafkaEventPublisher
@@ -34,7 +41,37 @@ CLIENT_ID = "iop-intake"
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    settings = settings or IntakeSettings()
+    """The deployable app; exits with one line when the settings are unusable or unsafe."""
+    settings = settings or load_settings()
+    configure_logging("intake", settings.log_level)
+    refusal = startup_refusal(settings)
+    if refusal is not None:
+        raise SystemExit(f"iop-intake refuses to start: {refusal}")
+    return build_app(settings)
+
+
+def load_settings() -> IntakeSettings:
+    """The settings from the environment; a refused one exits with one line naming it (never
+    its value: it may be an API key)."""
+    return settings_or_exit(IntakeSettings, "iop-intake")
+
+
+def startup_refusal(settings: IntakeSettings) -> str | None:
+    """Why intake must not start with these settings: authentication off without saying so
+    (safe by default), or both on and off at once."""
+    if settings.api_keys and settings.auth_disabled:
+        return "INTAKE_API_KEYS is set and INTAKE_AUTH_DISABLED=true; choose one"
+    if not settings.api_keys and not settings.auth_disabled:
+        return (
+            "authentication is off (INTAKE_API_KEYS is empty); configure API keys "
+            "(see docs/security-platform.md) or set INTAKE_AUTH_DISABLED=true to run "
+            "without authentication on a trusted network"
+        )
+    return None
+
+
+def build_app(settings: IntakeSettings) -> FastAPI:
+    """The app for `settings`, as they are (tests; `create_app` checks them first)."""
     # Two clients: the producer's request timeout is capped to the HTTP publish timeout (an
     # unacknowledged record expires rather than landing after we answered 503), which would be too
     # short for the consumer group's join requests (about half the session timeout).
@@ -57,7 +94,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
     )
     reader = TableReader(
-        settings.kafka.bootstrap_servers,
+        settings.kafka,
         (topics.ENROLLMENT, topics.SCHEDULE),
         intake.projection.apply,
         name=f"{CLIENT_ID}-status",
@@ -70,7 +107,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         contract_today()  # a malformed IOP_TODAY stops intake here, not request by request
         if not intake.keyring.enabled:
-            log.warning("no INTAKE_API_KEYS configured: authentication is off (network scope)")
+            log.warning("INTAKE_AUTH_DISABLED=true: authentication is off (network scope)")
         await reader.start()
         running = [
             asyncio.create_task(_connect(producer, consumer, intake, publisher), name="connect"),

@@ -22,8 +22,10 @@ class IntakeSettings(BaseSettings):
     retry_after_s: int = Field(5, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # {"<sha256 hex of the key>": {"name": "...", "regions": [...], "sites": [...]}} or
-    # {"<sha256>": {"name": "...", "network": true}}. Empty: authentication off (local demo).
+    # {"<sha256>": {"name": "...", "network": true}}. Empty: authentication off, which intake
+    # refuses to start with unless auth_disabled says so (a local demo; `iop up` sets it).
     api_keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    auth_disabled: bool = False
     # Consumer group of the referral front door (iop.referral.v1); shared by all intake instances.
     referral_group_id: str = "iop-intake-referrals"
     session_timeout_ms: int = Field(10_000, ge=1000)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from iop_contracts.consume import read_records
 from iop_contracts.examples import ENROLLMENT, SCREENING
 from iop_contracts.kafka import KafkaSettings
-from iop_intake.app import create_app
+from iop_intake.app import build_app
 from iop_intake.runtime import Intake
 from iop_intake.settings import IntakeSettings
 
@@ -56,7 +56,7 @@ def run_intake() -> Callable[..., Any]:
 
 class running_intake:
     def __init__(self, settings: IntakeSettings, wait_ready: bool = True) -> None:
-        self.app: FastAPI = create_app(settings)
+        self.app: FastAPI = build_app(settings)
         self.wait_ready = wait_ready
         self._lifespan: Any = None
         self._client: httpx.AsyncClient | None = None
