@@ -1,10 +1,12 @@
-"""Raw aiokafka helpers for tests: publish contract events, collect what the notifier writes."""
+"""Kafka helpers for tests: publish contract events (raw aiokafka, as any client would), collect
+what the notifier writes (the kernel's record reader)."""
 
 import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
+from iop_contracts.consume import Record, RecordReader
 from iop_contracts.envelope import CloudEvent, encode_event, new_event
 from iop_contracts.payloads import Payload
 
@@ -31,25 +33,22 @@ async def publish(
 
 
 class TopicReader:
-    """Reads a topic from the beginning, without a group, into a list."""
+    """Reads a topic from the beginning, without a group, into a list (``poll`` adds what came)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-        )
-        self.records: list = []
+        self.reader = RecordReader(bootstrap, [topic], name="notifier-tests")
+        self.records: list[Record] = []
 
     async def __aenter__(self) -> "TopicReader":
-        await self.consumer.start()
+        async with asyncio.timeout(30):  # the kernel waits for a missing topic: not for ever here
+            await self.reader.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
+        await self.reader.__aexit__(*exc)
 
     async def poll(self) -> None:
-        batch = await self.consumer.getmany(timeout_ms=200)
-        for records in batch.values():
-            self.records.extend(records)
+        self.records.extend(await self.reader.fetch())
 
 
 async def wait_until(
