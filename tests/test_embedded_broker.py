@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from iop_contracts import topics
+from iop_contracts.consume import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -61,31 +62,8 @@ async def test_keyed_records_with_headers_round_trip_and_offsets_commit(
     finally:
         await producer.stop()
 
-    group = f"test-{unique}"
-    consumer = AIOKafkaConsumer(
-        topics.ENROLLMENT,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=500,
-    )
-    await consumer.start()
-    seen = []
-    try:
-        async with asyncio.timeout(30):
-            while len(seen) < 10:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    seen.extend(r for r in records if r.value.endswith(unique.encode()))
-        await consumer.commit()
-        committed = {
-            tp: await consumer.committed(tp)
-            for tp in (TopicPartition(topics.ENROLLMENT, p) for p in range(6))
-        }
-    finally:
-        await consumer.stop()
+    records = await read_records(kafka_bootstrap, [topics.ENROLLMENT], timeout_s=30)
+    seen = [r for r in records if r.value.endswith(unique.encode())]
     assert sorted(r.value for r in seen) == sorted(f"v{i}-{unique}".encode() for i in range(10))
     assert all(dict(r.headers)["ce_id"].startswith(unique.encode()) for r in seen)
     # one key always lands on one partition: that is what keeps a region on one scheduler
@@ -93,7 +71,47 @@ async def test_keyed_records_with_headers_round_trip_and_offsets_commit(
     for record in seen:
         partitions_by_key.setdefault(record.key, set()).add(record.partition)
     assert all(len(p) == 1 for p in partitions_by_key.values())
-    assert sum(offset or 0 for offset in committed.values()) >= 10
+
+    read_to: dict[TopicPartition, int] = {}
+    for record in seen:
+        tp = TopicPartition(record.topic, record.partition)
+        read_to[tp] = max(read_to.get(tp, 0), record.offset + 1)
+    assert await commit_as_group_member(kafka_bootstrap, f"test-{unique}", read_to) == read_to
+
+
+class Assigned(ConsumerRebalanceListener):
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.event.set()
+
+
+async def commit_as_group_member(
+    bootstrap: str, group: str, offsets: dict[TopicPartition, int]
+) -> dict[TopicPartition, int | None]:
+    """Join `group` on the enrollment topic, commit `offsets` once the group has assigned this
+    member its partitions, and return what the broker then says the group committed."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    assigned = Assigned()
+    consumer.subscribe([topics.ENROLLMENT], listener=assigned)
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            await assigned.event.wait()
+        await consumer.commit(offsets)
+        return {tp: await consumer.committed(tp) for tp in offsets}
+    finally:
+        await consumer.stop()
 
 
 def test_iop_broker_command_prints_bootstrap_and_stops_on_interrupt() -> None:
