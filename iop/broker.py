@@ -13,14 +13,17 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from iop_contracts import topics
+from iop_contracts.kafka import KafkaSettings, KafkaTarget, client_options, kafka_settings
+from iop_contracts.operator_errors import OperatorError
 
 
-class BrokerError(RuntimeError):
-    """The broker could not be started or reached."""
+class BrokerError(OperatorError, RuntimeError):
+    """The broker could not be started or reached, or refused to create a topic."""
 
 
 def free_port() -> int:
@@ -36,32 +39,74 @@ def tansu_binary() -> str:
 
 
 async def ensure_topics(
-    bootstrap: str, wanted: Mapping[str, int] = topics.ALL_TOPICS, timeout_s: float = 30.0
-) -> None:
-    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    kafka: KafkaTarget,
+    wanted: Mapping[str, int] = topics.ALL_TOPICS,
+    *,
+    replication: topics.Replication | None = None,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet, with their partitions, configs and
+    `replication` (default: the settings', KAFKA_REPLICATION_FACTOR and
+    KAFKA_MIN_INSYNC_REPLICAS); existing ones are left as they are. Returns the names created.
+
+    Retries while the broker does not answer; BrokerError when it still does not after
+    `timeout_s`, or at once when it refuses a topic (too few brokers for the replication, no
+    permission): that is not going to change by asking again."""
+    settings = kafka_settings(kafka)
+    replication = replication or settings.replication
     deadline = time.monotonic() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=5000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [
                 NewTopic(
-                    name, partitions, replication_factor=1, topic_configs=topics.CONFIGS.get(name)
+                    name,
+                    partitions,
+                    replication_factor=replication.factor,
+                    topic_configs=topics.topic_configs(name, replication),
                 )
                 for name, partitions in wanted.items()
                 if name not in existing
             ]
             if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(missing)
-            return
-        except KafkaError as error:
+                _raise_refusals(await admin.create_topics(missing), settings, replication)
+            return [topic.name for topic in missing]
+        except (KafkaError, OSError) as error:
             if time.monotonic() > deadline:
-                raise BrokerError(f"could not create topics on {bootstrap}: {error!r}") from error
+                raise BrokerError(
+                    f"could not create topics on {settings.bootstrap_servers} "
+                    f"({settings.security_protocol}): {error or type(error).__name__}"
+                ) from error
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+def _raise_refusals(
+    response: Any, settings: KafkaSettings, replication: topics.Replication
+) -> None:
+    """Raise what the broker said about each topic it did not create: a retriable error as
+    itself (the caller asks again), anything else as BrokerError naming the topics. A topic
+    that exists already is fine: another process created it meanwhile."""
+    refused = []
+    for topic, code, *_ in response.topic_errors:
+        error = for_code(code)
+        if code == 0 or error is TopicAlreadyExistsError:
+            continue
+        if error.retriable:
+            raise error()
+        refused.append(f"{topic} ({error.__name__})")
+    if not refused:
+        return
+    hint = ""
+    if any("InvalidReplicationFactor" in entry for entry in refused):
+        hint = (
+            f"; replication factor {replication.factor} needs at least that many brokers "
+            "(set KAFKA_REPLICATION_FACTOR and KAFKA_MIN_INSYNC_REPLICAS)"
+        )
+    raise BrokerError(f"{settings.bootstrap_servers} refused to create {', '.join(refused)}{hint}")
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> None:
@@ -84,6 +129,11 @@ class EmbeddedBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """How clients connect: plaintext on 127.0.0.1, one broker (nothing to replicate to)."""
+        return KafkaSettings.local(self.bootstrap_servers)
 
     @property
     def running(self) -> bool:
@@ -111,7 +161,7 @@ class EmbeddedBroker:
         try:
             wait_for_port("127.0.0.1", self.port, timeout_s)
             if create_topics:
-                asyncio.run(ensure_topics(self.bootstrap_servers))
+                asyncio.run(ensure_topics(self.kafka))
         except BaseException:
             self.stop()
             raise
@@ -177,7 +227,7 @@ def any_broker() -> Iterator[str]:
 
         with KafkaContainer().with_kraft() as container:
             bootstrap = container.get_bootstrap_server()
-            asyncio.run(ensure_topics(bootstrap))
+            asyncio.run(ensure_topics(KafkaSettings.local(bootstrap)))
             yield bootstrap
         return
     with EmbeddedBroker() as broker:

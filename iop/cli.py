@@ -1,6 +1,9 @@
-"""The operator command line: iop broker, up, demo, roster load and contracts."""
+"""The operator command line: iop broker, up, demo, topics, roster load, enroll import and
+contracts. Every command ends an operator's mistake (a bad file or setting, no broker) with one
+line on stderr and a non-zero status (iop_contracts.operator_errors)."""
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -8,20 +11,39 @@ import time
 from pathlib import Path
 
 import typer
+from iop_contracts import topics
+from iop_contracts.kafka import KafkaSettings, check_reachable
+from iop_contracts.operator_errors import EXIT_BAD_INPUT, OperatorError, at_cli_boundary
 from iop_intake.cli import import_command as intake_import_command
 
 from iop.broker import EmbeddedBroker
 
-app = typer.Typer(help="Operate the IOP scheduling system", no_args_is_help=True)
-contracts_app = typer.Typer(help="The integration contract", no_args_is_help=True)
-roster_app = typer.Typer(help="The network's sites, groups and therapists", no_args_is_help=True)
-enroll_app = typer.Typer(help="Enrollments in bulk", no_args_is_help=True)
+
+def _app(text: str) -> typer.Typer:
+    # No local variables in tracebacks: a command's locals may be rows with contact details.
+    return typer.Typer(help=text, no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+app = _app("Operate the IOP scheduling system")
+contracts_app = _app("The integration contract")
+roster_app = _app("The network's sites, groups and therapists")
+enroll_app = _app("Enrollments in bulk")
+topics_app = _app("The contract's Kafka topics")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(roster_app, name="roster")
 app.add_typer(enroll_app, name="enroll")
+app.add_typer(topics_app, name="topics")
 # The import is intake's own command (validation, screening, resumable publishing); the operator
 # CLI only gives it its documented name.
 enroll_app.command("import")(intake_import_command)
+
+
+@app.callback()
+def main() -> None:
+    """Operate the IOP scheduling system."""
+    # A broker that does not answer is the command's one line (its own error), not aiokafka's
+    # log lines besides it; services started by `iop up` log to their own files.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def stop_on_signals() -> threading.Event:
@@ -39,6 +61,7 @@ def wait_for(stop: threading.Event) -> None:
 
 
 @app.command()
+@at_cli_boundary
 def broker(port: int = typer.Option(0, help="TCP port on 127.0.0.1; 0 picks a free one")) -> None:
     """Start the embedded Kafka-compatible broker, create the topics, and run until Ctrl-C."""
     stop = stop_on_signals()
@@ -53,11 +76,13 @@ def broker(port: int = typer.Option(0, help="TCP port on 127.0.0.1; 0 picks a fr
 
 
 @app.command()
+@at_cli_boundary
 def up() -> None:
     """Run the whole system in the foreground until Ctrl-C.
 
     Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts the embedded broker; NOTIFIER_SMTP_HOST/PORT
-    if set, else a local SMTP sink that writes each message to .iop/outbox/.
+    if set, else a local SMTP sink that writes each message to .iop/outbox/. Without
+    INTAKE_API_KEYS, intake runs with authentication off (INTAKE_AUTH_DISABLED=true), and says so.
     """
     from iop.system import System
 
@@ -76,6 +101,7 @@ def up() -> None:
 
 
 @app.command()
+@at_cli_boundary
 def demo() -> None:
     """Start everything on the sample network, enroll sixty clients, print who went where."""
     from iop.demo import render, run_demo
@@ -86,6 +112,7 @@ def demo() -> None:
     state = Path(os.environ.get("IOP_STATE_DIR", ".iop")) / "demo"
     system = System(SystemSettings.isolated(state))
     typer.echo("starting broker, SMTP sink and the three services ...", err=True)
+    typer.echo(system.describe_auth(), err=True)
     outcome = run_demo(system)
     typer.echo(render(outcome))
     typer.echo(f"emails written to {system.outbox}/; logs in {system.run_dir}/")
@@ -94,26 +121,35 @@ def demo() -> None:
         raise typer.Exit(1)
 
 
-@roster_app.command("load")
-def roster_load(
-    file: Path,
-    bootstrap: str = typer.Option(
-        "", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers"
-    ),
-) -> None:
-    """Publish a network's sites, groups and therapists (YAML) to iop.roster.v1."""
-    from iop.roster import RosterFileError, load_roster_file, publish_events
+def _bootstrap_option() -> str:
+    return typer.Option("", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")
+
+
+def _kafka(bootstrap: str) -> KafkaSettings:
+    """The deployment's Kafka settings (TLS, SASL, replication from the environment) for the
+    address given; the address is required: a tool must not guess which cluster to write to."""
+    from iop_contracts.kafka import KafkaSettings
 
     if not bootstrap:
-        raise typer.BadParameter(
-            "set KAFKA_BOOTSTRAP_SERVERS or --bootstrap", param_hint="bootstrap"
+        raise OperatorError(
+            "which Kafka? set KAFKA_BOOTSTRAP_SERVERS or --bootstrap", EXIT_BAD_INPUT
         )
-    try:
-        events = load_roster_file(file)
-    except RosterFileError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    asyncio.run(publish_events(bootstrap, events))
+    return KafkaSettings(bootstrap_servers=bootstrap)
+
+
+@roster_app.command("load")
+@at_cli_boundary
+def roster_load(
+    file: Path = typer.Argument(..., help="roster YAML: sites, groups, therapists"),
+    bootstrap: str = _bootstrap_option(),
+) -> None:
+    """Publish a network's sites, groups and therapists (YAML) to iop.roster.v1."""
+    from iop.roster import load_roster_file, publish_events
+
+    kafka = _kafka(bootstrap)
+    events = load_roster_file(file)
+    asyncio.run(check_reachable(kafka))
+    asyncio.run(publish_events(kafka, events))
     kinds: dict[str, int] = {}
     for event in events:
         kinds[event.type] = kinds.get(event.type, 0) + 1
@@ -121,7 +157,30 @@ def roster_load(
     typer.echo(f"published {len(events)} roster events: {summary}")
 
 
+@topics_app.command("create")
+@at_cli_boundary
+def topics_create(
+    bootstrap: str = _bootstrap_option(),
+    timeout: float = typer.Option(60.0, help="seconds to wait for the cluster to answer"),
+) -> None:
+    """Create the contract's topics that do not exist yet (partitions and configs from
+    iop_contracts.topics; replication from KAFKA_REPLICATION_FACTOR and
+    KAFKA_MIN_INSYNC_REPLICAS, 3 and 2 unless set). Existing topics are left as they are."""
+    from iop.broker import ensure_topics
+
+    kafka = _kafka(bootstrap)
+    created = asyncio.run(ensure_topics(kafka, timeout_s=timeout))
+    replication = kafka.replication
+    existed = len(topics.ALL_TOPICS) - len(created)
+    typer.echo(
+        f"created {len(created)} topics (replication factor {replication.factor}, "
+        f"min.insync.replicas {replication.min_insync}), {existed} existed already"
+        + "".join(f"\n  {name}" for name in created)
+    )
+
+
 @contracts_app.command("export")
+@at_cli_boundary
 def contracts_export(directory: Path) -> None:
     """Write one JSON Schema per payload and an AsyncAPI document for all topics."""
     from iop_contracts.schemas import export

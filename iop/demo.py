@@ -104,9 +104,7 @@ async def drive(
         answered = {e.subject for e in events if e.type in SCHEDULE_OUTCOMES}
         return wanted <= answered
 
-    schedule_events = await read_events(
-        system.bootstrap_servers, topics.SCHEDULE, all_answered, timeout_s=90
-    )
+    schedule_events = await read_events(system.kafka, topics.SCHEDULE, all_answered, timeout_s=90)
     schedule = {
         client: event
         for client, event in latest_by_subject(
@@ -119,9 +117,7 @@ async def drive(
     def all_notified(events: list[CloudEvent]) -> bool:
         return placed <= {e.subject for e in events}
 
-    notifications = await read_events(
-        system.bootstrap_servers, topics.NOTIFICATION, all_notified, timeout_s=60
-    )
+    notifications = await read_events(system.kafka, topics.NOTIFICATION, all_notified, timeout_s=60)
     findings = check_placements(network, enrollments, schedule)
     return DemoOutcome(enrollments, schedule, notifications, findings, rejected)
 
@@ -187,7 +183,7 @@ def run_demo(system: System, today: date | None = None) -> DemoOutcome:
     system.start_infrastructure()
     try:
         # The roster is on the topic before the scheduler starts, so it rebuilds it first.
-        asyncio.run(publish_events(system.bootstrap_servers, roster_events(network)))
+        asyncio.run(publish_events(system.kafka, roster_events(network)))
         system.start_services()
         return asyncio.run(drive(system, network, enrollments))
     finally:

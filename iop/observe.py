@@ -5,10 +5,11 @@ from collections.abc import Callable
 
 from iop_contracts import CloudEvent
 from iop_contracts.consume import TableReader
+from iop_contracts.kafka import KafkaTarget
 
 
 async def read_events(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     topic: str,
     done: Callable[[list[CloudEvent]], bool],
     timeout_s: float,

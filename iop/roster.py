@@ -19,6 +19,8 @@ from iop_contracts import (
     new_event,
     parse_payload,
 )
+from iop_contracts.kafka import KafkaTarget, client_options
+from iop_contracts.operator_errors import EXIT_BAD_INPUT, OperatorError
 
 SOURCE = "/iop/roster-load"
 
@@ -31,8 +33,11 @@ _SECTIONS: dict[str, type[Payload]] = {
 }
 
 
-class RosterFileError(ValueError):
+class RosterFileError(OperatorError, ValueError):
     """The roster file is not a valid roster; the message names the entry and the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_BAD_INPUT)
 
 
 def roster_events(document: Mapping[str, Any]) -> list[CloudEvent]:
@@ -55,17 +60,29 @@ def roster_events(document: Mapping[str, Any]) -> list[CloudEvent]:
 
 def load_roster_file(path: Path) -> list[CloudEvent]:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RosterFileError(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise RosterFileError(f"{path}: not a UTF-8 text file") from None
     except yaml.YAMLError as error:
-        raise RosterFileError(f"{path}: not valid YAML ({error})") from None
+        raise RosterFileError(f"{path}: not valid YAML{_where(error)}") from None
     if not isinstance(document, dict):
         raise RosterFileError(f"{path}: expected a mapping with sites, groups and therapists")
     return roster_events(document)
 
 
-async def publish_events(bootstrap: str, events: list[CloudEvent]) -> None:
-    """Publish in order and return once every record is acknowledged (acks=all)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+def _where(error: yaml.YAMLError) -> str:
+    """Line and column of a YAML error; PyYAML's own text quotes the line, which may hold a
+    therapist's name."""
+    mark = getattr(error, "problem_mark", None)
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+async def publish_events(kafka: KafkaTarget, events: list[CloudEvent]) -> None:
+    """Publish in order and return once every record is acknowledged (acks=all); `kafka` is the
+    settings, or an address that connects with the environment's security settings."""
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all")
     await producer.start()
     try:
         for event in events:

@@ -16,12 +16,26 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from iop_contracts.kafka import KafkaSettings
+from iop_contracts.operator_errors import OperatorError
 from iop_notifier.adapters.smtp_sink import SmtpSink
 
 from iop.broker import EmbeddedBroker, ensure_topics, free_port
 
 SERVICES = ("scheduler", "intake", "notifier")
 DEFAULT_PORTS = {"intake": 8080, "scheduler": 8081, "notifier": 8082}
+SECURITY_DOC = "docs/security-platform.md"
+# Kafka connection settings that the embedded broker (plaintext, 127.0.0.1) cannot honour.
+KAFKA_SECURITY_ENV = (
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SSL_CAFILE",
+    "KAFKA_SSL_CERTFILE",
+    "KAFKA_SSL_KEYFILE",
+    "KAFKA_SSL_KEY_PASSWORD",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -45,6 +59,11 @@ class SystemSettings:
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("NOTIFIER_SMTP_HOST"))
     smtp_port: int = field(default_factory=lambda: _env_int("NOTIFIER_SMTP_PORT", 0))
     state_dir: Path = field(default_factory=lambda: Path(os.environ.get("IOP_STATE_DIR", ".iop")))
+    # A local run without INTAKE_API_KEYS runs intake with authentication off, explicitly
+    # (INTAKE_AUTH_DISABLED=true; intake refuses to start otherwise) and says so on the console.
+    intake_auth_disabled: bool = field(
+        default_factory=lambda: not os.environ.get("INTAKE_API_KEYS", "").strip()
+    )
 
     @classmethod
     def isolated(cls, state_dir: Path) -> "SystemSettings":
@@ -68,8 +87,8 @@ def service_command(service: str) -> list[str]:
     return [found, "run"]
 
 
-class SystemStartError(RuntimeError):
-    """A part of the system did not start."""
+class SystemStartError(OperatorError, RuntimeError):
+    """A part of the system did not start (its log says why)."""
 
 
 class System:
@@ -81,6 +100,8 @@ class System:
         self.smtp_sink: SmtpSink | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.bootstrap_servers = ""
+        # How this run's own clients (topic creation, roster, demo readers) reach the broker.
+        self.kafka = KafkaSettings.local("")
         self.smtp_address = ("", 0)
         run_id = time.strftime("%Y%m%d-%H%M%S")
         self.run_dir = self.settings.state_dir / "runs" / run_id
@@ -114,10 +135,13 @@ class System:
 
     def _start_broker(self) -> None:
         if self.settings.bootstrap_servers:
-            asyncio.run(ensure_topics(self.settings.bootstrap_servers))
+            # The deployment's own Kafka: security and replication from the environment.
+            self.kafka = KafkaSettings(bootstrap_servers=self.settings.bootstrap_servers)
+            asyncio.run(ensure_topics(self.kafka))
             self.bootstrap_servers = self.settings.bootstrap_servers
             return
         self.broker = EmbeddedBroker(log_path=self.run_dir / "broker.log").start()
+        self.kafka = self.broker.kafka
         self.bootstrap_servers = self.broker.bootstrap_servers
 
     def _start_smtp(self) -> None:
@@ -136,6 +160,11 @@ class System:
             f"{service.upper()}_HTTP_PORT": str(self.settings.ports[service]),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.broker is not None:
+            for name in KAFKA_SECURITY_ENV:
+                env.pop(name, None)
+        if service == "intake" and self.settings.intake_auth_disabled:
+            env["INTAKE_AUTH_DISABLED"] = "true"
         if service == "notifier":
             env["NOTIFIER_SMTP_HOST"] = self.smtp_address[0]
             env["NOTIFIER_SMTP_PORT"] = str(self.smtp_address[1])
@@ -210,7 +239,17 @@ class System:
             f"notifier   {self.url('notifier', '/health/ready')}  (metrics at /metrics)",
             f"smtp       {self.smtp_address[0]}:{self.smtp_address[1]}  [{smtp}]",
             f"logs       {self.run_dir}/",
+            self.describe_auth(),
         ]
+
+    def describe_auth(self) -> str:
+        if self.settings.intake_auth_disabled:
+            return (
+                "auth       intake authentication is OFF for this local run "
+                "(INTAKE_AUTH_DISABLED=true); set INTAKE_API_KEYS to turn it on, "
+                f"see {SECURITY_DOC}"
+            )
+        return f"auth       intake API keys from INTAKE_API_KEYS (see {SECURITY_DOC})"
 
     def __enter__(self) -> "System":
         return self.start()

@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from iop_contracts.operator_errors import at_cli_boundary, settings_or_exit
 
 from .solver import SolveSettings, first_fit, generate, solve_snapshot, validate_output
 
-app = typer.Typer(help="IOP scheduler service", no_args_is_help=True)
+# No local variables in tracebacks: a snapshot's enrollments are clients' data.
+app = typer.Typer(
+    help="IOP scheduler service", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 
 
 @app.callback()
@@ -48,6 +52,7 @@ def _summary(result: dict[str, Any]) -> str:
 
 
 @app.command()
+@at_cli_boundary
 def solve(
     snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
     output: Path | None = typer.Option(None, "-o", "--output", help="write the result here"),
@@ -76,6 +81,7 @@ def solve(
 
 
 @app.command()
+@at_cli_boundary
 def baseline(
     snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
     output: Path | None = typer.Option(None, "-o", "--output", help="write the result here"),
@@ -87,6 +93,7 @@ def baseline(
 
 
 @app.command()
+@at_cli_boundary
 def validate(
     snapshot: Path = typer.Argument(..., exists=True, dir_okay=False, help="snapshot JSON"),
     result: Path = typer.Argument(..., exists=True, dir_okay=False, help="solve output JSON"),
@@ -101,6 +108,7 @@ def validate(
 
 
 @app.command("generate")
+@at_cli_boundary
 def generate_cmd(
     seed: int = typer.Option(0, "--seed"),
     regions: int = typer.Option(1, "--regions", min=1),
@@ -113,6 +121,7 @@ def generate_cmd(
 
 
 @app.command()
+@at_cli_boundary
 def run(
     host: str | None = typer.Option(None, help="Listen address (default SCHEDULER_HTTP_HOST)"),
     port: int | None = typer.Option(None, help="HTTP port (default SCHEDULER_HTTP_PORT, 8081)"),
@@ -124,7 +133,7 @@ def run(
     from .app import create_app
     from .settings import SchedulerSettings
 
-    settings = SchedulerSettings()
+    settings = settings_or_exit(SchedulerSettings, "iop-scheduler")
     uvicorn.run(
         create_app(settings),
         host=host or settings.http_host,
