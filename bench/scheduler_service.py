@@ -19,10 +19,13 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from iop_contracts import decode_record, topics
+from iop_contracts.consume import Record, RecordReader
 from iop_scheduler.testing import (
     SCHEDULED_TYPES,
     Producer,
@@ -52,51 +55,62 @@ def percentiles(samples: list[float]) -> str:
     )
 
 
-async def tail_from_end(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
-    )
-    await consumer.start()
-    await consumer.topics()
-    partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(tps)
-    await consumer.seek_to_end(*tps)
-    for tp in tps:
-        await consumer.position(tp)
-    return consumer
+def tail(bootstrap: str, topic: str) -> RecordReader:
+    """A reader of what comes to `topic` after it is entered, fetching as soon as records come."""
+    return RecordReader(bootstrap, [topic], name="bench-tail", from_end=True, fetch_max_wait_ms=20)
+
+
+async def arrivals(
+    reader: RecordReader,
+    sent: dict[Any, float],
+    sent_key: Callable[[Record], Any],
+    done: Callable[[], bool],
+) -> AsyncIterator[tuple[Record, float, float]]:
+    """Each record read that answers one in `sent` (matched by `sent_key`; taken out of `sent`),
+    with its send time and its latency, until `done()`."""
+    while not done():
+        for record in await reader.fetch():
+            at = sent.pop(sent_key(record), None)
+            if at is not None:
+                yield record, at, time.perf_counter() - at
 
 
 async def floor(bootstrap: str, rate: float, seconds: float) -> list[float]:
     """Produce-to-consume round trip of plain records at `rate` per second (acks=all)."""
-    consumer = await tail_from_end(bootstrap, FLOOR_TOPIC)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
     count = int(rate * seconds)
-    sent: dict[bytes, float] = {}
+    sent: dict[bytes | None, float] = {}
     got: list[float] = []
 
-    async def receive() -> None:
-        while len(got) < count:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    if record.value in sent:
-                        got.append(time.perf_counter() - sent.pop(record.value))
+    async def receive(reader: RecordReader) -> None:
+        async for _, _, latency in arrivals(reader, sent, value_of, lambda: len(got) >= count):
+            got.append(latency)
 
-    receiving = asyncio.create_task(receive())
-    started = time.perf_counter()
-    for index in range(count):
-        key = uuid.uuid4().bytes
-        sent[key] = time.perf_counter()
-        await producer.send_and_wait(FLOOR_TOPIC, key)
-        delay = started + (index + 1) / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-    async with asyncio.timeout(30):
-        await receiving
-    await producer.stop()
-    await consumer.stop()
+    async with tail(bootstrap, FLOOR_TOPIC) as reader:
+        receiving = asyncio.create_task(receive(reader))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            for index in range(count):
+                key = uuid.uuid4().bytes
+                sent[key] = time.perf_counter()
+                await producer.send_and_wait(FLOOR_TOPIC, key)
+                delay = started + (index + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            async with asyncio.timeout(30):
+                await receiving
+        finally:
+            await producer.stop()
     return got
+
+
+def value_of(record: Record) -> bytes | None:
+    return record.value
+
+
+def subject_of(record: Record) -> str:
+    return decode_record(record.value).subject or ""
 
 
 async def service_latency(
@@ -112,26 +126,21 @@ async def service_latency(
     scheduled: list[float] = []
     timeline: list[tuple[float, float]] = []
     started = time.perf_counter()
-    consumer = await tail_from_end(bootstrap, topics.SCHEDULE)
-    async with Producer(bootstrap) as producer:
+
+    async def receive(reader: RecordReader) -> None:
+        def done() -> bool:
+            return not sent and len(answered) >= count
+
+        async for record, at, latency in arrivals(reader, sent, subject_of, done):
+            answered.append(latency)
+            timeline.append((at - started, latency))
+            if decode_record(record.value).type in SCHEDULED_TYPES:
+                scheduled.append(latency)
+
+    async with tail(bootstrap, topics.SCHEDULE) as reader, Producer(bootstrap) as producer:
         await producer.send_all(roster_events(net))
         await asyncio.sleep(1)  # let the roster tail read it
-
-        async def receive() -> None:
-            while sent or len(answered) < count:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        event = decode_record(record.value)
-                        at = sent.pop(event.subject or "", None)
-                        if at is None:
-                            continue
-                        latency = time.perf_counter() - at
-                        answered.append(latency)
-                        timeline.append((at - started, latency))
-                        if event.type in SCHEDULED_TYPES:
-                            scheduled.append(latency)
-
-        receiving = asyncio.create_task(receive())
+        receiving = asyncio.create_task(receive(reader))
         started = time.perf_counter()
         for index, event in enumerate(enrollments):
             sent[event.subject or ""] = time.perf_counter()
@@ -144,7 +153,6 @@ async def service_latency(
                 await receiving
         except TimeoutError:
             pass
-    await consumer.stop()
     if os.environ.get("BENCH_TIMELINE"):
         windows: dict[int, list[float]] = {}
         for sent_at, latency in timeline:
