@@ -29,11 +29,14 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration and not e2e"
 
+# The dependency audit (pip-audit over .venv, about 5-30 s) needs PyPI's JSON API; tools/audit.py
+# says how many packages it could audit, and IOP_AUDIT_STRICT=1 fails when any could not be.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts/iop_contracts services/scheduler/iop_scheduler services/intake/iop_intake \
-	    services/notifier/iop_notifier iop
+	    services/notifier/iop_notifier iop tools
+	$(BIN)/python tools/audit.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/solver.py
