@@ -4,7 +4,8 @@
   contact directory (no consumer group: every instance needs every client's contact, since
   schedules are partitioned by client and enrollments by region). Contact details stay in
   memory only. Records it cannot use are skipped: intake and the scheduler own that topic's
-  dead letters.
+  dead letters. It reads iop.schedule.v1 too, for the completions that end an enrollment: only
+  the current enrollment's card counts.
 - Schedules: an isolated FastStream subscriber in the notifier's group records each schedule
   event in the ledger (SQLite, synchronous=FULL: this consumer's durable output) before its
   offset is committed; the worker turns the ledger into messages and notification events. A
@@ -23,10 +24,10 @@ from iop_contracts import topics
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.kafka import publish_event
-from iop_contracts.payloads import ClientScheduled, ClientUnscheduled, EnrollmentRequested
+from iop_contracts.payloads import ClientScheduled, ClientUnscheduled
 
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger
-from iop_notifier.domain.contacts import ContactCard, ContactDirectory
+from iop_notifier.domain.contacts import ContactDirectory
 from iop_notifier.metrics import NotifierMetrics
 
 log = logging.getLogger("iop_notifier.kafka")
@@ -45,16 +46,17 @@ class EventPublisher:
 def contact_reader(
     bootstrap: str, directory: ContactDirectory, on_contact: Callable[[], None]
 ) -> TableReader:
-    """The contact directory's reader: every ``enrollment.requested`` puts its client's card."""
+    """The contact directory's reader: a current ``enrollment.requested`` puts its client's card."""
 
     def put_contact(event: CloudEvent) -> None:
-        payload = event.payload()
-        if isinstance(payload, EnrollmentRequested):
-            directory.put(ContactCard.from_enrollment(payload))
+        if directory.apply(event):
             on_contact()
 
     return TableReader(
-        bootstrap, [topics.ENROLLMENT], put_contact, name=f"{CONSUMER_NAME}-contacts"
+        bootstrap,
+        [topics.ENROLLMENT, topics.SCHEDULE],
+        put_contact,
+        name=f"{CONSUMER_NAME}-contacts",
     )
 
 
