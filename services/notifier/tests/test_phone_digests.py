@@ -81,7 +81,7 @@ def test_an_old_ledger_is_rekeyed_from_the_phones_known(
     with caplog.at_level(logging.INFO):
         assert ledger.rekey_phone_digests({PHONE, PHONE_2, "+16175550155"}) == Rekeyed(2, 1)
     assert ledger.sms_allowed(PHONE) is False and ledger.sms_allowed(PHONE_2) is True
-    assert ledger.sms_allowed(GONE) is None, "no enrollment gives it: deleted, not guessed"
+    assert ledger.sms_allowed(GONE) is None, "no contact card has it: deleted, not guessed"
     assert sorted(stored(path)) == sorted(
         [(KEY.of(PHONE), "hmac-sha256"), (KEY.of(PHONE_2), "hmac-sha256")]
     )
@@ -127,13 +127,14 @@ def test_another_key_is_refused_while_answers_depend_on_the_first(tmp_path: Path
     assert SqliteLedger(path, phone_digests=KEY).sms_allowed(PHONE) is False
 
 
-def test_known_phones_remember_earlier_numbers_too() -> None:
+def test_known_phones_are_those_of_the_cards() -> None:
     phones = KnownPhones()
     phones.put(card("c-1", PHONE))
-    phones.put(card("c-1", PHONE_2))  # the client changed number
-    phones.put(card("c-2", None))
-    assert phones.phones() == {PHONE, PHONE_2}
-    assert phones.clients_with_phone(PHONE_2) == ["c-1"]
+    phones.put(card("c-2", PHONE_2))
+    phones.put(card("c-2", None))  # c-2 dropped the phone in a later enrollment
+    phones.put(card("c-3", PHONE))
+    assert phones.phones() == {PHONE}
+    assert sorted(phones.clients_with_phone(PHONE)) == ["c-1", "c-3"]
 
 
 def card(client: str, phone: str | None) -> ContactCard:

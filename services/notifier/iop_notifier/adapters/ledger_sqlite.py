@@ -12,7 +12,7 @@ HMAC-SHA256(NOTIFIER_PHONE_DIGEST_KEY, phone) (see domain/phones.py), in `sms_op
 - Ledgers written before the key stored an unkeyed SHA-256 (`digest_scheme = 'sha256'`), which
   anyone can reverse by trying every number. A digest cannot be turned into another one without
   the phone, so they are rekeyed at start, once the contact directory is rebuilt from Kafka
-  (`rekey_phone_digests`): each phone an enrollment gave is hashed the old way, and a matching
+  (`rekey_phone_digests`): the phone of each contact card is hashed the old way, and a matching
   row is rewritten under the keyed digest (the newer answer winning if both exist). Rows that
   match no known phone cannot be rekeyed and are deleted; a log line says how many (never which).
   The notifier reads only keyed rows.
@@ -535,7 +535,7 @@ class SqliteLedger:
         if result.dropped:
             log.warning(
                 "deleted %d STOP/START answers stored under an unkeyed phone digest: no "
-                "enrollment read gives their phone, so they cannot be rekeyed",
+                "contact card has their phone, so they cannot be rekeyed",
                 result.dropped,
             )
         return result

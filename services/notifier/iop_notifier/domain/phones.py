@@ -11,7 +11,7 @@ import hmac
 from iop_contracts.payloads import E164Phone
 from pydantic import TypeAdapter, ValidationError
 
-from iop_notifier.domain.contacts import ContactCard, ContactDirectory
+from iop_notifier.domain.contacts import ContactDirectory
 
 KEYED_SCHEME = "hmac-sha256"
 UNKEYED_SCHEME = "sha256"  # ledgers written before the key: rekeyed at start (see the ledger)
@@ -59,17 +59,10 @@ class PhoneDigests:
 
 
 class KnownPhones(ContactDirectory):
-    """The contact directory, remembering every phone an enrollment gave (a client's earlier
-    phone too): the only numbers whose unkeyed digests the ledger can recompute and rekey."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._phones: set[str] = set()
-
-    def put(self, card: ContactCard) -> None:
-        super().put(card)
-        if card.phone is not None:
-            self._phones.add(card.phone)
+    """The contact directory, also telling the phones of its cards: the only numbers whose
+    unkeyed digests the ledger can recompute and rekey."""
 
     def phones(self) -> frozenset[str]:
-        return frozenset(self._phones)
+        # Read from the cards themselves, whichever way the directory filled them (put, or
+        # folding events): a phone missed here would have its STOP deleted by the rekeying.
+        return frozenset(card.phone for card in self._cards.values() if card.phone is not None)
