@@ -135,17 +135,16 @@ class SchedulerService(PartitionHooks):
 
     @property
     def alive(self) -> bool:
-        """Every reading task still runs (each ends only on stop)."""
+        """Every reading task still runs (each ends only on stop). While start() waits for the
+        roster, the enrollment consumer and the calendar do not exist yet: not made is not dead."""
         if not self._started:
             return True
-        return (
-            self._enrollments.alive
-            and self._calendar is not None
-            and not self._calendar.done()
-            and self._roster.alive
-            and self._schedules.alive
-            and subscriber_alive(self._roster_check)
+        readers = (
+            self._roster.alive and self._schedules.alive and subscriber_alive(self._roster_check)
         )
+        if self._calendar is None:  # start() has not got that far
+            return readers
+        return readers and self._enrollments.alive and not self._calendar.done()
 
     @property
     def owned_regions(self) -> set[str]:
