@@ -1,10 +1,17 @@
-"""The notifier as a FastStream ASGI app. Nothing connects at import or in create_app():
-the broker connects, and the consumers and the worker start, in the app's lifespan."""
+"""The notifier as a FastStream ASGI app.
+
+`create_app()` is the deployable app (`iop-notifier run`, `uvicorn iop_notifier.app:create_app
+--factory`): JSON logs with the allow-list and no access log, whichever way it is started.
+`build_app(settings, ...)` is the app itself, for tests, which keep pytest's logging.
+
+Nothing connects at import or when the app is built: the broker connects, and the consumers and
+the worker start, in the app's lifespan."""
 
 import logging
 
 from faststream.asgi import AsgiFastStream
 from iop_contracts.kafka import make_broker
+from iop_contracts.logs import configure_logging
 
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
 from iop_notifier.http import routes
@@ -13,14 +20,21 @@ from iop_notifier.settings import NotifierSettings, load_settings
 from iop_notifier.worker import Clock, utc_now
 
 
-def create_app(
-    settings: NotifierSettings | None = None,
+def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
+    """The deployable app; a refused setting exits with one line saying which."""
+    settings = settings or load_settings()
+    configure_logging("notifier", settings.log_level)
+    return build_app(settings)
+
+
+def build_app(
+    settings: NotifierSettings,
     *,
     clock: Clock = utc_now,
     email: EmailTransport | None = None,
     sms: SmsTransport | None = None,
 ) -> AsgiFastStream:
-    settings = settings or load_settings()
+    """The app for `settings`, with the process's logging left as it is (tests)."""
     # FastStream's own loggers print plain text; ours go through the JSON handler of
     # iop_contracts.logs like every other line.
     logger = logging.getLogger("iop_notifier.faststream")

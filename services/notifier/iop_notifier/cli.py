@@ -2,7 +2,10 @@
 
 import typer
 
-app = typer.Typer(help="IOP notifier service", no_args_is_help=True)
+# No local variables in tracebacks: a delivery's locals hold contact details.
+app = typer.Typer(
+    help="IOP notifier service", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 
 
 @app.callback()
@@ -14,17 +17,15 @@ def main() -> None:
 def run() -> None:
     """Serve the notifier (consumers, delivery worker, health, metrics) until SIGINT/SIGTERM."""
     import uvicorn
-    from iop_contracts.logs import configure_logging
 
     from iop_notifier.app import create_app
     from iop_notifier.settings import load_settings
 
     settings = load_settings()  # a refused setting exits with one line saying which
-    configure_logging("notifier", settings.log_level)
     # uvicorn handles SIGINT and SIGTERM: it stops accepting requests, then runs the app's
     # shutdown (consumers stop, the ledger closes) before the process exits.
     uvicorn.run(
-        create_app(settings),
+        create_app(settings),  # JSON logs through the allow-list from here on
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

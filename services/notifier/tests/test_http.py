@@ -11,7 +11,7 @@ import pytest
 from faststream.asgi import AsgiFastStream
 from iop_contracts.kafka import KafkaSettings, make_broker
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger
-from iop_notifier.app import create_app
+from iop_notifier.app import build_app
 from iop_notifier.http import MAX_INBOUND_BYTES, routes
 from iop_notifier.runtime import NotifierRuntime
 from iop_notifier.settings import NotifierSettings
@@ -38,7 +38,7 @@ async def test_create_app_connects_nothing_and_is_live_not_ready() -> None:
     settings = NotifierSettings(
         kafka=KafkaSettings.model_validate({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
     )
-    app = create_app(settings)  # an unreachable broker: building the app must not care
+    app = build_app(settings)  # an unreachable broker: building the app must not care
     async with client_for(app) as http:
         assert (await http.get("/health/live")).status_code == 200
         assert (await http.get("/health/ready")).status_code == 503
