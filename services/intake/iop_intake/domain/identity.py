@@ -4,8 +4,10 @@ A client id belongs to the scope of its stored record: the region and sites of t
 projection (rebuilt from Kafka), which only a current `enrollment.requested` sets. The record is
 first set by the client's first enrollment, and it only moves when a new enrollment is made by a
 key (or a referral) that covers the record as it stood, so a scope can only be left by someone who
-already had it. A request that reuses the id of a client with an active enrollment is not current
-anywhere (intake, scheduler, notifier ignore it), and intake refuses to publish one.
+already had it. Intake refuses to publish a request that reuses the id of a client with an active
+enrollment; one already on the topic is not current: intake's status projection and the
+notifier's contact directory ignore it, as the scheduler does (which keeps enrollments per region,
+so it ignores such a request only within the client's region).
 
 Answers, and what each can tell a caller whose key does not cover the record:
 - Reading, withdrawing, discharging: a record outside the key's scope is answered exactly as an
