@@ -24,6 +24,7 @@ PRODUCERS: Final[dict[str, str]] = {
     topics.REFERRAL: "referral partners and EHRs",
     topics.ENROLLMENT: "intake",
     topics.SCHEDULE: "scheduler",
+    topics.STAFFING: "scheduler",
     topics.NOTIFICATION: "notifier",
 }
 

@@ -7,6 +7,7 @@ SITE: dict[str, Any] = {
     "timezone": "America/New_York",
     "windows": [{"day": "mon", "start": "17:00", "end": "21:30"},
                 {"day": "sat", "start": "08:00", "end": "18:00"}],
+    "closed_dates": ["2026-12-25", "2027-01-01"],
 }  # fmt: skip
 GROUP: dict[str, Any] = {
     "group_id": "bos-1-sud-eve-a", "site_id": "bos-1", "delivery": "in_person",
@@ -23,6 +24,7 @@ THERAPIST: dict[str, Any] = {
     "modalities": ["cbt", "relapse_prevention"], "populations": ["adult"],
     "languages": ["en", "es"], "availability": [{"day": "mon", "start": "16:00", "end": "21:30"}],
     "max_weekly_hours": 20, "max_caseload": 12,
+    "absences": [{"start_date": "2026-12-21", "end_date": "2026-12-27"}],
 }  # fmt: skip
 ENROLLMENT: dict[str, Any] = {
     "client_id": "c-8f3a", "region_id": "ne", "track": "substance_use", "population": "adult",
@@ -64,7 +66,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "iop.enrollment.withdrawn": {"client_id": "c-8f3a", "region_id": "ne"},
     "iop.client.discharged": {"client_id": "c-8f3a", "region_id": "ne"},
     "iop.client.scheduled": SCHEDULED,
-    "iop.client.rescheduled": {**SCHEDULED, "schedule_version": 2},
+    # t-017 is away 21-27 December: the Monday group has a substitute (below), Saturday's
+    # individual session with t-017 is cancelled.
+    "iop.client.rescheduled": {**SCHEDULED, "schedule_version": 2,
+                               "cancelled": [{"date": "2026-12-26", "kind": "individual",
+                                              "reason": "therapist_absent"}]},
     "iop.client.waitlisted": {"client_id": "c-8f3a", "region_id": "ne",
                               "reasons": ["no_group_in_availability"], "detail": "no group fits"},
     "iop.client.unscheduled": {"client_id": "c-8f3a", "region_id": "ne", "cause": "withdrawn"},
@@ -74,6 +80,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "schedule_version": 1,
         "end_date": SCHEDULED["end_date"],
     },
+    "iop.facilitator.substituted": {"group_id": "bos-1-sud-eve-a", "region_id": "ne",
+                                    "date": "2026-12-21", "facilitator_id": "t-022",
+                                    "replaces": "t-017"},
     "iop.notification.sent": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email"},
     "iop.notification.failed": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email",
                                 "reason": "mailbox_unavailable"},

@@ -5,12 +5,15 @@ the field that is its CloudEvents `subject`, and its topic and Kafka key, so tha
 routing an event needs nothing but the payload.
 """
 
+from datetime import date
 from typing import Annotated, ClassVar
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from iop_contracts import topics
 from iop_contracts.values import (
+    CancellationReason,
+    CancelledKind,
     Channel,
     ClientGender,
     ContractDate,
@@ -82,6 +85,9 @@ class SiteUpserted(Payload):
     region_id: EntityId
     timezone: TimeZoneName
     windows: list[TimeWindow] = Field(default_factory=_default_site_windows, min_length=1)
+    # Optional addition to v1: holidays and other closures, on which the site holds no session,
+    # in person or telehealth, group or individual.
+    closed_dates: list[ContractDate] = Field(default_factory=list, max_length=1000)
 
     @property
     def kafka_key(self) -> str:
@@ -132,6 +138,22 @@ class GroupRetired(Payload):
         return f"group:{self.group_id}"
 
 
+class Absence(ContractModel):
+    """Dates on which a therapist holds no session (leave, illness, training), both included."""
+
+    start_date: ContractDate
+    end_date: ContractDate
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "Absence":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
 class TherapistUpserted(Payload):
     event_name: ClassVar[str] = "therapist.upserted"
     topic: ClassVar[str] = topics.ROSTER
@@ -148,6 +170,8 @@ class TherapistUpserted(Payload):
     availability: list[TimeWindow] = Field(default_factory=list)
     max_weekly_hours: float = Field(gt=0, le=60)
     max_caseload: int = Field(ge=0, le=200)
+    # Optional addition to v1 (no version bump).
+    absences: list[Absence] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
     def _can_work_somewhere(self) -> "TherapistUpserted":
@@ -312,6 +336,14 @@ class IndividualSession(ContractModel):
         return TimeWindow(day=self.day, start=self.start, end=self.end)
 
 
+class Cancellation(ContractModel):
+    """One dated occurrence of a client's schedule that will not take place, and why."""
+
+    date: ScheduleDate
+    kind: CancelledKind
+    reason: CancellationReason
+
+
 class ClientScheduled(Payload):
     event_name: ClassVar[str] = "client.scheduled"
     topic: ClassVar[str] = topics.SCHEDULE
@@ -326,11 +358,25 @@ class ClientScheduled(Payload):
     end_date: ScheduleDate
     weekly_hours: float = Field(gt=0)
     timezone: TimeZoneName
+    # Optional addition to v1: closures and absences never move a client, they cancel dated
+    # occurrences, listed here (a change to the list is a client.rescheduled).
+    cancelled: list[Cancellation] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> "ClientScheduled":
         if self.end_date < self.start_date:
             raise ValueError("end_date must not be before start_date")
+        return self
+
+    @model_validator(mode="after")
+    def _cancelled_within_the_programme(self) -> "ClientScheduled":
+        seen: set[tuple[date, CancelledKind]] = set()
+        for entry in self.cancelled:
+            if not self.start_date <= entry.date <= self.end_date:
+                raise ValueError("cancelled dates must lie between start_date and end_date")
+            if (entry.date, entry.kind) in seen:
+                raise ValueError("cancelled lists each date and kind once")
+            seen.add((entry.date, entry.kind))
         return self
 
 
@@ -371,6 +417,34 @@ class ClientCompleted(Payload):
     region_id: EntityId
     schedule_version: int = Field(ge=1)
     end_date: ScheduleDate
+
+
+# ---------------------------------------------------------- staffing (iop.staffing.v1)
+
+
+class FacilitatorSubstituted(Payload):
+    """The group's regular facilitator (``replaces``) is absent on ``date``; another qualified
+    therapist runs that one occurrence. The latest event for a group and date stands."""
+
+    event_name: ClassVar[str] = "facilitator.substituted"
+    topic: ClassVar[str] = topics.STAFFING
+    subject_field: ClassVar[str] = "group_id"
+
+    group_id: EntityId
+    region_id: EntityId
+    date: ScheduleDate
+    facilitator_id: EntityId
+    replaces: EntityId
+
+    @model_validator(mode="after")
+    def _someone_else(self) -> "FacilitatorSubstituted":
+        if self.facilitator_id == self.replaces:
+            raise ValueError("facilitator_id must differ from replaces")
+        return self
+
+    @property
+    def kafka_key(self) -> str:
+        return f"group:{self.group_id}"
 
 
 # ------------------------------------------------- notification (iop.notification.v1)
@@ -416,6 +490,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ClientWaitlisted,
     ClientUnscheduled,
     ClientCompleted,
+    FacilitatorSubstituted,
     NotificationSent,
     NotificationFailed,
     NotificationSuppressed,

@@ -13,6 +13,7 @@ _KEYS = {
     topics.REFERRAL: "client_id",
     topics.ENROLLMENT: "region_id",
     topics.SCHEDULE: "client_id",
+    topics.STAFFING: "group:<id>",
     topics.NOTIFICATION: "client_id",
 }
 

@@ -8,6 +8,7 @@ ROSTER: Final = "iop.roster.v1"
 REFERRAL: Final = "iop.referral.v1"
 ENROLLMENT: Final = "iop.enrollment.v1"
 SCHEDULE: Final = "iop.schedule.v1"
+STAFFING: Final = "iop.staffing.v1"
 NOTIFICATION: Final = "iop.notification.v1"
 
 DLQ_SUFFIX: Final = ".dlq"
@@ -25,6 +26,7 @@ PARTITIONS: Final[dict[str, int]] = {
     REFERRAL: 3,
     ENROLLMENT: 6,
     SCHEDULE: 6,
+    STAFFING: 3,
     NOTIFICATION: 3,
 }
 
@@ -37,12 +39,14 @@ ALL_TOPICS: Final[dict[str, int]] = {
 # so what they hold must outlive the broker's default retention (7 days). The roster is a table,
 # compacted to the latest event per entity. The schedule topic keeps every event rather than being
 # compacted: a compacted client's last event may be a waitlisting, which carries no
-# schedule_version, and versions must keep rising across a client's whole history.
+# schedule_version, and versions must keep rising across a client's whole history. The staffing
+# topic keeps every substitution: the scheduler rereads them so as never to decide one twice.
 CONFIGS: Final[dict[str, dict[str, str]]] = {
     ROSTER: {"cleanup.policy": "compact"},
     REFERRAL: {"retention.ms": "-1"},
     ENROLLMENT: {"retention.ms": "-1"},
     SCHEDULE: {"retention.ms": "-1"},
+    STAFFING: {"retention.ms": "-1"},
     NOTIFICATION: {"retention.ms": "-1"},
 }
 

@@ -110,6 +110,19 @@ class UnscheduleCause(StrEnum):
     THERAPIST_RETIRED = "therapist_retired"
 
 
+class CancelledKind(StrEnum):
+    """Which of a client's sessions a cancelled occurrence is."""
+
+    GROUP = "group"
+    INDIVIDUAL = "individual"
+
+
+class CancellationReason(StrEnum):
+    SITE_CLOSED = "site_closed"
+    THERAPIST_ABSENT = "therapist_absent"
+    NO_COVER = "no_cover"  # the facilitator is absent and nobody qualified is free
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
