@@ -1,0 +1,197 @@
+"""The faults scenario, run once for the whole suite: what it does and what it collects.
+
+The three services run as processes on a fresh embedded broker, with an SMTP sink. A generated
+network's roster goes in over Kafka, then CLIENTS enrollments at a steady pace (over intake's
+HTTP API, and every fifth as a referral on iop.referral.v1). While they flow, a wave of malformed
+records of every kind lands on every input topic; then each service in turn is killed with
+SIGKILL, a further wave lands while it is down, and it is started again. The health endpoints
+are probed all along. At the end the services stop and everything is read back from Kafka and
+the SMTP sink, for the tests to judge.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from iop_contracts import CloudEvent, topics
+from iop_scheduler.testing import Record
+
+from iop.system import SERVICES
+from tests.faults.harness import (
+    ANSWERS,
+    FaultSystem,
+    Flow,
+    HealthWatch,
+    Probe,
+    answers,
+    dead_letters,
+    good_events,
+    inject,
+    wait_until_answered,
+    wait_until_dead_lettered,
+    wait_until_reported,
+)
+from tests.faults.records import BadRecord, bad_records
+
+REGIONS = 6
+CLIENTS = 300
+KILL_ORDER = ("intake", "scheduler", "notifier")
+
+
+@dataclass(frozen=True)
+class Start:
+    """One start of a service, and what intake answered right after it first said ready."""
+
+    service: str
+    generation: int  # 0: the first start; 1: the start after its kill
+    first_ready: Probe
+    expected: dict[str, str]  # intake: client -> status the topics held before the kill
+    statuses: dict[str, tuple[int, str | None]]  # intake: client -> (HTTP status, status)
+
+
+@dataclass
+class Outcome:
+    system: FaultSystem
+    network: dict[str, Any]
+    clients: dict[str, dict[str, Any]]
+    refused: dict[str, int]
+    injected: list[BadRecord]
+    schedule: list[CloudEvent]  # every good event on iop.schedule.v1
+    notifications: list[CloudEvent]
+    letters: dict[str, list[Record]]  # by the topic dead-lettered from
+    mailbox: list[EmailMessage]
+    probes: list[Probe]
+    starts: list[Start]
+    began_on: date
+    wall_s: float
+
+    @property
+    def answers(self) -> list[CloudEvent]:
+        return [e for e in self.schedule if e.type in ANSWERS]
+
+    def probes_of(self, start: Start) -> list[Probe]:
+        return [p for p in self.probes if (p.service, p.generation) == (
+            start.service, start.generation)]  # fmt: skip
+
+
+def roster_of(network: dict[str, Any]) -> dict[str, Any]:
+    return {kind: network[kind] for kind in ("sites", "groups", "therapists")}
+
+
+def submitted_clients(network: dict[str, Any]) -> list[dict[str, Any]]:
+    """CLIENTS enrollments taken round-robin across regions; one in six says no to email."""
+    by_region: dict[str, list[dict[str, Any]]] = {}
+    for enrollment in network["enrollments"]:
+        by_region.setdefault(enrollment["region_id"], []).append(enrollment)
+    mixed = [e for row in zip(*by_region.values(), strict=False) for e in row][:CLIENTS]
+    assert len(mixed) == CLIENTS, "the network has enough enrollments"
+    for index, enrollment in enumerate(mixed):
+        enrollment["contact"] = {**enrollment["contact"], "email_consent": index % 6 != 3}
+    return mixed
+
+
+async def run(
+    system: FaultSystem, network: dict[str, Any], clients: list[dict[str, Any]]
+) -> Outcome:
+    began, began_on = time.monotonic(), datetime.now(UTC).date()
+    bootstrap = system.bootstrap_servers
+    watch = HealthWatch(system)
+    for service in SERVICES:
+        system.launch(service)
+    watching = asyncio.create_task(watch.run())
+    flow = Flow(system.url("intake"), bootstrap, clients, per_second=5.0)
+    try:
+        starts = [await _started(system, watch, s, {}) for s in SERVICES]
+        flowing = asyncio.create_task(flow.run())
+        await flow.reached(CLIENTS // 8)
+        injected = await _inject_wave(system, "running", network, clients)
+        await wait_until_dead_lettered(bootstrap, [r.fault_id for r in injected])
+        for number, service in enumerate(KILL_ORDER):
+            await flow.reached(CLIENTS * (number + 2) // 6)
+            expected = await _known_statuses(bootstrap)
+            system.kill(service)
+            watch.killed(service)
+            injected += await _inject_wave(system, f"{service}-down", network, clients)
+            system.launch(service)
+            starts.append(await _started(system, watch, service, expected))
+            await wait_until_dead_lettered(bootstrap, [r.fault_id for r in injected])
+        await flowing
+        await _finish(bootstrap, clients, flow.refused)
+    finally:
+        system.stop_services()
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    return Outcome(
+        system=system,
+        network=network,
+        clients={c["client_id"]: c for c in clients},
+        refused=flow.refused,
+        injected=injected,
+        schedule=await good_events(bootstrap, topics.SCHEDULE),
+        notifications=await good_events(bootstrap, topics.NOTIFICATION),
+        letters=await dead_letters(bootstrap),
+        mailbox=system.smtp_sink.messages() if system.smtp_sink else [],
+        probes=list(watch.probes),
+        starts=starts,
+        began_on=began_on,
+        wall_s=time.monotonic() - began,
+    )
+
+
+async def _inject_wave(
+    system: FaultSystem, wave: str, network: dict[str, Any], clients: list[dict[str, Any]]
+) -> list[BadRecord]:
+    records = bad_records(wave, network, clients[0])
+    await inject(system.bootstrap_servers, records)
+    return records
+
+
+async def _known_statuses(bootstrap: str) -> dict[str, str]:
+    """Each answered client's status as the schedule topic holds it now."""
+    return {str(e.subject): e.type.removeprefix("iop.client.") for e in await answers(bootstrap)}
+
+
+async def _started(
+    system: FaultSystem, watch: HealthWatch, service: str, expected: dict[str, str]
+) -> Start:
+    """Wait for the first ready answer; intake is then asked at once for known statuses."""
+    first = await watch.ready(service)
+    statuses = await _intake_statuses(system, expected) if service == "intake" else {}
+    return Start(service, watch.generation[service], first, expected, statuses)
+
+
+async def _intake_statuses(
+    system: FaultSystem, expected: dict[str, str]
+) -> dict[str, tuple[int, str | None]]:
+    found: dict[str, tuple[int, str | None]] = {}
+    async with httpx.AsyncClient(base_url=system.url("intake"), timeout=5.0) as http:
+        for client in expected:
+            response = await http.get(f"/v1/enrollments/{client}")
+            body = response.json() if response.status_code == 200 else {}
+            found[client] = (response.status_code, body.get("status"))
+    return found
+
+
+async def _finish(bootstrap: str, clients: list[dict[str, Any]], refused: dict[str, int]) -> None:
+    """Wait until every client is answered and every placed client's email is reported."""
+    await wait_until_answered(bootstrap, {c["client_id"] for c in clients} - set(refused), 120)
+    placed = {str(e.subject) for e in await answers(bootstrap) if e.type == "iop.client.scheduled"}
+    await wait_until_reported(bootstrap, placed, timeout_s=90)
+
+
+def describe_starts(outcome: Outcome) -> list[str]:
+    """Per start: the readiness answers before and after the first 200 (None: no answer)."""
+    lines = []
+    for start in outcome.starts:
+        probes = outcome.probes_of(start)
+        before = Counter(p.ready for p in probes if p.at < start.first_ready.at)
+        after = Counter(p.ready for p in probes if p.at >= start.first_ready.at)
+        lines.append(f"{start.service} {start.generation}: before ready {before}, then {after}")
+    return lines
