@@ -4,6 +4,8 @@ Nothing connects at import or in `create_app()`: the broker and the service star
 lifespan (`uvicorn`, `faststream run iop_scheduler.app:create_app --factory`).
 """
 
+import logging
+
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from iop_contracts.kafka import make_broker
@@ -21,7 +23,10 @@ def build(
 ) -> tuple[AsgiFastStream, SchedulerService]:
     """The app and the service inside it (tests drive and inspect the service directly)."""
     settings = settings or SchedulerSettings()
-    broker = make_broker(settings.kafka, client_id=settings.client_id)
+    # FastStream's own loggers print plain text; ours go through the JSON handler of
+    # iop_contracts.logs like every other line (and pytest's capture in tests).
+    logger = logging.getLogger("iop_scheduler.faststream")
+    broker = make_broker(settings.kafka, client_id=settings.client_id, logger=logger)
     metrics = Metrics()
     service = SchedulerService(settings, broker, placer=placer, metrics=metrics)
 
@@ -39,6 +44,7 @@ def build(
 
     app = AsgiFastStream(
         broker,
+        logger=logger,
         asgi_routes=[
             ("/health/live", live),
             ("/health/ready", ready),
