@@ -74,6 +74,10 @@ class CloudEvent(BaseModel):
     dataschema: str | None = None
     correlationid: str | None = None
     causationid: str | None = None
+    # Extension attribute: the SHA-256 of the request body that created this event, so that a
+    # key reused with another body is refused by any instance at any time (intake's
+    # Idempotency-Key). Optional; absent on events not made from a keyed request.
+    bodydigest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     data: dict[str, Any]
 
     @field_validator("time")
@@ -120,6 +124,7 @@ def new_event(
     causationid: str | None = None,
     event_id: str | None = None,
     time: datetime | None = None,
+    bodydigest: str | None = None,
 ) -> CloudEvent:
     """Wrap a payload in a fresh envelope. A chain's first event is its own correlation id."""
     event_type = TYPE_PREFIX + payload.event_name
@@ -133,6 +138,7 @@ def new_event(
         dataschema=dataschema_of(event_type),
         correlationid=correlationid or new_id,
         causationid=causationid,
+        bodydigest=bodydigest,
         data=payload.model_dump(mode="json"),
     )
 

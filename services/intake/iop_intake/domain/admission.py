@@ -58,6 +58,7 @@ def answer_event(
     event_id: str | None = None,
     correlationid: str | None = None,
     causationid: str | None = None,
+    bodydigest: str | None = None,
 ) -> CloudEvent:
     return new_event(
         payload,
@@ -65,6 +66,7 @@ def answer_event(
         event_id=event_id,
         correlationid=correlationid,
         causationid=causationid,
+        bodydigest=bodydigest,
     )
 
 

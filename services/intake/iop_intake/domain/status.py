@@ -225,6 +225,8 @@ class StatusProjection:
         # Each client's last enrollment event ids, and the client of every id remembered there.
         self._enrollment_ids: dict[str, tuple[str, ...]] = {}
         self._client_of: dict[str, str] = {}
+        # The request-body digest of the remembered ids that carry one (see body_digest).
+        self._digest_of: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -232,6 +234,11 @@ class StatusProjection:
     def has_event(self, event_id: str) -> bool:
         """Whether the event is among its client's last RECENT_IDS enrollment events."""
         return event_id in self._client_of
+
+    def body_digest(self, event_id: str) -> str | None:
+        """The digest of the request body that made a remembered event (None: not keyed, or
+        not remembered): a keyed retry with another body is refused by comparing with it."""
+        return self._digest_of.get(event_id)
 
     def get(self, client_id: str) -> ClientStatus | None:
         return self._clients.get(client_id)
@@ -247,6 +254,8 @@ class StatusProjection:
         step = Step.of(event, payload, status)
         if status in ENROLLMENT_TOPIC and not self._remember(client_id, event.id):
             return False
+        if status in ENROLLMENT_TOPIC and event.bodydigest is not None:
+            self._digest_of[event.id] = event.bodydigest
         current = self._clients.get(client_id)
         if current is None:
             current = ClientStatus(
@@ -285,6 +294,7 @@ class StatusProjection:
             forgotten, recent = recent[0], recent[1:]
             if self._client_of.get(forgotten) == client_id:
                 del self._client_of[forgotten]
+                self._digest_of.pop(forgotten, None)
         self._enrollment_ids[client_id] = (*recent, event_id)
         self._client_of[event_id] = client_id
         return True

@@ -1,5 +1,6 @@
 """Routes of the HTTP API: enroll, withdraw, discharge, status, health."""
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime
@@ -98,9 +99,15 @@ async def _publish_once(
         intake.projection.apply(event)
         return event, False
     slot = intake.idempotency.slot(principal.name, route, key)
-    async with intake.idempotency.claim(slot, payload.model_dump_json().encode()):
-        event = answer_event(payload, event_id=intake.idempotency.event_id(slot))
+    body = payload.model_dump_json().encode()
+    async with intake.idempotency.claim(slot, body):
+        digest = hashlib.sha256(body).hexdigest()
+        event = answer_event(payload, event_id=intake.idempotency.event_id(slot), bodydigest=digest)
         if intake.projection.has_event(event.id):
+            # Answered before, maybe by another instance or before a restart: the digest on
+            # the topic tells whether this is the same request.
+            if intake.projection.body_digest(event.id) not in (None, digest):
+                raise KeyReused("Idempotency-Key was used with a different request")
             return event, True
         await intake.publisher.publish(event)
         intake.projection.apply(event)
