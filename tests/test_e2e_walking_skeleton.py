@@ -6,6 +6,7 @@ notification topics) and the SMTP server's mailbox, the way a provider network s
 
 import asyncio
 import email
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -88,3 +89,22 @@ def test_enrollments_over_http_come_back_as_valid_schedules_and_emails(
     for client in emailed:
         address = next(x for x in enrollments if x["client_id"] == client)["contact"]["email"]
         assert any(address in (to or "") for to in recipients), "one email per consenting client"
+
+
+def test_no_service_log_holds_a_name_email_or_phone_of_the_test_data(
+    system: System, network_and_enrollments: tuple[dict, list[dict]]
+) -> None:
+    """Runs after the journey above, on the same system: every line each process wrote."""
+    _, enrollments = network_and_enrollments
+    logs = {p.name: p.read_text(errors="replace") for p in Path(system.run_dir).glob("*.log")}
+    assert {"intake.log", "scheduler.log", "notifier.log"} <= set(logs)
+    assert all(logs[name] for name in ("intake.log", "scheduler.log", "notifier.log"))
+    for enrollment in enrollments:
+        contact = enrollment["contact"]
+        address = contact.get("email") or ""
+        values = [address, address.split("@")[0], contact.get("phone")]
+        patterns = [re.escape(v) for v in values if v]
+        patterns.append(rf"\b{re.escape(contact['first_name'])}\b")
+        for name, text in logs.items():
+            for pattern in patterns:
+                assert not re.search(pattern, text), f"{name} holds personal data ({pattern[:4]}…)"
