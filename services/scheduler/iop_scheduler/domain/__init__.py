@@ -1,5 +1,7 @@
-"""Pure region state and decisions of the scheduler service: no I/O, no solver, no Kafka."""
+"""Pure region state and decisions of the scheduler service: no I/O, no solving, no Kafka (the
+dated calendar borrows the solver's qualification predicates, so both judge facilitators alike)."""
 
+from iop_scheduler.domain.calendar import Plan, Substitution, plan_region
 from iop_scheduler.domain.decisions import Answer, completions, placements, releases
 from iop_scheduler.domain.projection import (
     Enrollment,
@@ -9,16 +11,22 @@ from iop_scheduler.domain.projection import (
     Status,
 )
 from iop_scheduler.domain.roster import RosterTable
+from iop_scheduler.domain.staffing import StaffingTable, announcement
 
 __all__ = [
     "Answer",
     "Enrollment",
     "EnrollmentOutcome",
+    "Plan",
     "Projection",
     "RosterTable",
     "ScheduleState",
+    "StaffingTable",
     "Status",
+    "Substitution",
+    "announcement",
     "completions",
     "placements",
+    "plan_region",
     "releases",
 ]

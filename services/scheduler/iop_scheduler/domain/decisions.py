@@ -3,7 +3,8 @@
 The solver answers with the full picture of a region (every placed and waiting client); the
 schedule topic should carry only changes. Comparing the result with the projection gives them:
 - a client newly placed gets `client.scheduled`; one whose schedule changed gets
-  `client.rescheduled`; an unchanged schedule gets nothing;
+  `client.rescheduled` (a new `cancelled` list too: closures and absences, domain.calendar);
+  an unchanged schedule gets nothing;
 - a client newly waiting gets `client.waitlisted`; one still waiting gets nothing; a placed
   client who lost their place to a retirement first gets `client.unscheduled` with that cause;
 - an ended enrollment whose place is still held gets `client.unscheduled`;
@@ -90,10 +91,15 @@ def completions(projection: Projection, region_id: str, today: date) -> list[Ans
     return answers
 
 
-def _comparable(schedule: Mapping[str, Any]) -> dict[str, Any]:
-    """A schedule in canonical form, without its version (the solver echoes kept ones)."""
+def _comparable(schedule: Mapping[str, Any], today: date | None) -> dict[str, Any]:
+    """A schedule in canonical form, without its version (the solver echoes kept ones) and
+    without the cancelled occurrences before ``today``: those are the past, and the passing of
+    days alone changes nobody's schedule."""
     canonical = ClientScheduled.model_validate(schedule).model_dump(mode="json")
     canonical.pop("schedule_version")
+    if today is not None:
+        ahead = [c for c in canonical["cancelled"] if date.fromisoformat(c["date"]) >= today]
+        canonical["cancelled"] = ahead
     return canonical
 
 
@@ -114,8 +120,11 @@ def placements(
     region_id: str,
     result: Mapping[str, Any],
     trigger: CloudEvent | None = None,
+    today: date | None = None,
 ) -> list[Answer]:
-    """The changes in a solver result for the region's active enrollments."""
+    """The changes in a solver result for the region's active enrollments. With ``today``, a
+    schedule whose `cancelled` differs from the one published only before today is unchanged
+    (the result's lists start at today, see domain.calendar)."""
     enrollments: dict[str, Enrollment] = {
         e.client_id: e for e in projection.region(region_id) if e.active
     }
@@ -124,7 +133,7 @@ def placements(
         enrollment = enrollments.get(str(schedule["client_id"]))
         if enrollment is None:
             continue
-        answers.extend(_placed(projection, enrollment, schedule, trigger))
+        answers.extend(_placed(projection, enrollment, schedule, trigger, today))
     for waiting in result.get("waitlisted", []):
         enrollment = enrollments.get(str(waiting["client_id"]))
         if enrollment is None:
@@ -138,11 +147,12 @@ def _placed(
     enrollment: Enrollment,
     schedule: Mapping[str, Any],
     trigger: CloudEvent | None,
+    today: date | None,
 ) -> list[Answer]:
     state = projection.schedule_of(enrollment.client_id)
     data = {**schedule, "schedule_version": state.version + 1}
     if state.status is Status.SCHEDULED and state.schedule is not None:
-        if _comparable(state.schedule) == _comparable(schedule):
+        if _comparable(state.schedule, today) == _comparable(schedule, today):
             return []
         moved = ClientRescheduled.model_validate(data)
         return [Answer(enrollment.client_id, moved, enrollment.request, trigger)]
