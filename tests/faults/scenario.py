@@ -20,6 +20,9 @@ from typing import Any
 
 import httpx
 from iop_contracts import CloudEvent, topics
+from iop_notifier.domain.ledger import Purpose
+from iop_notifier.messages.render import message_id
+from iop_notifier.settings import NotifierSettings
 from iop_scheduler.testing import Record
 
 from iop.system import SERVICES
@@ -186,9 +189,22 @@ async def _finish(bootstrap: str, clients: list[dict[str, Any]], refused: dict[s
     await wait_until_reported(bootstrap, placed, timeout_s=90)
 
 
-def describe_starts(outcome: Outcome) -> list[str]:
-    """Per start: the readiness answers before and after the first 200 (None: no answer)."""
-    lines = []
+def describe(outcome: Outcome) -> list[str]:
+    """Figures of the run, and per start the readiness answers before and after the first 200
+    (None: no answer)."""
+    kinds = Counter(e.type.removeprefix("iop.client.") for e in outcome.schedule)
+    domain = NotifierSettings().message_domain
+    received = Counter(str(m["Message-ID"]) for m in outcome.mailbox)
+    interrupted = {  # client: emails the sink received for it
+        str(e.subject): received[message_id(str(e.subject), 1, Purpose.CONFIRM, domain)]
+        for e in outcome.notifications
+        if e.data.get("reason") == "possibly_sent"
+    }
+    letters = sum(len(records) for records in outcome.letters.values())
+    lines = [
+        f"faults scenario: {outcome.wall_s:.1f} s; schedule events {dict(kinds)}; "
+        f"emails {len(outcome.mailbox)}; possibly_sent {interrupted}; dead letters {letters}"
+    ]
     for start in outcome.starts:
         probes = outcome.probes_of(start)
         before = Counter(p.ready for p in probes if p.at < start.first_ready.at)

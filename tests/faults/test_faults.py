@@ -30,7 +30,7 @@ from tests.faults.scenario import (
     KILL_ORDER,
     REGIONS,
     Outcome,
-    describe_starts,
+    describe,
     roster_of,
     run,
     submitted_clients,
@@ -59,7 +59,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     try:
         asyncio.run(publish_events(system.bootstrap_servers, roster_events(roster_of(network))))
         result = asyncio.run(run(system, network, clients))
-        print(f"faults scenario: {result.wall_s:.1f} s", *describe_starts(result), sep="\n")
+        print(*describe(result), sep="\n")
         yield result
     finally:
         system.stop()
