@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -501,9 +502,27 @@ def subscribe_isolated(
         await handle_isolated(message, handle, dead_letters, retried)
 
     options.setdefault("auto_offset_reset", "earliest")
+    options.setdefault("parser", tolerant_headers)
     subscriber = broker.subscriber(topic, group_id=group_id, ack_policy=AckPolicy.MANUAL, **options)
     subscriber(on_record)
     return subscriber
+
+
+async def tolerant_headers(record: Record, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header as UTF-8 before any handler runs, and drops a
+    record whose header does not decode, with no dead letter: a garbled header on a good referral
+    would lose the referral. Parse a copy whose headers are decoded leniently, and hand the kernel
+    the record as it came. (Its dead letter keeps the value byte for byte; FastStream publishes
+    headers as text, so there the undecodable bytes of a header are replaced.)"""
+    lenient = [
+        (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
+    ]
+    copy = dataclasses.replace(record, headers=lenient)
+    if hasattr(record, "consumer"):
+        copy.consumer = record.consumer
+    message = await parse(copy)
+    message.raw_message = record
+    return message
 
 
 def subscriber_alive(subscriber: Any) -> bool:

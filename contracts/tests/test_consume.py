@@ -14,7 +14,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from iop_contracts import CONTENT_TYPE, CloudEvent, encode_event, new_event, topics
-from iop_contracts.consume import DeadLetters, TableReader, describe, subscribe_isolated
+from iop_contracts.consume import (
+    DeadLetters,
+    TableReader,
+    describe,
+    read_records,
+    subscribe_isolated,
+)
 from iop_contracts.envelope import ContractError
 from iop_contracts.examples import SITE
 from iop_contracts.payloads import SiteUpserted
@@ -213,3 +219,55 @@ async def test_a_missing_topic_is_waited_for_not_taken_as_empty(
         assert seen == ["s-1"]
     finally:
         await reader.stop()
+
+
+@pytest.mark.integration
+async def test_a_record_with_a_garbled_header_is_dead_lettered_not_dropped(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    """FastStream's own parser drops a record whose header is not UTF-8 before any handler runs
+    (no dead letter): the kernel parses headers leniently, so the record reaches the handler and,
+    here, is dead-lettered with its value intact (FastStream publishes headers as text, so the
+    dead letter's copy of that header has the undecodable bytes replaced)."""
+    topic = f"iop.garbled-{unique}.v1"
+    await ensure_topics(kafka_bootstrap, {topic: 1, topics.dlq(topic): 1})
+    broker = KafkaBroker(kafka_bootstrap)
+    handled: list[str] = []
+
+    async def handle(event: CloudEvent, message: KafkaMessage) -> None:
+        event.payload()
+        handled.append(str(event.subject))
+        if event.subject == "s-bad":
+            raise ContractError("data: refused by the test handler")
+
+    subscribe_isolated(
+        broker,
+        topic,
+        group_id=f"g-{unique}",
+        handle=handle,
+        dead_letters=DeadLetters(broker, "test-consumer"),
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        garbled = [("content-type", CONTENT_TYPE.encode()), ("x-note", b"\xff\xfe")]
+        values = {
+            site_id: encode_event(site_event(site_id)).value for site_id in ("s-bad", "s-good")
+        }
+        for value in values.values():
+            await producer.send_and_wait(topic, value, headers=garbled)
+        await broker.start()
+        dead = await read_records(
+            kafka_bootstrap, [topics.dlq(topic)], until=lambda found: len(found) >= 1
+        )
+        async with asyncio.timeout(30):
+            while handled != ["s-bad", "s-good"]:
+                await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+        await producer.stop()
+    [letter] = dead
+    assert dict(letter.headers)["x-note"] == "\ufffd\ufffd".encode()
+    assert letter.value == values["s-bad"]
