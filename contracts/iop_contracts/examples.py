@@ -65,6 +65,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                 "recommended_level": "inpatient"},
     "iop.enrollment.withdrawn": {"client_id": "c-8f3a", "region_id": "ne"},
     "iop.client.discharged": {"client_id": "c-8f3a", "region_id": "ne"},
+    "iop.enrollment.extended": {"client_id": "c-8f3a", "region_id": "ne", "program_weeks": 12},
+    "iop.client.extension_declined": {
+        "client_id": "c-8f3a",
+        "region_id": "ne",
+        "reasons": ["groups_full"],
+    },
     "iop.client.scheduled": SCHEDULED,
     # t-017 is away 21-27 December: the Monday group has a substitute (below), Saturday's
     # individual session with t-017 is cancelled.
@@ -83,9 +89,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "iop.facilitator.substituted": {"group_id": "bos-1-sud-eve-a", "region_id": "ne",
                                     "date": "2026-12-21", "facilitator_id": "t-022",
                                     "replaces": "t-017"},
-    "iop.notification.sent": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email"},
+    "iop.notification.sent": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email",
+                              "purpose": "confirmation"},
     "iop.notification.failed": {"client_id": "c-8f3a", "schedule_version": 1, "channel": "email",
-                                "reason": "mailbox_unavailable"},
-    "iop.notification.suppressed": {"client_id": "c-8f3a", "schedule_version": 1,
-                                    "channel": "sms", "reason": "no_consent"},
+                                "reason": "mailbox_unavailable", "purpose": "confirmation"},
+    "iop.notification.suppressed": {"client_id": "c-8f3a", "schedule_version": 2,
+                                    "channel": "sms", "reason": "no_consent", "purpose": "update"},
 }  # fmt: skip

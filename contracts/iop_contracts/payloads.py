@@ -25,6 +25,7 @@ from iop_contracts.values import (
     GroupGender,
     LanguageTag,
     Modality,
+    NotificationPurpose,
     Population,
     Priority,
     PriorLevel,
@@ -308,6 +309,23 @@ class EnrollmentWithdrawn(Payload):
         return self.region_id
 
 
+class EnrollmentExtended(Payload):
+    """A clinician's treatment-plan review lengthens the programme: ``program_weeks`` is the new
+    total length, counted from the schedule's same ``start_date``."""
+
+    event_name: ClassVar[str] = "enrollment.extended"
+    topic: ClassVar[str] = topics.ENROLLMENT
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    program_weeks: int = Field(ge=2, le=16)
+
+    @property
+    def kafka_key(self) -> str:
+        return self.region_id
+
+
 class ClientDischarged(EnrollmentWithdrawn):
     event_name: ClassVar[str] = "client.discharged"
 
@@ -395,6 +413,18 @@ class ClientWaitlisted(Payload):
     detail: str = ""
 
 
+class ClientExtensionDeclined(Payload):
+    """The extension does not fit over the added weeks; the old schedule stands."""
+
+    event_name: ClassVar[str] = "client.extension_declined"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    reasons: list[WaitlistReason] = Field(min_length=1)
+
+
 class ClientUnscheduled(Payload):
     event_name: ClassVar[str] = "client.unscheduled"
     topic: ClassVar[str] = topics.SCHEDULE
@@ -458,6 +488,8 @@ class NotificationOutcome(Payload):
     schedule_version: int = Field(ge=0)
     channel: Channel
     reason: str | None = None
+    # Optional addition to v1: which kind of message this outcome is about.
+    purpose: NotificationPurpose | None = None
 
 
 class NotificationSent(NotificationOutcome):
@@ -485,11 +517,13 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     EnrollmentDeclined,
     EnrollmentWithdrawn,
     ClientDischarged,
+    EnrollmentExtended,
     ClientScheduled,
     ClientRescheduled,
     ClientWaitlisted,
     ClientUnscheduled,
     ClientCompleted,
+    ClientExtensionDeclined,
     FacilitatorSubstituted,
     NotificationSent,
     NotificationFailed,

@@ -128,6 +128,16 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
+class NotificationPurpose(StrEnum):
+    """What a notification told (or would have told) the client."""
+
+    CONFIRMATION = "confirmation"  # a first schedule
+    UPDATE = "update"  # a change to a schedule the client was told of
+    CANCELLATION = "cancellation"  # the whole schedule withdrawn
+    REMINDER = "reminder"  # the day before the first session
+    MAKEUP = "makeup"  # a one-off extra session
+
+
 CLINICAL_LICENCES = frozenset({"LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP"})
 ADDICTION_CREDENTIALS = frozenset({"LADC", "CADC", "LCADC", "CAADC", "LAC", "CSAC"})
 
