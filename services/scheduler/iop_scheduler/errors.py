@@ -12,3 +12,8 @@ class SchedulerError(Exception):
 class UnusableEvent(SchedulerError, ValueError):
     """An event that decodes but that this service cannot act on (wrong topic, unknown region).
     The consumer dead-letters the record with this message as the reason."""
+
+
+class CalendarError(SchedulerError, RuntimeError):
+    """The dated calendar (closures, absences, substitutes) of a region could not be computed.
+    The region's, not a client's: the batch fails and is retried, nobody is dead-lettered."""

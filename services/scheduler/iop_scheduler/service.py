@@ -1,7 +1,8 @@
 """The scheduler service: region state from Kafka, micro-batched placement, schedule events out.
 
 Reading:
-- `iop.roster.v1` and `iop.schedule.v1` are tailed whole by every instance (TopicTail);
+- `iop.roster.v1`, `iop.schedule.v1` and `iop.staffing.v1` are tailed whole by every instance
+  (TableReader);
 - `iop.enrollment.v1` is consumed in the consumer group: each instance owns some partitions, and
   so the whole problem of the regions keyed to them.
 On assignment, before anything is answered (readiness false), the owned regions are rebuilt:
@@ -14,14 +15,22 @@ Writing and committing: a batch's schedule events are published with acks=all; t
 takes each event only once acknowledged; offsets are committed after that. A crash anywhere
 means the batch is read again, and the projection (rebuilt from the schedule topic) already
 holds whatever was acknowledged, so every enrollment is answered once.
+
+Closures and absences (rule 11, domain.calendar): every solve's schedules get their `cancelled`
+occurrences from today, so a roster change to `closed_dates` or `absences` (which settles the
+regions it touches) re-publishes exactly the clients whose list changed, and a newcomer's first
+schedule already lists what lies ahead. A substitute for an absent facilitator is published once
+on `iop.staffing.v1` before the schedules that rely on it; the staffing table, rebuilt from that
+topic before a region is settled, keeps a restart or the next owner from deciding it again.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -40,23 +49,42 @@ from iop_contracts.consume import (
     subscriber_alive,
 )
 from iop_contracts.dates import today_in
+from iop_contracts.kafka import publish_event
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
 from iop_scheduler.domain import (
     Answer,
     EnrollmentOutcome,
+    Plan,
     Projection,
+    StaffingTable,
+    Substitution,
+    announcement,
     completions,
     placements,
+    plan_region,
     releases,
 )
 from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
+from iop_scheduler.errors import CalendarError
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
+
+# Substitutions this many days old are forgotten: the current ISO week's hours (rule 7) are the
+# furthest back a decision looks.
+STAFFING_MEMORY = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What one solve of a region decided: schedule answers, and substitutes to announce first."""
+
+    answers: list[Answer]
+    substitutions: tuple[Substitution, ...] = ()
 
 
 class SchedulerService(PartitionHooks):
@@ -72,6 +100,7 @@ class SchedulerService(PartitionHooks):
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.projection = Projection()
+        self.staffing = StaffingTable()
         self._placer = placer or SolverPlacer(settings)
         self._broker = broker
         self._publisher = SchedulePublisher(broker, settings.client_id)
@@ -93,6 +122,13 @@ class SchedulerService(PartitionHooks):
             [topics.SCHEDULE],
             self._on_schedule,
             name=f"{settings.client_id}-schedules",
+            fetch_max_wait_ms=wait,
+        )
+        self._substitutions = TableReader(
+            bootstrap,
+            [topics.STAFFING],
+            self.staffing.apply,
+            name=f"{settings.client_id}-staffing",
             fetch_max_wait_ms=wait,
         )
         # The roster is read whole by every instance, so its dead letters come from one reader
@@ -140,7 +176,10 @@ class SchedulerService(PartitionHooks):
         if not self._started:
             return True
         readers = (
-            self._roster.alive and self._schedules.alive and subscriber_alive(self._roster_check)
+            self._roster.alive
+            and self._schedules.alive
+            and self._substitutions.alive
+            and subscriber_alive(self._roster_check)
         )
         if self._calendar is None:  # start() has not got that far
             return readers
@@ -155,6 +194,7 @@ class SchedulerService(PartitionHooks):
         self._started = True
         await self._roster.start()
         await self._schedules.start()
+        await self._substitutions.start()
         await self._roster.caught_up(timeout_s=None)
         await self._enrollments.start()
         self._calendar = asyncio.create_task(self._follow_calendar(), name="calendar")
@@ -169,6 +209,7 @@ class SchedulerService(PartitionHooks):
         await self.revoked(set(self._lanes))
         await self._enrollments.leave()  # others take over at once
         await self._schedules.stop()
+        await self._substitutions.stop()
         await self._roster.stop()
         log.info("scheduler stopped cleanly")
 
@@ -188,6 +229,7 @@ class SchedulerService(PartitionHooks):
         self._lanes.update(lanes)
         await self._roster.caught_up(timeout_s=None)
         await self._schedules.caught_up(timeout_s=None)
+        await self._substitutions.caught_up(timeout_s=None)
         committed = {tp: await self._enrollments.committed(tp) for tp in partitions}
         history = await read_partitions(
             self.settings.kafka.bootstrap_servers,
@@ -359,20 +401,24 @@ class SchedulerService(PartitionHooks):
 
     async def _settle(self, region_id: str, why: Dirty, fresh: dict[str, Delivery]) -> None:
         """Complete ended programmes, give up ended places, then solve the region if anyone
-        needs an answer (with the waitlist whenever a seat may have freed)."""
-        completed = completions(self.projection, region_id, self.region_today(region_id))
+        needs an answer (with the waitlist whenever a seat may have freed, or the roster
+        changed); announce its new substitutes, then its schedule answers."""
+        today = self.region_today(region_id)
+        self.staffing.forget_before(today - STAFFING_MEMORY)
+        completed = completions(self.projection, region_id, today)
         freed = releases(self.projection, region_id)
         if completed or freed:
             await self._publisher.publish(completed + freed, self._acked)
         retry = why.retry_waitlist or bool(freed) or bool(completed)
         if self.projection.unanswered(region_id) or retry:
             try:
-                answers = await self._solve(region_id, why, retry)
-            except TRANSIENT:
+                settled = await self._solve(region_id, why, retry)
+            except (*TRANSIENT, CalendarError):
                 raise
             except Exception as error:
-                answers = await self._isolate(region_id, why, retry, fresh, error)
-            await self._publisher.publish(answers, self._acked)
+                settled = await self._isolate(region_id, why, retry, fresh, error)
+            await self._announce(settled.substitutions, why.trigger)
+            await self._publisher.publish(settled.answers, self._acked)
         self.metrics.waitlist.labels(region_id).set(len(self.projection.waiting(region_id)))
         self.metrics.placed.labels(region_id).set(len(self.projection.placed(region_id)))
 
@@ -393,15 +439,17 @@ class SchedulerService(PartitionHooks):
 
     async def _solve(
         self, region_id: str, why: Dirty, retry: bool, only: str | None = None
-    ) -> list[Answer]:
+    ) -> Settlement:
         snapshot = self._snapshot(region_id, retry, only)
         if not snapshot["enrollments"]:
-            return []
+            return Settlement([])
         started = time.perf_counter()
         result = await self._placer.place(snapshot)
         solve_s = time.perf_counter() - started
         self.metrics.solve_seconds.observe(solve_s)
-        answers = placements(self.projection, region_id, result, why.trigger)
+        today = self.region_today(region_id)
+        plan = self._plan(region_id, snapshot, result, today)
+        answers = placements(self.projection, region_id, plan.stamp(result), why.trigger, today)
         log.info(
             "region solved",
             extra={
@@ -411,7 +459,50 @@ class SchedulerService(PartitionHooks):
                 "count": len(answers),
             },
         )
-        return answers
+        return Settlement(answers, plan.new)
+
+    def _plan(
+        self,
+        region_id: str,
+        snapshot: Mapping[str, Any],
+        result: Mapping[str, Any],
+        today: date,
+    ) -> Plan:
+        """The dated calendar of the solved schedules, on the roster they were solved with. A
+        failure here is the region's, never a client's: CalendarError fails the batch (which
+        is retried) instead of dead-lettering the newcomers."""
+        try:
+            return plan_region(
+                region_id,
+                snapshot,
+                result.get("scheduled", []),
+                today,
+                self.staffing.decided(region_id),
+            )
+        except Exception as error:
+            raise CalendarError(f"region {region_id}: {describe(error)}") from error
+
+    async def _announce(
+        self, substitutions: tuple[Substitution, ...], trigger: CloudEvent | None
+    ) -> None:
+        """Publish each new substitute (acks=all) and record it once acknowledged, so neither
+        this instance nor, after reading the topic back, any other decides it again."""
+        for sub in substitutions:
+            event = announcement(sub, trigger)
+            await publish_event(self._broker, event)
+            self.staffing.apply(event)
+            self.metrics.events.labels(event.type).inc()
+            log.info(
+                "facilitator substitution published",
+                extra={
+                    "event_type": event.type,
+                    "event_id": event.id,
+                    "region_id": sub.region_id,
+                    "group_id": sub.group_id,
+                    "therapist_id": sub.facilitator_id,
+                    "correlation_id": event.correlationid,
+                },
+            )
 
     async def _isolate(
         self,
@@ -420,7 +511,7 @@ class SchedulerService(PartitionHooks):
         retry: bool,
         fresh: dict[str, Delivery],
         error: Exception,
-    ) -> list[Answer]:
+    ) -> Settlement:
         """The region's solve failed: find the clients whose request breaks it on its own,
         dead-letter each (if its record is in this batch; a replayed one was dead-lettered when
         it was new) and solve the region again without them."""
@@ -437,7 +528,7 @@ class SchedulerService(PartitionHooks):
                 continue
             try:
                 await self._solve(region_id, Dirty(), retry, only=client_id)
-            except TRANSIENT:
+            except (*TRANSIENT, CalendarError):
                 raise
             except Exception as alone:
                 self._unplaceable.add(client_id)
