@@ -110,6 +110,7 @@ async def test_a_closure_on_a_group_day_reschedules_exactly_its_clients_in_place
             await eventually(members_rescheduled, timeout_s=60)
             await answer_sentinel(producer, kafka_bootstrap, sentinels[0])
             closed_events = per_client(await schedule_events(kafka_bootstrap, clients))
+            [newcomer] = await schedule_events(kafka_bootstrap, [sentinels[0].subject or ""])
 
             lifted = event_of("iop.site.upserted", site)
             await producer.send(lifted)
@@ -121,6 +122,12 @@ async def test_a_closure_on_a_group_day_reschedules_exactly_its_clients_in_place
             await eventually(members_restored, timeout_s=60)
             await answer_sentinel(producer, kafka_bootstrap, sentinels[1])
 
+    # A client placed at the site while it is closed that day learns it with the first schedule.
+    assert newcomer.type == "iop.client.scheduled"
+    assert newcomer.data["group"]["group_id"] == group["group_id"]
+    assert date.fromisoformat(newcomer.data["start_date"]) < closed
+    closure_entry = {"date": closed.isoformat(), "kind": "group", "reason": "site_closed"}
+    assert closure_entry in newcomer.data["cancelled"]
     for client_id in others:
         assert closed_events[client_id] == [before[client_id]], "nobody else is touched"
     for client_id in members:
