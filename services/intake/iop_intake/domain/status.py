@@ -54,6 +54,7 @@ from iop_contracts import (
     ClientWaitlisted,
     CloudEvent,
     EnrollmentDeclined,
+    EnrollmentExtended,
     EnrollmentRequested,
     EnrollmentWithdrawn,
     Payload,
@@ -247,6 +248,13 @@ class StatusProjection:
         """Fold one event in; False when it changes nothing (a repeat, older than what it would
         change, not current, or saying nothing about status)."""
         payload = event.payload()
+        if isinstance(payload, EnrollmentExtended):
+            # No status of its own (the schedule topic answers it), but a keyed retry of the
+            # request that made it must find it, as for any other enrollment event.
+            self._remember(str(payload.client_id), event.id)
+            if event.bodydigest is not None:
+                self._digest_of[event.id] = event.bodydigest
+            return False
         status = _status_of(payload)
         if status is None:
             return False

@@ -3,7 +3,7 @@
 import hashlib
 import logging
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -12,11 +12,12 @@ from iop_contracts import (
     ClientDischarged,
     CloudEvent,
     EnrollmentDeclined,
+    EnrollmentExtended,
     EnrollmentRequested,
     EnrollmentWithdrawn,
     Payload,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from iop_intake.domain.access import Principal
 from iop_intake.domain.admission import DISCLAIMER, EnrollmentRequest, answer_event, decide
@@ -299,6 +300,66 @@ async def discharge(
     return await _end_enrollment(
         request, client_id, caller, idempotency_key, ClientDischarged, IN_CARE
     )
+
+
+class Extension(BaseModel):
+    """A treatment-plan review's new total programme length, from the same start date."""
+
+    program_weeks: int = Field(ge=2, le=16)
+
+
+@router.post(
+    "/v1/enrollments/{client_id}/extend",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        **_END_RESPONSES,
+        409: {"description": "the client is not scheduled, or the programme is not lengthened"},
+    },
+    summary="Lengthen a scheduled client's programme (answered on iop.schedule.v1)",
+    description=(
+        "Publishes `enrollment.extended`. The scheduler answers with `client.rescheduled` (same "
+        "group, therapist and slot, the new end date) when seats and therapists allow it over "
+        "the added weeks, else with `client.extension_declined` and the old schedule stands."
+    ),
+)
+async def extend(
+    client_id: str,
+    body: Extension,
+    request: Request,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    intake = _intake(request)
+    client = _known_client(intake, client_id, caller)
+    if client is None:
+        return _not_found(client_id)
+    route = EnrollmentExtended.event_name
+    current = _programme_weeks(client)
+    replay = _replay(intake, caller, route, idempotency_key)
+    if not replay and (current is None or body.program_weeks <= current):
+        detail = f"client {client_id} is {client.status}"
+        if current is not None:
+            detail = f"the programme already runs {current} weeks"
+        return JSONResponse({"detail": detail, "status": client.status}, 409)
+    payload = EnrollmentExtended(
+        client_id=client.client_id, region_id=client.region_id, program_weeks=body.program_weeks
+    )
+    try:
+        event, replayed = await _publish_once(intake, payload, caller, route, idempotency_key)
+    except KeyReused:
+        return _key_reused()
+    _log_accepted(event, client_id, replayed)
+    return _accepted(event, payload, replayed)
+
+
+def _programme_weeks(client: ClientStatus) -> int | None:
+    """The length of a scheduled client's programme (None when not scheduled)."""
+    if client.status is not Status.SCHEDULED or not client.schedule:
+        return None
+    start = date.fromisoformat(str(client.schedule["start_date"]))
+    end = date.fromisoformat(str(client.schedule["end_date"]))
+    return ((end - start).days + 1) // 7
 
 
 @router.get(
