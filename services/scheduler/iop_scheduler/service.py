@@ -62,6 +62,7 @@ from iop_scheduler.domain import (
     Substitution,
     announcement,
     completions,
+    extension_declined,
     placements,
     plan_region,
     releases,
@@ -71,12 +72,15 @@ from iop_scheduler.errors import CalendarError
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
+from iop_scheduler.solver.extension import extension_reasons
 
 log = logging.getLogger(__name__)
 
 # Substitutions this many days old are forgotten: the current ISO week's hours (rule 7) are the
 # furthest back a decision looks.
 STAFFING_MEMORY = timedelta(days=7)
+# Failures that isolating clients cannot cure: the broker's, and the region calendar's.
+NOT_A_CLIENTS_FAULT: tuple[type[BaseException], ...] = (*TRANSIENT, CalendarError)
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,8 @@ class SchedulerService(PartitionHooks):
                 fresh[event.subject] = delivery
         elif outcome is EnrollmentOutcome.ENDED:
             lane.dirty.setdefault(region_id, Dirty()).merge(True, event)
+        elif outcome is EnrollmentOutcome.EXTENDED:
+            lane.dirty.setdefault(region_id, Dirty()).merge(False, event)
         else:
             log.info(
                 "enrollment event changes nothing (repeat, second request or nothing to end)",
@@ -409,11 +415,12 @@ class SchedulerService(PartitionHooks):
         freed = releases(self.projection, region_id)
         if completed or freed:
             await self._publisher.publish(completed + freed, self._acked)
+        extended = await self._weigh_extensions(region_id, today)
         retry = why.retry_waitlist or bool(freed) or bool(completed)
-        if self.projection.unanswered(region_id) or retry:
+        if self.projection.unanswered(region_id) or retry or extended:
             try:
                 settled = await self._solve(region_id, why, retry)
-            except (*TRANSIENT, CalendarError):
+            except NOT_A_CLIENTS_FAULT:
                 raise
             except Exception as error:
                 settled = await self._isolate(region_id, why, retry, fresh, error)
@@ -421,6 +428,25 @@ class SchedulerService(PartitionHooks):
             await self._publisher.publish(settled.answers, self._acked)
         self.metrics.waitlist.labels(region_id).set(len(self.projection.waiting(region_id)))
         self.metrics.placed.labels(region_id).set(len(self.projection.placed(region_id)))
+
+    async def _weigh_extensions(self, region_id: str, today: date) -> bool:
+        """Answer each pending extension: a refusal is published now; an accepted one lengthens
+        the snapshot, so the solve that follows keeps the schedule over the added weeks and
+        announces it as `client.rescheduled`. True when one was accepted."""
+        accepted = False
+        for enrollment in self.projection.pending_extensions(region_id):
+            assert enrollment.extension is not None
+            weeks = int(enrollment.extension.data["program_weeks"])
+            snapshot = self.projection.snapshot(
+                region_id, include_waiting=False, as_of=today, extend={enrollment.client_id: weeks}
+            )
+            reasons = await asyncio.to_thread(extension_reasons, snapshot, enrollment.client_id)
+            if reasons:
+                answer = extension_declined(enrollment, reasons)
+                await self._publisher.publish([answer], self._acked)
+            accepted |= not reasons
+            self.projection.settle_extension(enrollment, accepted=not reasons)
+        return accepted
 
     def _snapshot(self, region_id: str, retry: bool, only: str | None = None) -> dict[str, Any]:
         """The region's solver input without the clients known to break it (and, with
@@ -528,7 +554,7 @@ class SchedulerService(PartitionHooks):
                 continue
             try:
                 await self._solve(region_id, Dirty(), retry, only=client_id)
-            except (*TRANSIENT, CalendarError):
+            except NOT_A_CLIENTS_FAULT:
                 raise
             except Exception as alone:
                 self._unplaceable.add(client_id)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+import iop_scheduler.service as service_module
 import pytest
 from iop_contracts import CloudEvent, topics
 from iop_scheduler.domain.calendar import (
@@ -264,6 +265,42 @@ async def test_an_absent_facilitator_nobody_can_cover_cancels_the_group_for_ever
             group_entry,
             *individual_entries(before[client_id], group["facilitator_id"], away),
         ]
+
+
+async def test_a_calendar_failure_is_retried_and_dead_letters_nobody(
+    kafka_bootstrap: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IOP_TODAY", TODAY)
+    net = small_region(f"z{unique}", clients=3)
+    requests = enrollment_events(net)
+    clients = [e.subject or "" for e in requests]
+    calls = {"failed": 0, "broken": 1}
+    real = service_module.plan_region
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if calls["broken"]:
+            calls["failed"] += 1
+            raise ValueError("a calendar bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service_module, "plan_region", flaky)
+    settings = settings_for(kafka_bootstrap, unique, retry_backoff_s=0.2)
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_all(roster_events(net))
+        async with Running(settings) as running:
+            await running.wait_ready()
+            await producer.send_all(requests)
+
+            async def retried() -> bool:
+                return calls["failed"] >= 3
+
+            await eventually(retried, timeout_s=60)
+            assert await schedule_events(kafka_bootstrap, clients) == []
+            calls["broken"] = 0
+            latest = await wait_answered(kafka_bootstrap, clients, timeout_s=60)
+    assert all(latest[c].type == "iop.client.scheduled" for c in clients)
+    dlq = await read_topic(kafka_bootstrap, topics.dlq(topics.ENROLLMENT))
+    assert [r for r in dlq if r.event.subject in clients] == []
 
 
 async def substitutions(bootstrap: str, group_id: str) -> list[CloudEvent]:
