@@ -44,7 +44,10 @@ def schedule(
     sessions: list[dict[str, str]] | None = None,
     timezone: str = "America/New_York",
     rescheduled: bool = False,
+    cancelled: list[tuple[str, str]] | None = None,
+    reason: str = "site_closed",
 ) -> ClientScheduled:
+    """`cancelled`: (date, kind) pairs, all with `reason`."""
     data: dict[str, Any] = {
         "client_id": client_id,
         "region_id": "ne",
@@ -72,6 +75,7 @@ def schedule(
         "end_date": end,
         "weekly_hours": 7.0,
         "timezone": timezone,
+        "cancelled": [{"date": d, "kind": k, "reason": reason} for d, k in cancelled or []],
     }
     if rescheduled:
         from iop_contracts.payloads import ClientRescheduled

@@ -1,15 +1,18 @@
-"""Every rendered template, in every language and for every kind of notice, says nothing about
-the kind of care: subject, text, HTML, calendar attachment, SMS and the HELP reply."""
+"""Every rendered template, in every language and for every kind of message (confirmation,
+update, cancellation, reminder, each branch of them), says nothing about the kind of care:
+subject, text, HTML, calendar attachment, SMS and the HELP reply; nor why an occurrence is
+cancelled."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
 import pytest
+from iop_contracts.payloads import ClientScheduled
 from iop_notifier.domain.contacts import ContactCard
 from iop_notifier.domain.discretion import denied_terms, is_discreet
 from iop_notifier.domain.ledger import Purpose
-from iop_notifier.domain.schedule_text import SUPPORTED_LANGUAGES
-from iop_notifier.messages.gsm import is_gsm7
+from iop_notifier.domain.schedule_text import SUPPORTED_LANGUAGES, short_date
+from iop_notifier.messages.gsm import is_gsm7, to_gsm7
 from iop_notifier.messages.render import (
     SMS_MAX_CHARS,
     TEMPLATES,
@@ -17,6 +20,7 @@ from iop_notifier.messages.render import (
     render_email,
     render_help_sms,
     render_sms,
+    template_of,
 )
 from iop_notifier.settings import NotifierSettings
 
@@ -40,6 +44,48 @@ SCHEDULES = [
         timezone="America/Los_Angeles",
     ),
 ]
+# The factory's schedule: group meetings on Mondays and Wednesdays, a one-on-one on Saturdays.
+ONE_CLOSURE = [("2026-10-26", "group")]
+CLOSURES = [("2026-10-26", "group"), ("2026-10-31", "individual"), ("2026-11-02", "group")]
+NEW_TIMES = [{"day": d, "start": "17:00", "end": "20:00"} for d in ("tue", "thu")]
+# Every kind of message and every branch of its templates: name -> (purpose, updated, the
+# schedule the client was told of, the schedule the message is about).
+Scenario = tuple[Purpose, bool, ClientScheduled | None, ClientScheduled]
+SCENARIOS: dict[str, Scenario] = {
+    "confirmation": (Purpose.CONFIRM, False, None, SCHEDULES[0]),
+    "confirmation, online": (Purpose.CONFIRM, False, None, SCHEDULES[1]),
+    "confirmation with cancelled dates": (
+        Purpose.CONFIRM, False, None, schedule("c-1", cancelled=CLOSURES)
+    ),
+    "update: new times": (
+        Purpose.CONFIRM, True, SCHEDULES[0],
+        schedule("c-1", 2, sessions=NEW_TIMES, cancelled=[("2026-10-27", "group")]),
+    ),
+    "update: extension": (
+        Purpose.CONFIRM, True, SCHEDULES[0], schedule("c-1", 2, end="2026-12-22")
+    ),
+    "update: one cancelled": (
+        Purpose.CONFIRM, True, SCHEDULES[0], schedule("c-1", 2, cancelled=ONE_CLOSURE)
+    ),
+    "update: several cancelled": (
+        Purpose.CONFIRM, True, SCHEDULES[0], schedule("c-1", 2, cancelled=CLOSURES)
+    ),
+    "update: one takes place after all": (
+        Purpose.CONFIRM, True, schedule("c-1", 2, cancelled=ONE_CLOSURE), schedule("c-1", 3)
+    ),
+    "update: several take place after all": (
+        Purpose.CONFIRM, True, schedule("c-1", 2, cancelled=CLOSURES), schedule("c-1", 3)
+    ),
+    "update: nothing the client sees": (Purpose.CONFIRM, True, SCHEDULES[0], schedule("c-1", 2)),
+    "update, online": (Purpose.CONFIRM, True, SCHEDULES[0], SCHEDULES[1]),
+    "cancellation": (Purpose.CANCEL, False, None, SCHEDULES[0]),
+    "cancellation, online": (Purpose.CANCEL, False, None, SCHEDULES[1]),
+    "reminder": (Purpose.REMINDER, False, None, SCHEDULES[0]),
+    "reminder, start cancelled": (
+        Purpose.REMINDER, False, None, schedule("c-1", cancelled=[("2026-10-21", "group")])
+    ),
+    "reminder, online": (Purpose.REMINDER, False, None, SCHEDULES[1]),
+}  # fmt: skip
 
 
 def card(lang: str) -> ContactCard:
@@ -57,13 +103,28 @@ def all_text(message: EmailMessage) -> list[str]:
     return parts
 
 
+def render_both(scenario: Scenario, lang: str) -> tuple[EmailMessage, str]:
+    purpose, updated, previous, current = scenario
+    message = render_email(
+        current, card(lang), purpose, IDENTITY, updated=updated, now=NOW, previous=previous
+    )
+    sms = render_sms(current, card(lang), purpose, IDENTITY, updated=updated, previous=previous)
+    return message, sms
+
+
 def test_every_template_is_exercised() -> None:
     # A template added later without being rendered here would escape the deny-list.
     names = {p.name for p in TEMPLATES.glob("*/*.j2")}
     assert names == {
-        f"{purpose}.{kind}.j2"
-        for purpose in ("confirm", "cancel")
+        f"{name}.{kind}.j2"
+        for name in ("confirm", "update", "cancel", "reminder")
         for kind in ("subject", "txt", "html", "sms")
+    }
+    assert {template_of(p, u) for p, u, _, _ in SCENARIOS.values()} == {
+        "confirm",
+        "update",
+        "cancel",
+        "reminder",
     }
     assert {p.parent.name for p in TEMPLATES.glob("*/*.j2")} == set(SUPPORTED_LANGUAGES)
     # HELP has one text for every number, whatever its language (see render_help_sms).
@@ -71,21 +132,52 @@ def test_every_template_is_exercised() -> None:
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
-@pytest.mark.parametrize("purpose", list(Purpose))
-@pytest.mark.parametrize("updated", [False, True])
-@pytest.mark.parametrize("index", range(len(SCHEDULES)))
-def test_rendered_messages_pass_the_deny_list(
-    lang: str, purpose: Purpose, updated: bool, index: int
-) -> None:
-    sched = SCHEDULES[index]
-    message = render_email(sched, card(lang), purpose, IDENTITY, updated=updated, now=NOW)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_rendered_messages_pass_the_deny_list(lang: str, name: str) -> None:
+    message, sms = render_both(SCENARIOS[name], lang)
     for text in all_text(message):
         assert is_discreet(text), denied_terms(text)
-    sms = render_sms(sched, card(lang), purpose, IDENTITY, updated=updated)
     assert len(sms) <= SMS_MAX_CHARS
     assert is_gsm7(sms)
     assert is_discreet(sms), denied_terms(sms)
     assert IDENTITY.network_name in sms and IDENTITY.callback_number in sms
+
+
+BRIEF = {"en": "Some of your appointments changed", "es": "Algunas de sus citas cambiaron"}
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_an_update_too_long_for_one_sms_goes_in_brief_and_stays_discreet(lang: str) -> None:
+    tue_thu = [(f"2026-11-{day:02d}", "group") for day in (3, 5, 10, 12, 17, 19)]
+    moved = schedule("c-1", 2, sessions=NEW_TIMES, cancelled=tue_thu)
+    _, sms = render_both((Purpose.CONFIRM, True, SCHEDULES[0], moved), lang)
+    assert sms.startswith(f"{IDENTITY.network_name}: {BRIEF[lang]}")
+    assert len(sms) <= SMS_MAX_CHARS and is_gsm7(sms) and is_discreet(sms)
+    assert IDENTITY.callback_number in sms
+    # Two dates fit: the full text, with the dates.
+    two = schedule("c-1", 2, cancelled=[("2026-11-02", "group"), ("2026-11-04", "group")])
+    _, full = render_both((Purpose.CONFIRM, True, SCHEDULES[0], two), lang)
+    assert BRIEF[lang] not in full
+    assert all(to_gsm7(short_date(date(2026, 11, d), lang)) in full for d in (2, 4))
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+@pytest.mark.parametrize(
+    "name", ["confirmation with cancelled dates", "update: several cancelled", "reminder"]
+)
+def test_no_message_says_why_an_occurrence_is_cancelled(lang: str, name: str) -> None:
+    """A closure, a therapist's absence and a missing cover are all just "cancelled": the
+    messages for each are the same, word for word."""
+    purpose, updated, previous, current = SCENARIOS[name]
+    rendered = []
+    for reason in ("site_closed", "therapist_absent", "no_cover"):
+        entries = [(str(e.date), e.kind.value) for e in current.cancelled]
+        because = current.model_copy(
+            update={"cancelled": schedule("c-1", cancelled=entries, reason=reason).cancelled}
+        )
+        message, sms = render_both((purpose, updated, previous, because), lang)
+        rendered.append((all_text(message), sms))
+    assert rendered[0] == rendered[1] == rendered[2]
 
 
 def test_help_reply_is_short_and_discreet() -> None:

@@ -15,6 +15,7 @@ from iop_notifier.domain.contacts import ContactCard
 from iop_notifier.domain.ledger import Purpose
 from iop_notifier.domain.schedule_text import long_date
 from iop_notifier.messages.render import SMS_MAX_CHARS, Identity, render_email, render_sms
+from iop_notifier.reminders import reminder_timing
 
 from .factories import schedule
 
@@ -45,15 +46,27 @@ def _calendar(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(part.get_content())
 
 
+# Every message: (purpose, updated); an update of a schedule told with another end.
+MESSAGES = [(p, False) for p in Purpose] + [(Purpose.CONFIRM, True)]
+
+
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize(("start", "end"), _edges())
-@pytest.mark.parametrize("purpose", list(Purpose))
+@pytest.mark.parametrize(("purpose", "updated"), MESSAGES)
 def test_schedules_at_the_window_edges_render_everywhere(
-    zone: str, start: date, end: date, purpose: Purpose
+    zone: str, start: date, end: date, purpose: Purpose, updated: bool
 ) -> None:
     sched = schedule("c-1", start=start.isoformat(), end=end.isoformat(), timezone=zone)
+    told = schedule("c-1", start=start.isoformat(), end=start.isoformat(), timezone=zone)
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
-    message = render_email(sched, CARD, purpose, IDENTITY, updated=False, now=now)
+    message = render_email(sched, CARD, purpose, IDENTITY, updated=updated, now=now, previous=told)
+    sms = render_sms(sched, CARD, purpose, IDENTITY, updated=updated, previous=told)
+    assert 0 < len(sms) <= SMS_MAX_CHARS
+    if purpose is Purpose.REMINDER:  # no calendar: a reminder changes nothing in it
+        assert not [p for p in message.iter_attachments() if p.get_content_maintype() == "text"]
+        timing = reminder_timing(sched, time(9, 0))
+        assert timing is None or timing.due_at < timing.session_at
+        return
     events: list[Any] = _calendar(message).walk("VEVENT")  # icalendar's property types vary
     assert len(events) == 3
     local_end_of_day = datetime.combine(end, time(23, 59, 59), tzinfo=ZoneInfo(zone))
@@ -63,5 +76,3 @@ def test_schedules_at_the_window_edges_render_everywhere(
         assert event["RRULE"]["UNTIL"][0] == local_end_of_day.astimezone(UTC)
     if purpose is Purpose.CONFIRM:
         assert long_date(end, "en") in message.get_body(("plain",)).get_content()
-    sms = render_sms(sched, CARD, purpose, IDENTITY, updated=False)
-    assert 0 < len(sms) <= SMS_MAX_CHARS

@@ -6,14 +6,27 @@ run turns that into POSSIBLY_SENT and reports it instead of sending again.
 """
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 
-from iop_contracts.values import Channel
+from iop_contracts.values import Channel, NotificationPurpose
 
 
 class Purpose(StrEnum):
     CONFIRM = "confirm"  # client.scheduled and client.rescheduled: a (new) schedule
     CANCEL = "cancel"  # client.unscheduled: withdraw the calendar entries
+    REMINDER = "reminder"  # the day before the first session
+
+
+def purpose_told(purpose: Purpose, updated: bool) -> NotificationPurpose:
+    """The contract's name for a message: a schedule is a confirmation the first time the
+    client hears of it and an update after that (new times, a later end_date, cancelled or
+    reinstated occurrences)."""
+    if purpose is Purpose.CONFIRM:
+        return NotificationPurpose.UPDATE if updated else NotificationPurpose.CONFIRMATION
+    if purpose is Purpose.CANCEL:
+        return NotificationPurpose.CANCELLATION
+    return NotificationPurpose.REMINDER
 
 
 class DeliveryState(StrEnum):
@@ -70,6 +83,25 @@ ALLOWED: dict[DeliveryState, frozenset[DeliveryState]] = {
 def can_move(current: DeliveryState, target: DeliveryState) -> bool:
     """Final states never change: that is what makes a redelivered event harmless."""
     return target in ALLOWED.get(current, frozenset())
+
+
+class ReminderState(StrEnum):
+    """One reminder per client and schedule start (see iop_notifier/reminders.py)."""
+
+    WAITING = "waiting"  # not due yet
+    PLANNED = "planned"  # its deliveries exist: it is the deliveries' business now
+    SKIPPED = "skipped"  # the schedule was first told inside the reminder's window
+    EXPIRED = "expired"  # the first session began before it could be planned
+    OBSOLETE = "obsolete"  # the schedule was withdrawn or starts on another date now
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDue:
+    """When the reminder of the schedule starting on `start_date` may go (None: no session of
+    that schedule takes place, so there is nothing to remind of yet)."""
+
+    start_date: date
+    due_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,11 @@
 UIDs are derived from the client and the session's slot (not from group or therapist ids, which
 may spell out the track: "bos-1-sud-eve-a"), so the same slot keeps its UID across reschedules
 and a calendar updates the entry instead of adding a second one.
+
+Cancelled occurrences (closures, absences) are EXDATEs of their slot's event, at the
+occurrence's local start in the event's TZID: a later request for the same UID with a higher
+SEQUENCE replaces the event whole, so an occurrence whose cancellation is lifted simply loses its
+EXDATE, and an extension simply moves UNTIL.
 """
 
 import hashlib
@@ -15,6 +20,7 @@ from iop_contracts.payloads import ClientScheduled
 from iop_contracts.values import Delivery
 
 from iop_notifier.domain.schedule_text import first_on_or_after
+from iop_notifier.messages.occurrences import cancelled_occurrences
 from iop_notifier.messages.schedule_slots import Slot, slots_of
 
 
@@ -34,7 +40,9 @@ def event_uid(client_id: str, slot_key: str, domain: str) -> str:
 
 def sequence_of(schedule_version: int, cancel: bool) -> int:
     """SEQUENCE must grow with every change a calendar should accept: a request for version v
-    is 2v, its cancellation 2v+1, and a later version's request 2(v+1) is higher than both."""
+    is 2v, its cancellation 2v+1, and a later version's request 2(v+1) is higher than both.
+    Every change to a client's schedule (new times, a later end_date, a cancelled or reinstated
+    occurrence) is a new schedule_version, so every update of a UID raises its SEQUENCE."""
     return 2 * schedule_version + (1 if cancel else 0)
 
 
@@ -75,10 +83,21 @@ def build_calendar(
                 cancel=cancel,
                 stamp=stamp,
                 sequence=sequence_of(sequence_version or schedule.schedule_version, cancel),
+                excluded=[] if cancel else _excluded(schedule, slot, zone),
             )
         )
     cal.add_missing_timezones()
     return bytes(cal.to_ical())
+
+
+def _excluded(schedule: ClientScheduled, slot: Slot, zone: ZoneInfo) -> list[datetime]:
+    """The slot's cancelled occurrences, as local start times in the event's zone (an EXDATE
+    must equal the DTSTART of the instance it removes)."""
+    return [
+        datetime.combine(o.day, _time(o.start), tzinfo=zone)
+        for o in cancelled_occurrences(schedule)
+        if o.slot.key == slot.key
+    ]
 
 
 def _address(email: str, name: str | None) -> vCalAddress:
@@ -100,6 +119,7 @@ def _event(
     cancel: bool,
     stamp: datetime,
     sequence: int,
+    excluded: list[datetime],
 ) -> Event:
     first = first_on_or_after(schedule.start_date, slot.day)
     event = Event()
@@ -111,6 +131,8 @@ def _event(
     # UNTIL is UTC when DTSTART has a TZID (RFC 5545 3.3.10): the end of end_date, local time.
     until = datetime.combine(schedule.end_date, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
     event.add("rrule", {"freq": "weekly", "until": until})
+    if excluded:
+        event.add("exdate", excluded)
     event.add("summary", labels.group if slot.kind == "group" else labels.individual)
     event.add(
         "location", labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person

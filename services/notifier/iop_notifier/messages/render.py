@@ -2,6 +2,12 @@
 
 Everything a message shows comes from here and the templates next to it, so the discretion test
 can render every template in every language and check the result.
+
+Templates per message (`template_of`): `confirm` (a first schedule), `update` (a change to one
+the client was told of: new times, a later last day, occurrences cancelled or taking place after
+all), `cancel` (the schedule withdrawn) and `reminder` (the day before the first session, with
+no calendar file: it changes nothing in the calendar). No message gives a reason for a
+cancelled occurrence: a closure and a therapist's absence are both just "cancelled".
 """
 
 import hashlib
@@ -27,7 +33,14 @@ from iop_notifier.domain.schedule_text import (
 )
 from iop_notifier.messages.calendar import CalendarLabels, build_calendar
 from iop_notifier.messages.gsm import to_gsm7
-from iop_notifier.messages.schedule_slots import slots_of
+from iop_notifier.messages.occurrences import (
+    Occurrence,
+    ScheduleChange,
+    cancelled_occurrences,
+    change_between,
+    first_occurrence,
+)
+from iop_notifier.messages.schedule_slots import Slot, slots_of
 
 SMS_MAX_CHARS = 160
 TEMPLATES = Path(__file__).parent / "templates"
@@ -77,6 +90,23 @@ class SessionView:
     place: str
 
 
+@dataclass(frozen=True, slots=True)
+class OccurrenceView:
+    """One dated session, as a sentence names it."""
+
+    label: str  # as a title: "Group meeting"
+    what: str  # inside a sentence: "group meeting"
+    day: str  # "Thursday, December 24, 2026"
+    time: str  # "6:00 PM"
+
+
+def template_of(purpose: Purpose, updated: bool) -> str:
+    """The templates' name for a message (see the module docstring)."""
+    if purpose is Purpose.CONFIRM:
+        return "update" if updated else "confirm"
+    return purpose.value
+
+
 def message_id(client_id: str, schedule_version: int, purpose: Purpose, domain: str) -> str:
     """Stable per notice: a resend after an ambiguous failure carries the same Message-ID, which
     lets mail systems (and tests) recognise it as the same message."""
@@ -95,38 +125,92 @@ def _labels(lang: str, identity: Identity) -> CalendarLabels:
     )
 
 
-def _context(
-    schedule: ClientScheduled, card: ContactCard, lang: str, identity: Identity, updated: bool
-) -> dict[str, object]:
+def _label(slot: Slot, lang: str) -> str:
     labels = LABELS[lang]
+    return labels.group if slot.kind == "group" else labels.individual
+
+
+def _place(slot: Slot, lang: str) -> str:
+    labels = LABELS[lang]
+    return labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person
+
+
+def _first(schedule: ClientScheduled) -> Occurrence:
+    """The first session that takes place; if none does, the first on the schedule."""
+    found = first_occurrence(schedule)
+    if found is not None:
+        return found
+    slot = min(
+        slots_of(schedule), key=lambda s: (first_on_or_after(schedule.start_date, s.day), s.start)
+    )
+    return Occurrence(first_on_or_after(schedule.start_date, slot.day), slot.start, slot)
+
+
+def _occurrence_view(occurrence: Occurrence, lang: str) -> OccurrenceView:
+    label = _label(occurrence.slot, lang)
+    return OccurrenceView(
+        label=label,
+        what=label[0].lower() + label[1:],
+        day=long_date(occurrence.day, lang),
+        time=clock(occurrence.start, lang),
+    )
+
+
+def _short_dates(occurrences: list[Occurrence], lang: str) -> list[str]:
+    """Distinct dates, for SMS: a group meeting and a one-on-one the same day are one date."""
+    return [short_date(day, lang) for day in sorted({o.day for o in occurrences})]
+
+
+def _context(
+    schedule: ClientScheduled,
+    card: ContactCard,
+    lang: str,
+    identity: Identity,
+    change: ScheduleChange,
+) -> dict[str, object]:
     sessions = [
         SessionView(
-            label=labels.group if slot.kind == "group" else labels.individual,
+            label=_label(slot, lang),
             days=weekday_plural(slot.day, lang),
             start=clock(slot.start, lang),
             end=clock(slot.end, lang),
-            place=labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person,
+            place=_place(slot, lang),
         )
         for slot in slots_of(schedule)
     ]
-    first_slot = min(
-        slots_of(schedule),
-        key=lambda s: (first_on_or_after(schedule.start_date, s.day), s.start),
-    )
-    first_day = first_on_or_after(schedule.start_date, first_slot.day)
+    first = _first(schedule)
     return {
         "first_name": card.first_name,
-        "updated": updated,
         "sessions": sessions,
-        "first_visit": f"{long_date(first_day, lang)}, {clock(first_slot.start, lang)}",
-        "first_visit_short": short_date(first_day, lang),
-        "first_time": clock(first_slot.start, lang),
+        "first_visit": f"{long_date(first.day, lang)}, {clock(first.start, lang)}",
+        "first_visit_short": short_date(first.day, lang),
+        "first_time": clock(first.start, lang),
+        "first_label": _label(first.slot, lang),
+        "first_place": _place(first.slot, lang),
         "last_day": long_date(schedule.end_date, lang),
+        "last_day_short": short_date(schedule.end_date, lang),
         "timezone": schedule.timezone,
+        "times_changed": change.times_changed,
+        "end_changed": change.end_changed,
+        "cancelled": [_occurrence_view(o, lang) for o in change.cancelled],
+        "cancelled_dates": _short_dates(change.cancelled, lang),
+        "reinstated": [_occurrence_view(o, lang) for o in change.reinstated],
+        "reinstated_dates": _short_dates(change.reinstated, lang),
+        "brief": False,
         "callback_number": identity.callback_number,
         "network_name": identity.network_name,
         "sender_name": identity.sender_name,
     }
+
+
+def _change(
+    schedule: ClientScheduled, previous: ClientScheduled | None, updated: bool
+) -> ScheduleChange:
+    """What the message tells: for an update, the change since `previous`; otherwise the
+    schedule as it is (its cancelled occurrences among it)."""
+    if updated:
+        return change_between(previous, schedule)
+    return ScheduleChange(False, False, cancelled_occurrences(schedule), [])
 
 
 def render_email(
@@ -139,7 +223,8 @@ def render_email(
     now: datetime,
     previous: ClientScheduled | None = None,
 ) -> EmailMessage:
-    """The whole email, addressed to the client, with its calendar attachment.
+    """The whole email, addressed to the client, with its calendar attachment (none for a
+    reminder).
 
     A reschedule that has fewer sessions than `previous` (what the client was last sent) also
     carries a METHOD:CANCEL attachment for the slots that are gone: keeping UIDs per slot
@@ -148,8 +233,9 @@ def render_email(
     if card.email is None:
         raise ValueError("client has no email address")
     lang = language_of(card.language)
-    context = _context(schedule, card, lang, identity, updated)
-    name = purpose.value
+    updated = updated and purpose is Purpose.CONFIRM
+    context = _context(schedule, card, lang, identity, _change(schedule, previous, updated))
+    name = template_of(purpose, updated)
     cancel = purpose is Purpose.CANCEL
     message = EmailMessage()
     message["From"] = formataddr((identity.sender_name, identity.sender_address))
@@ -161,6 +247,8 @@ def render_email(
     )
     message.set_content(_ENV.get_template(f"{lang}/{name}.txt.j2").render(context))
     message.add_alternative(_ENV.get_template(f"{lang}/{name}.html.j2").render(context), "html")
+    if purpose is Purpose.REMINDER:
+        return message
     ics = build_calendar(
         schedule,
         labels=_labels(lang, identity),
@@ -217,11 +305,19 @@ def render_sms(
     identity: Identity,
     *,
     updated: bool,
+    previous: ClientScheduled | None = None,
 ) -> str:
-    """One SMS of at most 160 GSM-7 characters; ValueError when the settings make it longer."""
+    """One SMS of at most 160 GSM-7 characters; ValueError when the settings make it longer.
+
+    An update that does not fit (new times and several dates) is sent in its brief form, which
+    says that appointments changed and whom to call."""
     lang = language_of(card.language)
-    context = _context(schedule, card, lang, identity, updated)
-    body = to_gsm7(_ENV.get_template(f"{lang}/{purpose.value}.sms.j2").render(context).strip())
+    updated = updated and purpose is Purpose.CONFIRM
+    context = _context(schedule, card, lang, identity, _change(schedule, previous, updated))
+    template = _ENV.get_template(f"{lang}/{template_of(purpose, updated)}.sms.j2")
+    body = to_gsm7(template.render(context).strip())
+    if len(body) > SMS_MAX_CHARS and updated:
+        body = to_gsm7(template.render({**context, "brief": True}).strip())
     return _fits(body)
 
 
