@@ -11,7 +11,13 @@ from iop_contracts.payloads import (
 )
 
 from iop_notifier.adapters.ledger_sqlite import Delivery
-from iop_notifier.domain.ledger import DeliveryState, OutcomeKind, outcome_of
+from iop_notifier.domain.ledger import (
+    DeliveryState,
+    OutcomeKind,
+    Purpose,
+    outcome_of,
+    purpose_told,
+)
 
 SOURCE = "/iop/notifier"
 _IDS = uuid.UUID("5b0f4a52-94c6-4c8e-9a43-1c1b7e0f6d11")
@@ -19,7 +25,11 @@ _IDS = uuid.UUID("5b0f4a52-94c6-4c8e-9a43-1c1b7e0f6d11")
 
 def outcome_event(delivery: Delivery) -> CloudEvent:
     """The event id is derived from the delivery and its state, so reporting the same outcome
-    twice (a crash after publishing, before marking it reported) gives consumers the same id."""
+    twice (a crash after publishing, before marking it reported) gives consumers the same id.
+
+    `purpose` names the message (see domain.ledger.purpose_told). The reason of a message that
+    is not a schedule's confirmation or update still starts with its ledger purpose ("cancel",
+    "cancel:no_consent", "reminder:expired"), as consumers read it before `purpose` existed."""
     key = delivery.key
     kind = outcome_of(delivery.state)
     payload: NotificationOutcome
@@ -27,13 +37,14 @@ def outcome_event(delivery: Delivery) -> CloudEvent:
         "client_id": key.client_id,
         "schedule_version": key.schedule_version,
         "channel": key.channel,
+        "purpose": purpose_told(key.purpose, delivery.updated),
     }
     reason = delivery.reason or delivery.state.value
-    if key.purpose.value != "confirm":
+    if key.purpose is not Purpose.CONFIRM:
         reason = f"{key.purpose.value}:{reason}"
     if kind is OutcomeKind.SENT:
         payload = NotificationSent(
-            **fields, reason=None if key.purpose.value == "confirm" else key.purpose.value
+            **fields, reason=None if key.purpose is Purpose.CONFIRM else key.purpose.value
         )
     elif kind is OutcomeKind.FAILED:
         payload = NotificationFailed(**fields, reason=reason)

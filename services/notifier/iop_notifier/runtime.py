@@ -169,6 +169,7 @@ class NotifierRuntime:
             sms_policy=sms_policy_of(settings),
             metrics=self.metrics,
             clock=self.clock,
+            reminder_at=parse_hhmm(settings.reminder_at),
         )
         self.reader = contact_reader(
             settings.kafka.bootstrap_servers, self.directory, self.worker.wake

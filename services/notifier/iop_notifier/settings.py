@@ -68,6 +68,9 @@ class NotifierSettings(BaseSettings):
     sms_quiet_end: str = "08:00"
     sms_max_per_day: int = 1
     sms_max_per_week: int = 3
+    # The reminder of the first session goes from this local time (the schedule's zone) on the
+    # day before that session (see reminders.py); an SMS also waits for quiet hours and caps.
+    reminder_at: str = "09:00"
 
     # Retries of transient transport failures: exponential backoff with full jitter.
     retry_base_s: float = 2.0
@@ -84,7 +87,7 @@ class NotifierSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
-    @field_validator("sms_quiet_start", "sms_quiet_end")
+    @field_validator("sms_quiet_start", "sms_quiet_end", "reminder_at")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):

@@ -1,8 +1,10 @@
 """The delivery worker: turns queued notices into sent messages and reported outcomes.
 
 Three steps, each driven by the ledger so that any of them can be interrupted and resumed:
-plan (notice + contact -> one delivery per channel), deliver (due deliveries -> transport, with
-the ledger written before and after), report (final states -> notification events on Kafka).
+plan (notice + contact -> one delivery per channel; reminders that fell due -> theirs),
+deliver (due deliveries -> transport, with the ledger written before and after), report
+(final states -> notification events on Kafka). It runs on every tick of its clock, which is
+what makes a reminder go when its time comes (see reminders.py).
 """
 
 import asyncio
@@ -13,17 +15,25 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from email.message import EmailMessage
 
 from iop_contracts.consume import describe
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.payloads import ClientScheduled
 from iop_contracts.values import Channel
+from pydantic import ValidationError
 
-from iop_notifier.adapters.ledger_sqlite import Delivery, Notice, SqliteLedger
+from iop_notifier.adapters.ledger_sqlite import Delivery, Notice, Reminder, SqliteLedger
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
 from iop_notifier.domain.contacts import ContactCard, ContactDirectory
-from iop_notifier.domain.ledger import DeliveryKey, DeliveryState, Purpose
+from iop_notifier.domain.ledger import (
+    DeliveryKey,
+    DeliveryState,
+    Purpose,
+    ReminderDue,
+    ReminderState,
+)
 from iop_notifier.domain.retry import RetryPolicy
 from iop_notifier.domain.sms_policy import SmsPolicy
 from iop_notifier.errors import (
@@ -34,6 +44,7 @@ from iop_notifier.errors import (
 from iop_notifier.messages.render import Identity, render_email, render_sms
 from iop_notifier.metrics import NotifierMetrics
 from iop_notifier.outcomes import outcome_event
+from iop_notifier.reminders import DEFAULT_REMINDER_AT, reminder_timing
 
 log = logging.getLogger("iop_notifier.worker")
 
@@ -60,6 +71,7 @@ class DeliveryWorker:
         metrics: NotifierMetrics,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        reminder_at: time_of_day = DEFAULT_REMINDER_AT,
     ) -> None:
         self.ledger = ledger
         self.directory = directory
@@ -72,6 +84,7 @@ class DeliveryWorker:
         self.metrics = metrics
         self.clock = clock
         self.rng = rng or random.Random()
+        self.reminder_at = reminder_at
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -110,28 +123,80 @@ class DeliveryWorker:
             card = self.directory.get(notice.client_id)
             if card is None:
                 continue  # held: the enrollment with the contact details has not been read yet
-            decisions = {
-                Channel.EMAIL: self._email_decision(notice, card),
-                Channel.SMS: self._sms_decision(notice, card),
-            }
-            self.ledger.plan(notice, decisions, self.clock())
+            self.ledger.plan(
+                notice, self._decisions(notice, card), self.clock(), self._reminder_due(notice)
+            )
+        self.plan_reminders()
+
+    def _decisions(
+        self, notice: Notice, card: ContactCard, purpose: Purpose | None = None
+    ) -> dict[Channel, tuple[DeliveryState, str | None]]:
+        purpose = purpose or notice.purpose
+        return {
+            Channel.EMAIL: self._email_decision(purpose, notice, card),
+            Channel.SMS: self._sms_decision(purpose, notice, card),
+        }
+
+    def _reminder_due(self, notice: Notice) -> ReminderDue | None:
+        if notice.purpose is not Purpose.CONFIRM:
+            return None
+        schedule = _readable(notice)
+        if schedule is None:
+            return None  # its deliveries fail alone when they go (see deliver_isolated)
+        timing = reminder_timing(schedule, self.reminder_at)
+        return ReminderDue(schedule.start_date, timing.due_at if timing else None)
+
+    def plan_reminders(self) -> None:
+        """Plan the deliveries of every reminder that fell due, against the client's current
+        schedule: withdrawn or restarted elsewhere, it is obsolete; its first session moved
+        later (the start cancelled), it waits for that one; the session already began, it is
+        expired."""
+        now = self.clock()
+        for reminder in self.ledger.due_reminders(now):
+            notice = self.ledger.notice_of(reminder.client_id)
+            card = self.directory.get(reminder.client_id)
+            if notice is None or notice.purpose is not Purpose.CONFIRM:
+                self.ledger.close_reminder(reminder, ReminderState.OBSOLETE, now)
+                continue
+            if card is None:
+                continue
+            self._plan_reminder(reminder, notice, card, now)
+
+    def _plan_reminder(
+        self, reminder: Reminder, notice: Notice, card: ContactCard, now: datetime
+    ) -> None:
+        schedule = _readable(notice)
+        if schedule is None or schedule.start_date != reminder.start_date:
+            self.ledger.close_reminder(reminder, ReminderState.OBSOLETE, now)
+            return
+        timing = reminder_timing(schedule, self.reminder_at)
+        if timing is None or timing.due_at > now:
+            self.ledger.move_reminder(reminder, now, due_at=timing.due_at if timing else None)
+        elif now >= timing.session_at:
+            self.ledger.close_reminder(reminder, ReminderState.EXPIRED, now)
+            log.info("reminder expired", extra={"client_id": reminder.client_id})
+        else:
+            decisions = self._decisions(notice, card, Purpose.REMINDER)
+            self.ledger.plan_reminder(reminder, notice, timing.session.day, decisions, now)
 
     def _email_decision(
-        self, notice: Notice, card: ContactCard
+        self, purpose: Purpose, notice: Notice, card: ContactCard
     ) -> tuple[DeliveryState, str | None]:
         if not card.email_consent:
             return DeliveryState.SUPPRESSED, "no_consent"
-        if notice.purpose is Purpose.CANCEL and not self._was_told(notice, Channel.EMAIL):
+        if purpose is Purpose.CANCEL and not self._was_told(notice, Channel.EMAIL):
             return DeliveryState.SUPPRESSED, "nothing_to_cancel"
         return DeliveryState.PENDING, None
 
-    def _sms_decision(self, notice: Notice, card: ContactCard) -> tuple[DeliveryState, str | None]:
+    def _sms_decision(
+        self, purpose: Purpose, notice: Notice, card: ContactCard
+    ) -> tuple[DeliveryState, str | None]:
         if not self._sms_consent(card):
             opted_out = card.phone is not None and self.ledger.sms_allowed(card.phone) is False
             return DeliveryState.SUPPRESSED, "opted_out" if opted_out else "no_consent"
         if self.sms is None:
             return DeliveryState.SUPPRESSED, "sms_unavailable"
-        if notice.purpose is Purpose.CANCEL and not self._was_told(notice, Channel.SMS):
+        if purpose is Purpose.CANCEL and not self._was_told(notice, Channel.SMS):
             return DeliveryState.SUPPRESSED, "nothing_to_cancel"
         return DeliveryState.PENDING, None
 
@@ -166,59 +231,118 @@ class DeliveryWorker:
 
     async def deliver(self, delivery: Delivery) -> None:
         key = delivery.key
-        ids = {
-            "client_id": key.client_id,
-            "schedule_version": key.schedule_version,
-            "channel": key.channel.value,
-        }
         notice = self.ledger.notice_of(key.client_id)
         card = self.directory.get(key.client_id)
         if notice is None or card is None:
             return
-        if (notice.schedule_version, notice.purpose) != (key.schedule_version, key.purpose):
-            # A newer notice arrived while this one waited: never send stale times. The newer
-            # one is planned (and this one superseded) on the next round; mark it now so it
-            # is not picked again meanwhile.
-            self.ledger.move(key, DeliveryState.SUPERSEDED, self.clock(), reason="superseded")
-            return
-        schedule = ClientScheduled.model_validate_json(notice.schedule_json)
-        updated = notice.updated and key.purpose is Purpose.CONFIRM
         now = self.clock()
-        message: EmailMessage | str
-        if key.channel is Channel.SMS:
-            if self.sms is None or card.phone is None or not self._sms_consent(card):
-                self.ledger.move(key, DeliveryState.SUPPRESSED, now, reason="opted_out")
-                return
-            allowed_at = self.sms_policy.next_allowed(
-                now, schedule.timezone, self.ledger.sms_sent_times(key.client_id)
-            )
-            if allowed_at > now:
-                self.ledger.move(key, DeliveryState.DEFERRED, now, next_attempt_at=allowed_at)
-                if delivery.state is DeliveryState.PENDING:
-                    self.metrics.deferred.labels(key.channel.value).inc()
-                log.info("sms deferred", extra={**ids, "reason": "quiet_hours_or_rate"})
-                return
-            try:
-                message = render_sms(schedule, card, key.purpose, self.identity, updated=updated)
-            except ValueError:
-                self._fail(key, now, "sms_too_long")
-                return
-        else:
-            previous = (
-                ClientScheduled.model_validate_json(notice.previous_json)
-                if notice.previous_json and key.purpose is Purpose.CONFIRM
-                else None
-            )
-            message = render_email(
+        schedule = self._current_schedule(key, notice, now)
+        if schedule is None:
+            return
+        message = self._compose(delivery, notice, schedule, card, now)
+        if message is not None:
+            await self._send(delivery, card, message)
+
+    def _current_schedule(
+        self, key: DeliveryKey, notice: Notice, now: datetime
+    ) -> ClientScheduled | None:
+        """The schedule the delivery is about, if it still holds (else it is moved out of
+        the way: a message with stale times is never sent)."""
+        if key.purpose is Purpose.REMINDER:
+            return self._reminded_schedule(key, notice, now)
+        if (notice.schedule_version, notice.purpose) != (key.schedule_version, key.purpose):
+            # A newer notice arrived while this one waited. The newer one is planned (and this
+            # one superseded) on the next round; mark it now so it is not picked again meanwhile.
+            self.ledger.move(key, DeliveryState.SUPERSEDED, now, reason="superseded")
+            return None
+        return ClientScheduled.model_validate_json(notice.schedule_json)
+
+    def _reminded_schedule(
+        self, key: DeliveryKey, notice: Notice, now: datetime
+    ) -> ClientScheduled | None:
+        """A reminder holds while the client's current schedule has the same first session
+        (a reschedule that leaves it alone does not stop it; its times are then the new ones),
+        and until that session starts."""
+        reminder = self.ledger.reminder_of(key.client_id, key.schedule_version)
+        schedule = ClientScheduled.model_validate_json(notice.schedule_json)
+        timing = reminder_timing(schedule, self.reminder_at)
+        if (
+            notice.purpose is not Purpose.CONFIRM
+            or reminder is None
+            or timing is None
+            or (schedule.start_date, timing.session.day)
+            != (reminder.start_date, reminder.session_date)
+        ):
+            self.ledger.move(key, DeliveryState.SUPERSEDED, now, reason="superseded")
+            return None
+        if now >= timing.session_at:
+            self.ledger.move(key, DeliveryState.SUPPRESSED, now, reason="expired")
+            return None
+        return schedule
+
+    def _compose(
+        self,
+        delivery: Delivery,
+        notice: Notice,
+        schedule: ClientScheduled,
+        card: ContactCard,
+        now: datetime,
+    ) -> EmailMessage | str | None:
+        """The message, or None when it may not go now (the ledger says why)."""
+        key = delivery.key
+        previous = (
+            ClientScheduled.model_validate_json(notice.previous_json)
+            if notice.previous_json and delivery.updated
+            else None
+        )
+        if key.channel is Channel.EMAIL:
+            return render_email(
                 schedule,
                 card,
                 key.purpose,
                 self.identity,
-                updated=updated,
+                updated=delivery.updated,
                 now=now,
                 previous=previous,
             )
+        if not self._sms_may_go(delivery, card, schedule.timezone, now):
+            return None
+        try:
+            return render_sms(
+                schedule,
+                card,
+                key.purpose,
+                self.identity,
+                updated=delivery.updated,
+                previous=previous,
+            )
+        except ValueError:
+            self._fail(key, now, "sms_too_long")
+            return None
 
+    def _sms_may_go(self, delivery: Delivery, card: ContactCard, zone: str, now: datetime) -> bool:
+        """Consent, quiet hours and the caps; a delivery that must wait is deferred."""
+        key = delivery.key
+        if self.sms is None or card.phone is None or not self._sms_consent(card):
+            self.ledger.move(key, DeliveryState.SUPPRESSED, now, reason="opted_out")
+            return False
+        allowed_at = self.sms_policy.next_allowed(
+            now, zone, self.ledger.sms_sent_times(key.client_id)
+        )
+        if allowed_at <= now:
+            return True
+        self.ledger.move(key, DeliveryState.DEFERRED, now, next_attempt_at=allowed_at)
+        if delivery.state is DeliveryState.PENDING:
+            self.metrics.deferred.labels(key.channel.value).inc()
+        log.info("sms deferred", extra={**_ids(key), "reason": "quiet_hours_or_rate"})
+        return False
+
+    async def _send(
+        self, delivery: Delivery, card: ContactCard, message: EmailMessage | str
+    ) -> None:
+        key = delivery.key
+        ids = _ids(key)
+        now = self.clock()
         # Recorded before the send: if we die before the next write, the next run knows.
         self.ledger.move(key, DeliveryState.SENDING, now, count_attempt=True)
         started = time.perf_counter()
@@ -276,3 +400,21 @@ class DeliveryWorker:
                 ).inc()
             await self.publish(outcome_event(delivery))
             self.ledger.mark_reported(delivery.key)
+
+
+def _readable(notice: Notice) -> ClientScheduled | None:
+    """The notice's schedule, or None for a row that no longer validates (one an older
+    notifier wrote, say, before the contract's date window)."""
+    try:
+        return ClientScheduled.model_validate_json(notice.schedule_json)
+    except ValidationError:
+        return None
+
+
+def _ids(key: DeliveryKey) -> dict[str, object]:
+    """What a log line may say about a delivery (no contact details)."""
+    return {
+        "client_id": key.client_id,
+        "schedule_version": key.schedule_version,
+        "channel": key.channel.value,
+    }

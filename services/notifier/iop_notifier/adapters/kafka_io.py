@@ -18,6 +18,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 from iop_contracts import topics
@@ -85,12 +86,14 @@ class ScheduleRecorder:
                 schedule_version=payload.schedule_version,
                 schedule_json=payload.model_dump_json(),
                 correlation_id=event.correlationid,
+                published_on=event.time.astimezone(ZoneInfo(payload.timezone)).date(),
             )
         elif isinstance(payload, ClientUnscheduled):
             queued = self.ledger.record_cancel(
                 event_id=event.id, client_id=payload.client_id, correlation_id=event.correlationid
             )
         else:
+            # client.completed among them: the programme ended as planned, nothing to tell.
             queued = False
             self.ledger.mark_seen(event.id)
         log.info(

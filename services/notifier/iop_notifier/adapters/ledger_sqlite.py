@@ -49,11 +49,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from iop_contracts.payloads import ClientScheduled
 from iop_contracts.values import Channel
+from pydantic import ValidationError
 
+from iop_notifier.domain.cancellations import keep_past_cancellations
 from iop_notifier.domain.ledger import (
     FINAL_STATES,
     WAITING_STATES,
@@ -61,6 +64,8 @@ from iop_notifier.domain.ledger import (
     DeliveryState,
     Owed,
     Purpose,
+    ReminderDue,
+    ReminderState,
     can_move,
 )
 from iop_notifier.domain.phones import KEYED_SCHEME, UNKEYED_SCHEME, PhoneDigests, unkeyed_digest
@@ -98,9 +103,22 @@ CREATE TABLE IF NOT EXISTS deliveries (
     cause_event_id TEXT NOT NULL,
     correlation_id TEXT,
     updated_at TEXT NOT NULL,
+    updated INTEGER NOT NULL DEFAULT 0, -- its notice's `updated`: reported as purpose "update"
     PRIMARY KEY (client_id, schedule_version, purpose, channel)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+-- The reminder the day before the first session: one per client and schedule start.
+CREATE TABLE IF NOT EXISTS reminders (
+    client_id TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    state TEXT NOT NULL,               -- see domain.ledger.ReminderState
+    due_at TEXT,                       -- when it may go; NULL while no session takes place
+    schedule_version INTEGER,          -- once planned: the version its deliveries carry
+    session_date TEXT,                 -- once planned: the date of the session it is about
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (client_id, start_date)
+);
+CREATE INDEX IF NOT EXISTS reminders_due ON reminders (state, due_at);
 CREATE TABLE IF NOT EXISTS sms_opt (
     phone_digest TEXT PRIMARY KEY,
     digest_scheme TEXT NOT NULL,       -- 'hmac-sha256' (keyed); 'sha256' only in older ledgers
@@ -155,6 +173,20 @@ class Delivery:
     reason: str | None
     cause_event_id: str
     correlation_id: str | None
+    updated: bool = False  # a schedule the client was told an earlier version of
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    client_id: str
+    start_date: date
+    state: ReminderState
+    due_at: datetime | None
+    schedule_version: int | None
+    session_date: date | None
+
+
+Decisions = dict[Channel, tuple[DeliveryState, str | None]]
 
 
 def _ts(value: datetime) -> str:
@@ -165,15 +197,59 @@ def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _previous(row: sqlite3.Row | None, told: bool) -> str | None:
-    """The schedule a reschedule replaces in the client's calendar: the queued one if it was a
-    confirmation, else whatever it replaced (a confirmation superseded before it went out
-    leaves the one before it on the calendar)."""
-    if row is None or not told:
+# A delivery in one of these states may have reached the client.
+TOLD_STATES = "('sent', 'possibly_sent', 'sending')"
+
+
+def _previous(row: sqlite3.Row | None, told: bool, row_told: bool) -> str | None:
+    """The schedule a reschedule replaces in the client's calendar: the queued one if the
+    client was told of it, else whatever it replaced (a confirmation superseded before it went
+    out leaves the one before it on the calendar). None after a cancellation."""
+    if row is None or not told or row["purpose"] != "confirm":
         return None
-    if row["purpose"] == "confirm":
-        return str(row["schedule_json"])
-    return None
+    return str(row["schedule_json"]) if row_told else row["previous_json"]
+
+
+def _with_past_cancellations(row: sqlite3.Row | None, schedule_json: str, day: date) -> str:
+    """The new schedule with the past cancellations of the one it replaces (see
+    domain/cancellations.py); unchanged when there is none, or it no longer reads."""
+    if row is None or row["purpose"] != "confirm":
+        return schedule_json
+    try:
+        previous = ClientScheduled.model_validate_json(row["schedule_json"])
+    except ValidationError:
+        return schedule_json  # a row an older notifier wrote, now outside the date window
+    current = ClientScheduled.model_validate_json(schedule_json)
+    kept = keep_past_cancellations(previous, current, day)
+    return schedule_json if kept is current else kept.model_dump_json()
+
+
+def _insert_deliveries(
+    db: sqlite3.Connection,
+    notice: "Notice",
+    purpose: Purpose,
+    decisions: Decisions,
+    now: datetime,
+) -> None:
+    for channel, (state, reason) in decisions.items():
+        db.execute(
+            "INSERT OR IGNORE INTO deliveries (client_id, schedule_version, purpose, channel, "
+            "state, next_attempt_at, reason, cause_event_id, correlation_id, updated_at, "
+            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                notice.client_id,
+                notice.schedule_version,
+                purpose.value,
+                channel.value,
+                state.value,
+                _ts(now),
+                reason,
+                notice.cause_event_id,
+                notice.correlation_id,
+                _ts(now),
+                int(notice.updated and purpose is Purpose.CONFIRM),
+            ),
+        )
 
 
 class PhoneDigestKeyChanged(LedgerError):
@@ -192,6 +268,7 @@ class SqliteLedger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._upgrade_sms_opt()
+        self._upgrade_deliveries()
         self.phone_digests = phone_digests
         if phone_digests is not None:
             try:
@@ -211,6 +288,12 @@ class SqliteLedger:
                 "ALTER TABLE sms_opt ADD COLUMN digest_scheme TEXT NOT NULL "
                 f"DEFAULT '{UNKEYED_SCHEME}'"
             )
+
+    def _upgrade_deliveries(self) -> None:
+        """A ledger from before purposes were reported: its deliveries report as confirmations."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deliveries)")}
+        if "updated" not in columns:
+            self._db.execute("ALTER TABLE deliveries ADD COLUMN updated INTEGER NOT NULL DEFAULT 0")
 
     def _check_digest_key(self, digests: PhoneDigests) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'phone_digest_key'").fetchone()
@@ -253,9 +336,13 @@ class SqliteLedger:
         schedule_version: int,
         schedule_json: str,
         correlation_id: str | None,
+        published_on: date | None = None,
     ) -> bool:
         """Queue a (re)schedule to confirm. False when the event id was seen, or the version is
-        not newer than one already queued: the newest version wins, older ones never go out."""
+        not newer than one already queued: the newest version wins, older ones never go out.
+
+        `published_on`, the event's date in the schedule's zone: the past cancellations of
+        the schedule it replaces are kept (see domain/cancellations.py)."""
         with self._tx() as db:
             if not self._first_sighting(db, event_id):
                 return False
@@ -266,11 +353,10 @@ class SqliteLedger:
             ).fetchone()
             if row is not None and row["schedule_version"] >= schedule_version:
                 return False
-            told = db.execute(
-                "SELECT 1 FROM deliveries WHERE client_id = ? AND purpose = 'confirm' "
-                "AND state IN ('sent', 'possibly_sent') LIMIT 1",
-                (client_id,),
-            ).fetchone()
+            told = self._told(db, client_id)
+            row_told = row is not None and self._told(db, client_id, row["schedule_version"])
+            if published_on is not None:
+                schedule_json = _with_past_cancellations(row, schedule_json, published_on)
             db.execute(
                 "INSERT INTO notices (client_id, schedule_version, purpose, updated, "
                 "schedule_json, previous_json, cause_event_id, correlation_id, planned) "
@@ -283,14 +369,26 @@ class SqliteLedger:
                 (
                     client_id,
                     schedule_version,
-                    int(told is not None),
+                    int(told),
                     schedule_json,
-                    _previous(row, told is not None),
+                    _previous(row, told, row_told),
                     event_id,
                     correlation_id,
                 ),
             )
             return True
+
+    @staticmethod
+    def _told(db: sqlite3.Connection, client_id: str, version: int | None = None) -> bool:
+        """Whether a schedule (that version, or any) may have reached the client."""
+        sql = (
+            "SELECT 1 FROM deliveries WHERE client_id = ? AND purpose = 'confirm' "
+            f"AND state IN {TOLD_STATES}"
+        )
+        args: tuple[object, ...] = (client_id,)
+        if version is not None:
+            sql, args = sql + " AND schedule_version = ?", (client_id, version)
+        return db.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def record_cancel(self, *, event_id: str, client_id: str, correlation_id: str | None) -> bool:
         """Queue the cancellation of the client's current schedule (if we know one)."""
@@ -324,10 +422,13 @@ class SqliteLedger:
     def plan(
         self,
         notice: Notice,
-        decisions: dict[Channel, tuple[DeliveryState, str | None]],
+        decisions: Decisions,
         now: datetime,
+        reminder: ReminderDue | None = None,
     ) -> None:
-        """Create this notice's deliveries and supersede whatever older ones still wait."""
+        """Create this notice's deliveries and supersede whatever older ones still wait (but a
+        reminder: whether it still holds is judged when it goes). `reminder`: when the
+        reminder of this schedule's start is due (see `_note_reminder`)."""
         with self._tx() as db:
             current = db.execute(
                 "SELECT schedule_version, purpose, cause_event_id FROM notices WHERE client_id = ?",
@@ -338,31 +439,98 @@ class SqliteLedger:
             db.execute(
                 "UPDATE deliveries SET state = 'superseded', reason = 'superseded', reported = 0, "
                 "updated_at = ? WHERE client_id = ? AND state IN ('pending', 'deferred') "
-                "AND NOT (schedule_version = ? AND purpose = ?)",
+                "AND purpose != 'reminder' AND NOT (schedule_version = ? AND purpose = ?)",
                 (_ts(now), notice.client_id, notice.schedule_version, notice.purpose.value),
             )
-            for channel, (state, reason) in decisions.items():
-                db.execute(
-                    "INSERT OR IGNORE INTO deliveries (client_id, schedule_version, purpose, "
-                    "channel, state, next_attempt_at, reason, cause_event_id, correlation_id, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        notice.client_id,
-                        notice.schedule_version,
-                        notice.purpose.value,
-                        channel.value,
-                        state.value,
-                        _ts(now),
-                        reason,
-                        notice.cause_event_id,
-                        notice.correlation_id,
-                        _ts(now),
-                    ),
-                )
+            _insert_deliveries(db, notice, notice.purpose, decisions, now)
+            if reminder is not None:
+                self._note_reminder(db, notice.client_id, reminder, now)
             db.execute(
                 "UPDATE notices SET planned = 1 WHERE client_id = ? AND cause_event_id = ?",
                 (notice.client_id, notice.cause_event_id),
             )
+
+    # ------------------------------------------------------------------ reminders
+
+    @staticmethod
+    def _note_reminder(
+        db: sqlite3.Connection, client_id: str, due: ReminderDue, now: datetime
+    ) -> None:
+        """A schedule start seen for the first time gets its reminder row, skipped when the
+        client is told of it already inside the reminder's window (the confirmation names the
+        first visit); a start seen before gets its due time moved, if it still waits."""
+        due_at = _ts(due.due_at) if due.due_at else None
+        skipped = due.due_at is not None and now >= due.due_at
+        state = ReminderState.SKIPPED if skipped else ReminderState.WAITING
+        db.execute(
+            "INSERT INTO reminders (client_id, start_date, state, due_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, start_date) DO UPDATE SET "
+            "due_at = excluded.due_at, updated_at = excluded.updated_at "
+            "WHERE reminders.state = 'waiting'",
+            (client_id, due.start_date.isoformat(), state.value, due_at, _ts(now)),
+        )
+
+    def due_reminders(self, now: datetime, limit: int = 100) -> list[Reminder]:
+        rows = self._db.execute(
+            "SELECT * FROM reminders WHERE state = 'waiting' AND due_at <= ? "
+            "ORDER BY due_at LIMIT ?",
+            (_ts(now), limit),
+        ).fetchall()
+        return [_reminder(r) for r in rows]
+
+    def reminder_of(self, client_id: str, schedule_version: int) -> Reminder | None:
+        """The planned reminder whose deliveries carry `schedule_version`."""
+        row = self._db.execute(
+            "SELECT * FROM reminders WHERE client_id = ? AND schedule_version = ? "
+            "AND state = 'planned'",
+            (client_id, schedule_version),
+        ).fetchone()
+        return None if row is None else _reminder(row)
+
+    def move_reminder(self, reminder: Reminder, now: datetime, *, due_at: datetime | None) -> None:
+        """A waiting reminder whose first session moved: it is due at another time."""
+        self._db.execute(
+            "UPDATE reminders SET due_at = ?, updated_at = ? WHERE client_id = ? "
+            "AND start_date = ? AND state = 'waiting'",
+            (
+                _ts(due_at) if due_at else None,
+                _ts(now),
+                reminder.client_id,
+                reminder.start_date.isoformat(),
+            ),
+        )
+
+    def close_reminder(self, reminder: Reminder, state: ReminderState, now: datetime) -> None:
+        self._db.execute(
+            "UPDATE reminders SET state = ?, updated_at = ? WHERE client_id = ? "
+            "AND start_date = ? AND state = 'waiting'",
+            (state.value, _ts(now), reminder.client_id, reminder.start_date.isoformat()),
+        )
+
+    def plan_reminder(
+        self,
+        reminder: Reminder,
+        notice: Notice,
+        session_date: date,
+        decisions: Decisions,
+        now: datetime,
+    ) -> None:
+        """Create the reminder's deliveries, with the version of the notice it was planned
+        from, and mark it planned: it is never planned twice."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE reminders SET state = 'planned', schedule_version = ?, session_date = ?, "
+                "updated_at = ? WHERE client_id = ? AND start_date = ? AND state = 'waiting'",
+                (
+                    notice.schedule_version,
+                    session_date.isoformat(),
+                    _ts(now),
+                    reminder.client_id,
+                    reminder.start_date.isoformat(),
+                ),
+            )
+            if cursor.rowcount == 1:
+                _insert_deliveries(db, notice, Purpose.REMINDER, decisions, now)
 
     # ------------------------------------------------------------------ deliveries
 
@@ -578,7 +746,22 @@ class SqliteLedger:
             reason=r["reason"],
             cause_event_id=r["cause_event_id"],
             correlation_id=r["correlation_id"],
+            updated=bool(r["updated"]),
         )
+
+
+def _reminder(row: sqlite3.Row) -> Reminder:
+    def day(value: str | None) -> date | None:
+        return None if value is None else date.fromisoformat(value)
+
+    return Reminder(
+        client_id=row["client_id"],
+        start_date=date.fromisoformat(row["start_date"]),
+        state=ReminderState(row["state"]),
+        due_at=None if row["due_at"] is None else _dt(row["due_at"]),
+        schedule_version=row["schedule_version"],
+        session_date=day(row["session_date"]),
+    )
 
 
 def _put_answers(db: sqlite3.Connection, answers: list[SmsAnswer], *, newer_only: bool) -> None:
