@@ -152,3 +152,121 @@ def test_reschedule_with_fewer_sessions_cancels_the_dropped_slot() -> None:
     [dropped] = calendars["CANCEL"].walk("VEVENT")
     assert kept | {str(dropped["UID"])} == old_uids and str(dropped["UID"]) not in kept
     assert int(dropped["SEQUENCE"]) > 2  # newer than the request that created it
+
+
+# ---------------------------------------------------------------- cancelled occurrences
+
+
+def exdates_utc(cal: Calendar) -> dict[str, list[datetime]]:
+    """Each VEVENT's EXDATEs as instants, read the way `occurrences_utc` reads DTSTART: the
+    local wall time in the TZID it names, with the VTIMEZONE shipped in the file."""
+    zones = {str(tz["TZID"]): tz.to_tz() for tz in cal.walk("VTIMEZONE")}
+    out: dict[str, list[datetime]] = {}
+    for event in cal.walk("VEVENT"):
+        found = event.get("EXDATE")
+        lists = [] if found is None else found if isinstance(found, list) else [found]
+        instants = []
+        for exdate in lists:
+            for value in exdate.dts:
+                assert value.params["TZID"] == event["DTSTART"].params["TZID"]
+                tz = zones[str(value.params["TZID"])]
+                instants.append(value.dt.replace(tzinfo=None).replace(tzinfo=tz).astimezone(UTC))
+        out[str(event["UID"])] = instants
+    return out
+
+
+def by_weekday(cal: Calendar) -> dict[int, str]:
+    """Local weekday of each series' first occurrence -> its UID."""
+    return {e["DTSTART"].dt.weekday(): str(e["UID"]) for e in cal.walk("VEVENT")}
+
+
+def sequences(cal: Calendar) -> set[int]:
+    return {int(e["SEQUENCE"]) for e in cal.walk("VEVENT")}
+
+
+def update_of(
+    previous: object, current: object, updated: bool = True
+) -> tuple[EmailMessage, Calendar]:
+    message = render_email(
+        current,  # type: ignore[arg-type]
+        CARD,
+        Purpose.CONFIRM,
+        IDENTITY,
+        updated=updated,
+        now=NOW,
+        previous=previous,  # type: ignore[arg-type]
+    )
+    [part] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "REQUEST"
+    return message, Calendar.from_ical(part.get_content())
+
+
+# Across the end of DST in New York (Nov 1): Monday Oct 26 is EDT (UTC-4), Monday Nov 2 EST.
+CLOSED = [("2026-10-26", "group"), ("2026-11-02", "group"), ("2026-10-31", "individual")]
+
+
+def test_cancelled_occurrences_are_exdates_at_their_local_start_across_dst() -> None:
+    told = schedule("c-1", 1)
+    _, before = update_of(None, told, updated=False)
+    closed = schedule("c-1", 2, cancelled=CLOSED, rescheduled=True)
+    message, after = update_of(told, closed)
+
+    assert {str(e["UID"]) for e in after.walk("VEVENT")} == {
+        str(e["UID"]) for e in before.walk("VEVENT")
+    }
+    assert min(sequences(after)) > max(sequences(before))
+    uid = by_weekday(after)
+    excluded = exdates_utc(after)
+    assert excluded[uid[0]] == [  # Mondays 18:00 local, on both sides of the change
+        datetime(2026, 10, 26, 22, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 23, 0, tzinfo=UTC),
+    ]
+    assert excluded[uid[5]] == [datetime(2026, 10, 31, 13, 0, tzinfo=UTC)]  # Sat 09:00 EDT
+    assert excluded[uid[2]] == []  # Wednesdays: nothing cancelled
+    # Each EXDATE is one of the series' own instances (else a calendar would ignore it).
+    instances = occurrences_utc(after)
+    for series, instants in excluded.items():
+        assert set(instants) <= set(instances[series])
+    text = message.get_body(("plain",)).get_content()
+    assert "Your group meeting on Monday, November 2, 2026 at 6:00 PM is cancelled." in text
+    assert "after all" not in text and "have changed" not in text
+
+
+def test_a_lifted_closure_loses_its_exdate_and_takes_place_after_all() -> None:
+    closed = schedule("c-1", 2, cancelled=CLOSED, rescheduled=True)
+    _, before = update_of(None, closed, updated=False)
+    lifted = schedule("c-1", 3, cancelled=CLOSED[1:], rescheduled=True)  # Oct 26 is back
+    message, after = update_of(closed, lifted)
+
+    assert by_weekday(after) == by_weekday(before)
+    assert min(sequences(after)) > max(sequences(before))
+    assert exdates_utc(after)[by_weekday(after)[0]] == [datetime(2026, 11, 2, 23, 0, tzinfo=UTC)]
+    text = message.get_body(("plain",)).get_content()
+    assert "Monday, October 26, 2026 at 6:00 PM takes place after all." in text
+    assert "November 2" not in text.split("Your weekly times")[0]  # unchanged: not repeated
+
+
+def test_an_extension_moves_until_and_raises_sequence_on_the_same_uids() -> None:
+    told = schedule("c-1", 1, end="2026-11-24")
+    _, before = update_of(None, told, updated=False)
+    longer = schedule("c-1", 2, end="2026-12-22", rescheduled=True)
+    message, after = update_of(told, longer)
+
+    assert [p.get_param("method") for p in message.iter_attachments()] == ["REQUEST"]
+    assert by_weekday(after) == by_weekday(before)
+    assert min(sequences(after)) > max(sequences(before))
+    for event in after.walk("VEVENT"):  # the end of Dec 22, local (EST), as UTC
+        assert event["RRULE"]["UNTIL"][0] == datetime(2026, 12, 23, 4, 59, 59, tzinfo=UTC)
+    mondays = occurrences_utc(after)[by_weekday(after)[0]]
+    assert mondays[-1] == datetime(2026, 12, 21, 23, 0, tzinfo=UTC)
+    assert occurrences_utc(before)[by_weekday(before)[0]][-1] < mondays[-1]
+    text = message.get_body(("plain",)).get_content()
+    assert "stay the same, and now continue until Tuesday, December 22, 2026." in text
+
+
+def test_a_reminder_carries_no_calendar() -> None:
+    message = render_email(
+        schedule("c-1"), CARD, Purpose.REMINDER, IDENTITY, updated=False, now=NOW
+    )
+    assert [p.get_content_type() for p in message.iter_attachments()] == []
+    assert "Wednesday, October 21, 2026, 6:00 PM" in message.get_body(("plain",)).get_content()
