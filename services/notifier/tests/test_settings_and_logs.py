@@ -27,6 +27,15 @@ def test_env_prefix_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.ledger_path == Path(".iop/notifier-ledger.sqlite3")
 
 
+def test_the_reminder_time_is_read_as_hh_mm(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert NotifierSettings().reminder_at == "09:00"
+    monkeypatch.setenv("NOTIFIER_REMINDER_AT", "10:30")
+    assert NotifierSettings().reminder_at == "10:30"
+    monkeypatch.setenv("NOTIFIER_REMINDER_AT", "9am")
+    with pytest.raises(ValidationError, match="reminder_at"):
+        NotifierSettings()
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -406,6 +406,10 @@ class SqliteLedger:
         with self._tx() as db:
             return self._first_sighting(db, event_id)
 
+    def has_seen(self, event_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM seen_events WHERE event_id = ?", (event_id,))
+        return row.fetchone() is not None
+
     @staticmethod
     def _first_sighting(db: sqlite3.Connection, event_id: str) -> bool:
         cursor = db.execute("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?)", (event_id,))
