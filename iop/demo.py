@@ -115,7 +115,9 @@ async def drive(
     placed = {c for c, e in schedule.items() if e.type != "iop.client.waitlisted"}
 
     def all_notified(events: list[CloudEvent]) -> bool:
-        return placed <= {e.subject for e in events}
+        # Every placed client gets an email outcome (sent, failed or suppressed); an SMS outcome
+        # may come first, so waiting for any outcome could stop before the email's.
+        return placed <= {e.subject for e in events if e.data.get("channel") == "email"}
 
     notifications = await read_events(system.kafka, topics.NOTIFICATION, all_notified, timeout_s=60)
     findings = check_placements(network, enrollments, schedule)
