@@ -2,7 +2,13 @@
 dated calendar borrows the solver's qualification predicates, so both judge facilitators alike)."""
 
 from iop_scheduler.domain.calendar import Plan, Substitution, plan_region
-from iop_scheduler.domain.decisions import Answer, completions, placements, releases
+from iop_scheduler.domain.decisions import (
+    Answer,
+    completions,
+    extension_declined,
+    placements,
+    releases,
+)
 from iop_scheduler.domain.projection import (
     Enrollment,
     EnrollmentOutcome,
@@ -26,6 +32,7 @@ __all__ = [
     "Substitution",
     "announcement",
     "completions",
+    "extension_declined",
     "placements",
     "plan_region",
     "releases",

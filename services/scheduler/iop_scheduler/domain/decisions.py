@@ -19,6 +19,7 @@ from typing import Any
 
 from iop_contracts import (
     ClientCompleted,
+    ClientExtensionDeclined,
     ClientRescheduled,
     ClientScheduled,
     ClientUnscheduled,
@@ -89,6 +90,15 @@ def completions(projection: Projection, region_id: str, today: date) -> list[Ans
         )
         answers.append(Answer(enrollment.client_id, payload, enrollment.request))
     return answers
+
+
+def extension_declined(enrollment: Enrollment, reasons: list[str]) -> Answer:
+    """The refusal of a client's pending extension: the old schedule stands."""
+    assert enrollment.extension is not None
+    payload = ClientExtensionDeclined(
+        client_id=enrollment.client_id, region_id=enrollment.region_id, reasons=reasons
+    )
+    return Answer(enrollment.client_id, payload, enrollment.request, enrollment.extension)
 
 
 def _comparable(schedule: Mapping[str, Any], today: date | None) -> dict[str, Any]:

@@ -40,19 +40,21 @@ long the history.
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from iop_contracts import (
     ClientCompleted,
     ClientDischarged,
+    ClientExtensionDeclined,
     ClientRescheduled,
     ClientScheduled,
     ClientUnscheduled,
     ClientWaitlisted,
     CloudEvent,
     EnrollmentDeclined,
+    EnrollmentExtended,
     EnrollmentRequested,
     EnrollmentWithdrawn,
     Priority,
@@ -64,7 +66,13 @@ from iop_scheduler.errors import UnusableEvent
 
 ENROLLMENT_EVENTS = frozenset(
     "iop." + p.event_name
-    for p in (EnrollmentRequested, EnrollmentDeclined, EnrollmentWithdrawn, ClientDischarged)
+    for p in (
+        EnrollmentRequested,
+        EnrollmentDeclined,
+        EnrollmentWithdrawn,
+        ClientDischarged,
+        EnrollmentExtended,
+    )
 )
 SCHEDULE_EVENTS = frozenset(
     "iop." + p.event_name
@@ -74,6 +82,7 @@ SCHEDULE_EVENTS = frozenset(
         ClientWaitlisted,
         ClientUnscheduled,
         ClientCompleted,
+        ClientExtensionDeclined,
     )
 )
 # Waitlist order: highest priority first, then oldest (SCHEDULING.md, issue 4).
@@ -87,6 +96,13 @@ class Status(StrEnum):
     WAITLISTED = "waitlisted"
     UNSCHEDULED = "unscheduled"
     COMPLETED = "completed"
+
+
+def weeks_of(schedule: dict[str, Any]) -> int:
+    """The programme length a schedule covers: end_date = start_date + weeks - 1 day."""
+    start = date.fromisoformat(str(schedule["start_date"]))
+    end = date.fromisoformat(str(schedule["end_date"]))
+    return ((end - start).days + 1) // 7
 
 
 def first_sight(recent: dict[str, tuple[str, ...]], client_id: str, event_id: str) -> bool:
@@ -117,6 +133,9 @@ class Enrollment:
     active: bool = True
     ended_by: UnscheduleCause | None = None
     ended_event: CloudEvent | None = None
+    # An `enrollment.extended` not answered yet, and the length of the last one accepted.
+    extension: CloudEvent | None = None
+    extended_weeks: int | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -143,6 +162,9 @@ class ScheduleState:
     reasons: tuple[str, ...] = ()
     # The correlation id of the latest event: the enrollment it answers (see ``answers``).
     correlation: str | None = None
+    # The extensions declined (their event ids, as causation of the refusal): read back on a
+    # rebuild, so that a declined extension is not weighed, and declined, again.
+    declined: tuple[str, ...] = ()
 
     @property
     def answered(self) -> bool:
@@ -167,6 +189,7 @@ class ScheduleState:
 class EnrollmentOutcome(StrEnum):
     NEW = "new"
     ENDED = "ended"
+    EXTENDED = "extended"
     IGNORED = "ignored"  # a repeated id, a second request, or nothing to end
 
 
@@ -208,7 +231,10 @@ class Projection:
         payload = event.payload()
         # ENROLLMENT_EVENTS holds exactly these payload types (ClientDischarged among the
         # withdrawals); the check tells the type checker what the type check above already did.
-        assert isinstance(payload, EnrollmentRequested | EnrollmentDeclined | EnrollmentWithdrawn)
+        assert isinstance(
+            payload,
+            EnrollmentRequested | EnrollmentDeclined | EnrollmentWithdrawn | EnrollmentExtended,
+        )
         region_id = str(payload.region_id)
         if require_known_region and region_id not in self.roster.known_regions():
             raise UnusableEvent(f"data.region_id: no site of the roster is in region {region_id}")
@@ -225,6 +251,8 @@ class Projection:
                 client_id, region_id, without_contact(event), seq=self._seq
             )
             return region_id, EnrollmentOutcome.NEW
+        if isinstance(payload, EnrollmentExtended):
+            return region_id, self._extension(current, event, payload.program_weeks)
         if isinstance(payload, EnrollmentWithdrawn) and current is not None and current.active:
             # ClientDischarged subclasses EnrollmentWithdrawn: both free the client's place.
             current.active = False
@@ -244,7 +272,12 @@ class Projection:
             return False
         payload = event.payload()
         assert isinstance(
-            payload, ClientScheduled | ClientWaitlisted | ClientUnscheduled | ClientCompleted
+            payload,
+            ClientScheduled
+            | ClientWaitlisted
+            | ClientUnscheduled
+            | ClientCompleted
+            | ClientExtensionDeclined,
         )
         client_id = str(payload.client_id)
         state = self.schedules.setdefault(client_id, ScheduleState(Status.UNSCHEDULED))
@@ -252,6 +285,10 @@ class Projection:
             state.status is not Status.SCHEDULED or payload.schedule_version != state.version
         ):
             return False  # a completion read back, or of a schedule since replaced
+        if isinstance(payload, ClientExtensionDeclined):
+            if event.causationid is not None and event.causationid not in state.declined:
+                state.declined = (*state.declined, event.causationid)[-RECENT_IDS:]
+            return first_sight(self._schedule_ids, client_id, event.id)
         # ClientScheduled covers ClientRescheduled. A version is issued once, one above the
         # client's highest: one not above it is this schedule read back, or an older one.
         if isinstance(payload, ClientScheduled) and payload.schedule_version <= state.version:
@@ -277,6 +314,31 @@ class Projection:
             state.schedule = None
             state.reasons = ()
         return True
+
+    def _extension(
+        self, current: Enrollment | None, event: CloudEvent, weeks: int
+    ) -> EnrollmentOutcome:
+        """Hold an extension for weighing if it lengthens a placed client's programme, and was
+        not declined before (a rebuild reads the refusal first)."""
+        if current is None or not current.active:
+            return EnrollmentOutcome.IGNORED
+        state = self.schedule_of(current.client_id)
+        if state.status is not Status.SCHEDULED or state.schedule is None:
+            return EnrollmentOutcome.IGNORED
+        if event.id in state.declined or weeks <= weeks_of(state.schedule):
+            return EnrollmentOutcome.IGNORED
+        current.extension = event
+        return EnrollmentOutcome.EXTENDED
+
+    def pending_extensions(self, region_id: str) -> list[Enrollment]:
+        return [e for e in self.placed(region_id) if e.extension is not None]
+
+    def settle_extension(self, enrollment: Enrollment, accepted: bool) -> None:
+        """The extension was weighed: accepted ones lengthen every later snapshot."""
+        assert enrollment.extension is not None
+        if accepted:
+            enrollment.extended_weeks = int(enrollment.extension.data["program_weeks"])
+        enrollment.extension = None
 
     def forget_regions(self, regions: set[str]) -> None:
         """Drop the enrollments of regions this instance no longer owns (their partition was
@@ -338,22 +400,46 @@ class Projection:
             if e.active and self.schedule_of(e.client_id).status is Status.WAITLISTED
         ]
 
+    def _lengthened(self, enrollment: Enrollment, extend: dict[str, int]) -> dict[str, Any]:
+        """A placed client's schedule for a snapshot: over the accepted (or, with ``extend``,
+        the weighed) length of the programme, from the same start date."""
+        schedule = self.schedule_of(enrollment.client_id).schedule
+        assert schedule is not None
+        weeks = extend.get(enrollment.client_id) or enrollment.extended_weeks
+        if weeks is None or weeks <= weeks_of(schedule):
+            return schedule
+        start = date.fromisoformat(str(schedule["start_date"]))
+        end = start + timedelta(weeks=weeks, days=-1)
+        return {**schedule, "end_date": end.isoformat()}
+
     def snapshot(
-        self, region_id: str, *, include_waiting: bool, as_of: date | None = None
+        self,
+        region_id: str,
+        *,
+        include_waiting: bool,
+        as_of: date | None = None,
+        extend: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """The solver's input for one region: its roster, the placed clients with their
         schedules, the clients not answered yet and, when seats may have freed or the roster
         changed, the waitlist. A batch of new enrollments alone leaves the waitlist out: new
         clients only take capacity, so they can never make a waiting client placeable."""
+        extend = extend or {}
         placed = self.placed(region_id)
         chosen = placed + self.unanswered(region_id)
         if include_waiting:
             chosen += self.waiting(region_id)
         chosen.sort(key=lambda e: e.queue_key)
+        schedules = {e.client_id: self._lengthened(e, extend) for e in placed}
         snapshot: dict[str, Any] = {
             **self.roster.region_roster(region_id),
-            "enrollments": [e.data for e in chosen],
-            "schedules": [self.schedule_of(e.client_id).schedule for e in placed],
+            "enrollments": [
+                {**e.data, "program_weeks": weeks_of(schedules[e.client_id])}
+                if e.client_id in schedules
+                else e.data
+                for e in chosen
+            ],
+            "schedules": list(schedules.values()),
         }
         if as_of is not None:
             snapshot["as_of"] = as_of.isoformat()
