@@ -65,8 +65,10 @@ async def test_confirmation_email_and_sent_event(
             "schedule_version": 1,
             "channel": "email",
             "reason": None,
+            "purpose": "confirmation",
         }
         assert sent.causationid == scheduled.id
-        assert by_type["iop.notification.suppressed"].data["channel"] == "sms"
+        suppressed = by_type["iop.notification.suppressed"].data
+        assert (suppressed["channel"], suppressed["purpose"]) == ("sms", "confirmation")
         assert header(dlq.records[0].headers, "dlq_consumer") == "iop-notifier"
         assert header(dlq.records[0].headers, "dlq_reason")
