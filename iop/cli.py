@@ -102,9 +102,18 @@ def up() -> None:
 
 @app.command()
 @at_cli_boundary
-def demo() -> None:
-    """Start everything on the sample network, enroll sixty clients, print who went where."""
-    from iop.demo import render, run_demo
+def demo(
+    later: int = typer.Option(
+        8,
+        min=0,
+        max=26,
+        help="then restart the scheduler this many weeks later (IOP_TODAY) to show programmes "
+        "ending and waiting clients taking the freed seats; 0 skips it",
+    ),
+) -> None:
+    """Start everything on the sample network, enroll sixty clients, print who went where,
+    what closures and absences cancel, and who ends and who moves up some weeks later."""
+    from iop.demo import render, render_later, run_demo
     from iop.system import System, SystemSettings
 
     started = time.monotonic()
@@ -113,11 +122,15 @@ def demo() -> None:
     system = System(SystemSettings.isolated(state))
     typer.echo("starting broker, SMTP sink and the three services ...", err=True)
     typer.echo(system.describe_auth(), err=True)
-    outcome = run_demo(system)
+    outcome, afterwards = run_demo(system, later_weeks=later)
     typer.echo(render(outcome))
+    findings = list(outcome.findings)
+    if afterwards is not None:
+        typer.echo("\n" + render_later(afterwards, outcome))
+        findings += afterwards.findings
     typer.echo(f"emails written to {system.outbox}/; logs in {system.run_dir}/")
     typer.echo(f"demo finished in {time.monotonic() - started:.0f} s")
-    if outcome.findings or not outcome.placed:
+    if findings or not outcome.placed:
         raise typer.Exit(1)
 
 

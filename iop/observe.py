@@ -39,3 +39,15 @@ def latest_by_subject(events: list[CloudEvent]) -> dict[str, CloudEvent]:
         if event.subject is not None:
             latest[event.subject] = event
     return latest
+
+
+async def read_all(bootstrap: KafkaTarget, topic: str, timeout_s: float = 30) -> list[CloudEvent]:
+    """Every valid event `topic` holds now: read until the reader has reached its end offsets."""
+    events: list[CloudEvent] = []
+    reader = TableReader(bootstrap, [topic], events.append, name="iop-observe")
+    await reader.start()
+    try:
+        await reader.caught_up(timeout_s)
+    finally:
+        await reader.stop()
+    return list(events)
