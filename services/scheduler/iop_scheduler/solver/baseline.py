@@ -4,8 +4,10 @@ A careful clerk with a spreadsheet takes clients in priority order (urgent, step
 then by requested start) and gives each the first option that works: groups in the client's
 order of preference (first-choice site, then earliest start), the group's running facilitator or
 the first free qualified one, the facilitator as individual therapist when they can (continuity),
-else the other therapists, and the first free hour of the week. The clerk obeys every hard rule
-and never moves anyone already placed. The same routine tops up a solver solution.
+else the other therapists, and the first free hour of the week. The clerk obeys every hard rule,
+counted per date as the model does (the cautious ledger, ledger.py: a seat or an hour that a
+kept client frees is the clerk's from the first meeting day after), and never moves anyone
+already placed. The same routine tops up a solver solution.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None
     therapists = inst.individual_therapists.get(client_id, ())
     for option in options:
         gid = option.group_id
-        if ledger.seats_left(gid) <= 0:
+        if ledger.seats_left(gid, option.dates) <= 0:
             continue
         group = roster.groups[gid]
         for fid in inst.facilitators.get(gid, ()):
@@ -36,13 +38,16 @@ def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None
             order += [t for t in therapists if t != fid]
             for tid in order:
                 therapist = roster.therapists[tid]
-                if ledger.caseload[tid] >= therapist.max_caseload:
+                own = ledger.session_dates(option.dates)
+                if ledger.caseload(tid, own) >= therapist.max_caseload:
                     continue
                 for slot in inst.all_slots(client_id, tid):
                     if any(slot.interval.overlaps(s) for s in group.sessions):
                         continue  # rule 3: the client's own sessions never overlap
-                    if ledger.fits(gid, fid, slot):
-                        return Placement(client_id, gid, fid, slot, option.start_date)
+                    if ledger.fits(gid, fid, slot, option.dates):
+                        return Placement(
+                            client_id, gid, fid, slot, option.start_date, option.end_date
+                        )
     return None
 
 
@@ -52,7 +57,9 @@ def fill(inst: Instance, ledger: Ledger, clients: Iterable[str]) -> dict[str, Pl
     for cid in clients:
         placement = _fit_one(inst, ledger, cid)
         if placement is not None:
-            ledger.add(placement.group_id, placement.facilitator_id, placement.slot)
+            ledger.add(
+                placement.group_id, placement.facilitator_id, placement.slot, placement.dates
+            )
             placed[cid] = placement
     return placed
 

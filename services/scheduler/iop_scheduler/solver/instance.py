@@ -2,18 +2,27 @@
 and every compatible option pre-filtered before any CP-SAT variable exists.
 
 Options are filtered hard here (rules 1-3, 5-7 and 9 are static per pair) so that the model
-(model.py) stays near-linear in the number of compatible (client, group) and
-(client, therapist, slot) pairs, and only has to add the rules that couple clients.
+(model.py) stays near-linear in the number of compatible (client, group, start date) and
+(client, therapist, slot) options, and only has to add the rules that couple clients.
+
+Start dates (rule 9). A client may start in a group on a day it meets, on or after the latest of
+``requested_start``, the group's ``open_from`` and today, and at most the admission horizon after
+that date. Of those days only the ones where the group's seats can change matter: the first, and
+the first meeting day after each kept client of the group ends (a seat frees); a displaced client
+may also keep their old start date. Kept clients are counted on their own dates (rules 4 and 7
+are per date), so each individual slot records the start dates from which the kept sessions,
+caseload and hours of its therapist leave room for it.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from .dates import OPEN_END, DateRange
 from .domain import (
     PRIORITY_RANK,
     Enrollment,
@@ -24,17 +33,21 @@ from .domain import (
     Therapist,
 )
 from .errors import InvalidSnapshot
-from .ledger import Ledger, bookings_conflict, group_bookings, slot_booking
+from .ledger import ALWAYS, Ledger, group_bookings, slot_booking
 from .rules import (
+    bookings_clash,
     facilitator_qualifies,
     group_accessible,
     group_fits,
     group_in_client_time,
+    group_meets_on,
     group_sessions_in_windows,
     individual_credentialed,
+    sessions_conflict,
     weekly_hours_ok,
+    within_admission_horizon,
 )
-from .weektime import MINUTES_PER_DAY, Interval, first_meeting_on_or_after, inside_one, parse_date
+from .weektime import MINUTES_PER_DAY, Interval, inside_one, parse_date
 
 MAX_WAIT_DAYS_PENALISED = 60
 TELEHEALTH_SITE_RANK = 4  # worse than any in-person choice (ranks are capped at 3)
@@ -47,6 +60,8 @@ class InstanceSettings:
     travel_minutes: int = 30
     slots_per_pair: int = 3
     therapists_per_client: int = 8
+    # Rule 9: a start at most this many days after the earliest date the client may start.
+    admission_horizon_days: int = 28
     as_of: date | None = None
 
 
@@ -115,14 +130,23 @@ def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class GroupOption:
-    """A group a client may join, with its rule-9 start date and the soft-goal costs."""
+    """A group a client may join on one rule-9 start date, with the soft-goal costs."""
 
     group_id: str
     start_date: date
+    end_date: date
     wait_days: int
     site_rank: int
     wish_misses: int
     is_previous: bool
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange(self.start_date, self.end_date)
+
+    @property
+    def key(self) -> tuple[str, date]:
+        return self.group_id, self.start_date
 
 
 @dataclass
@@ -132,7 +156,7 @@ class Instance:
     kept: dict[str, Schedule]
     displaced: dict[str, Schedule]
     pending: tuple[str, ...]
-    ledger: Ledger
+    ledger: Ledger  # the kept clients, read cautiously (ledger.py) for newcomers
     group_options: dict[str, tuple[GroupOption, ...]]
     facilitators: dict[str, tuple[str, ...]]
     individual_therapists: dict[str, tuple[str, ...]]
@@ -140,6 +164,12 @@ class Instance:
     # (group, therapist) pairs where choosing the therapist would leave another group, not yet
     # running, without any facilitator (see ``critical_facilitators``).
     critical: frozenset[tuple[str, str]] = frozenset()
+    # The start dates from which a slot option leaves room in its therapist's kept sessions,
+    # caseload and hours; a slot absent here suits every start date of its client.
+    slot_starts: dict[tuple[str, Slot], frozenset[date]] = field(default_factory=dict)
+    # Facilitation of running groups as the model books it: from the earliest date any of its
+    # clients, kept or new, may start, with no end (model.py books facilitators undated).
+    spans: dict[str, DateRange] = field(default_factory=dict)
 
     @property
     def enrollments(self) -> dict[str, Enrollment]:
@@ -159,6 +189,27 @@ class Instance:
             self.roster.sites,
             self.settings,
         )
+
+    def start_dates(self, client_id: str) -> tuple[date, ...]:
+        """Every start date among the client's group options, in order."""
+        return tuple(sorted({o.start_date for o in self.group_options.get(client_id, ())}))
+
+    def end_date(self, client_id: str, start: date) -> date:
+        return end_date_for(self.enrollments[client_id], start)
+
+    def starts_for_slot(self, client_id: str, slot: Slot) -> frozenset[date]:
+        starts = self.slot_starts.get((client_id, slot))
+        return frozenset(self.start_dates(client_id)) if starts is None else starts
+
+    def add_slot_option(self, client_id: str, slot: Slot) -> None:
+        """Make ``slot`` an option of the client (e.g. the clerk's choice), with its start dates."""
+        options = self.slot_options.get(client_id, ())
+        if slot in options:
+            return
+        starts = free_starts(self, client_id, slot.therapist_id, [slot])[slot]
+        self.slot_options[client_id] = (*options, slot)
+        if starts != frozenset(self.start_dates(client_id)):
+            self.slot_starts[client_id, slot] = starts
 
 
 def priority_order(enrollments: Mapping[str, Enrollment], ids: list[str]) -> tuple[str, ...]:
@@ -191,6 +242,22 @@ def wish_misses(client: Enrollment, group: Group) -> int:
     return misses
 
 
+def meeting_on_or_after(group: Group, earliest: date) -> date:
+    """The first date on or after ``earliest`` when the group meets."""
+    for offset in range(7):
+        day = earliest + timedelta(days=offset)
+        if group_meets_on(group, day):
+            return day
+    raise InvalidSnapshot(f"group {group.group_id} never meets")
+
+
+def earliest_allowed(client: Enrollment, group: Group, as_of: date | None) -> date:
+    """Rule 9: the latest of ``requested_start``, the group's ``open_from`` and today; the
+    admission horizon counts from it."""
+    dates = [client.requested_start, group.open_from, as_of]
+    return max(d for d in dates if d is not None)
+
+
 def start_date_for(
     client: Enrollment, group: Group, as_of: date | None, previous: Schedule | None
 ) -> date:
@@ -201,12 +268,33 @@ def start_date_for(
     if (
         previous is not None
         and previous.start_date >= floor
-        and (previous.start_date.weekday() in group.meeting_days)
+        and group_meets_on(group, previous.start_date)
     ):
         return previous.start_date
     if as_of is not None:
         floor = max(floor, as_of)
-    return first_meeting_on_or_after(floor, group.meeting_days)
+    return meeting_on_or_after(group, floor)
+
+
+def start_dates_for(
+    client: Enrollment,
+    group: Group,
+    cfg: InstanceSettings,
+    previous: Schedule | None,
+    freed: Iterable[date],
+) -> tuple[date, ...]:
+    """Rule 9's start dates that matter (module docstring): the first, a displaced client's old
+    one, and the first meeting day after each day in ``freed`` (kept clients' end dates), all
+    within the admission horizon."""
+    first = start_date_for(client, group, cfg.as_of, None)
+    starts = {first, start_date_for(client, group, cfg.as_of, previous)}
+    starts |= {meeting_on_or_after(group, max(day + timedelta(days=1), first)) for day in freed}
+    earliest = earliest_allowed(client, group, cfg.as_of)
+    return tuple(
+        sorted(
+            s for s in starts if within_admission_horizon(s, earliest, cfg.admission_horizon_days)
+        )
+    )
 
 
 def end_date_for(client: Enrollment, start: date) -> date:
@@ -310,7 +398,7 @@ def schedule_still_valid(
     floor = max(client.requested_start, group.open_from or client.requested_start)
     return (
         schedule.start_date >= floor
-        and schedule.start_date.weekday() in group.meeting_days
+        and group_meets_on(group, schedule.start_date)
         and schedule.end_date == end_date_for(client, schedule.start_date)
         and therapist.max_caseload >= 1
     )
@@ -363,9 +451,10 @@ def _admit_existing(
     roster: Roster, cfg: InstanceSettings
 ) -> tuple[dict[str, Schedule], dict[str, Schedule], Ledger]:
     """Sort existing schedules into kept and displaced. A schedule valid on its own is kept if
-    the ones kept before it leave room (capacity, facilitator, therapist time/caseload/hours);
-    the order (start date, client id) keeps the longest-standing clients first."""
-    ledger = Ledger(roster.groups, roster.therapists, cfg.travel_minutes)
+    the ones kept before it leave room on its dates (capacity, facilitator, therapist
+    time/caseload/hours), read exactly as the checkers read them; the order (start date,
+    client id) keeps the longest-standing clients first."""
+    ledger = Ledger(roster.groups, roster.therapists, cfg.travel_minutes, floor=cfg.as_of)
     kept: dict[str, Schedule] = {}
     displaced: dict[str, Schedule] = {}
     ordered = sorted(
@@ -374,19 +463,23 @@ def _admit_existing(
     )
     for schedule in ordered:
         client = roster.enrollments[schedule.client_id]
+        dates = DateRange(schedule.start_date, schedule.end_date)
         if schedule_still_valid(schedule, client, roster, cfg) and ledger.fits(
-            schedule.group_id, str(schedule.facilitator_id), schedule.individual
+            schedule.group_id, str(schedule.facilitator_id), schedule.individual, dates
         ):
-            ledger.add(schedule.group_id, str(schedule.facilitator_id), schedule.individual)
+            ledger.add(schedule.group_id, str(schedule.facilitator_id), schedule.individual, dates)
             kept[schedule.client_id] = schedule
         else:
             displaced[schedule.client_id] = schedule
     return kept, displaced, ledger
 
 
-def _facilitator_options(roster: Roster, ledger: Ledger) -> dict[str, tuple[str, ...]]:
+def _facilitator_options(
+    roster: Roster, ledger: Ledger, group_floor: Mapping[str, date]
+) -> dict[str, tuple[str, ...]]:
     """Rule 8: a running group keeps its facilitator; a roster-fixed one is the only choice;
-    otherwise any therapist meeting rules 6-7 who is still free for all its sessions."""
+    otherwise any therapist meeting rules 6-7 who is free for all its sessions from the
+    earliest date any client could start in it (``group_floor``), with no end."""
     options: dict[str, tuple[str, ...]] = {}
     for gid, group in roster.groups.items():
         region = roster.group_region(group)
@@ -398,14 +491,24 @@ def _facilitator_options(roster: Roster, ledger: Ledger) -> dict[str, tuple[str,
             pool = [group.facilitator_id] if group.facilitator_id in roster.therapists else []
         else:
             pool = sorted(roster.therapists)
+        dates = ALWAYS if gid not in group_floor else DateRange(group_floor[gid], OPEN_END)
         options[gid] = tuple(
             tid
             for tid in pool
             if region in roster.therapist_regions(roster.therapists[tid])
             and facilitator_qualifies(roster.therapists[tid], group)
-            and ledger.open_for(gid, tid)
+            and ledger.open_for(gid, tid, dates)
         )
     return options
+
+
+def weekly_clash(a: Group, b: Group, travel_minutes: int) -> bool:
+    """Could one therapist not hold both groups' sessions in one week (rule 7, undated)?"""
+    return any(
+        sessions_conflict(x.interval, x.site, y.interval, y.site, travel_minutes)
+        for x in group_bookings(a, ALWAYS)
+        for y in group_bookings(b, ALWAYS)
+    )
 
 
 def critical_facilitators(
@@ -423,14 +526,14 @@ def critical_facilitators(
         if (
             len(options) == 1
             and gid not in ledger.facilitator
-            and ledger.group_load[gid] == 0
+            and not ledger.members.get(gid)
             and group.facilitator_id is None
             and group.capacity > 0
         ):
             sole.setdefault(options[0], []).append(gid)
     critical: set[tuple[str, str]] = set()
     for tid, needed in sole.items():
-        room = roster.therapists[tid].max_weekly_minutes - ledger.minutes[tid]
+        room = roster.therapists[tid].max_weekly_minutes - ledger.weekly_minutes(tid, ALWAYS)
         for gid, options in facilitators.items():
             if tid not in options or gid in ledger.facilitator:
                 continue
@@ -439,8 +542,8 @@ def critical_facilitators(
                 if other_id == gid:
                     continue
                 other = roster.groups[other_id]
-                if group.minutes + other.minutes > room or bookings_conflict(
-                    group_bookings(group), group_bookings(other), ledger.travel_minutes
+                if group.minutes + other.minutes > room or weekly_clash(
+                    group, other, ledger.travel_minutes
                 ):
                     critical.add((gid, tid))
                     break
@@ -502,6 +605,90 @@ def _model_therapists(
     return ordered[: cfg.therapists_per_client]
 
 
+def free_starts(
+    inst: Instance, client_id: str, therapist_id: str, slots: Iterable[Slot]
+) -> dict[Slot, frozenset[date]]:
+    """For each slot of the therapist, the client's start dates from which the therapist's kept
+    clients leave room for it (rule 7 on every date: no clash with a kept session whose dates
+    meet the client's, a caseload place on every date, the hours in every week)."""
+    ledger, cfg = inst.ledger, inst.settings
+    therapist = inst.roster.therapists[therapist_id]
+    ranges = {s: DateRange(s, inst.end_date(client_id, s)) for s in inst.start_dates(client_id)}
+    room = [
+        s
+        for s, dates in ranges.items()
+        if ledger.caseload(therapist_id, dates) < therapist.max_caseload
+        and ledger.weekly_minutes(therapist_id, dates) + cfg.individual_minutes
+        <= therapist.max_weekly_minutes
+    ]
+    booked = ledger.bookings(therapist_id)
+    out: dict[Slot, frozenset[date]] = {}
+    for slot in slots:
+        probe = slot_booking(slot, ALWAYS)
+        blockers = [b.dates for b in booked if bookings_clash(probe, b, cfg.travel_minutes)]
+        out[slot] = frozenset(s for s in room if not any(d.meets(ranges[s]) for d in blockers))
+    return out
+
+
+def _group_options(
+    roster: Roster, cfg: InstanceSettings, ledger: Ledger, client_id: str, previous: Schedule | None
+) -> list[GroupOption]:
+    """Every (group, start date) the client may take under rules 1-3, 5 and 9."""
+    client = roster.enrollments[client_id]
+    options: list[GroupOption] = []
+    for gid in sorted(roster.groups):
+        group = roster.groups[gid]
+        if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
+            continue
+        freed = [r.end for r in ledger.members.get(gid, ())]
+        for start in start_dates_for(client, group, cfg, previous, freed):
+            options.append(
+                GroupOption(
+                    group_id=gid,
+                    start_date=start,
+                    end_date=end_date_for(client, start),
+                    wait_days=max(0, (start - client.requested_start).days),
+                    site_rank=site_rank(client, group),
+                    wish_misses=wish_misses(client, group),
+                    is_previous=previous is not None and previous.group_id == gid,
+                )
+            )
+    return options
+
+
+def _slot_options(inst: Instance, client_id: str) -> None:
+    """A bounded, diverse set of individual slots for the client, with their start dates."""
+    roster, cfg = inst.roster, inst.settings
+    client = roster.enrollments[client_id]
+    options = list(inst.group_options[client_id])
+    previous = inst.displaced.get(client_id)
+    option_groups = [roster.groups[g] for g in sorted({o.group_id for o in options})]
+    every = frozenset(inst.start_dates(client_id))
+    chosen: list[Slot] = []
+    therapists = inst.individual_therapists[client_id]
+    for tid in _model_therapists(client_id, therapists, options, inst.facilitators, previous, cfg):
+        starts = free_starts(
+            inst, client_id, tid, candidate_slots(client, roster.therapists[tid], roster.sites, cfg)
+        )
+        free = [slot for slot, when in starts.items() if when]
+        # One place per time is enough for the model: the first is the client's best.
+        best: dict[int, Slot] = {}
+        for slot in free:
+            best.setdefault(slot.interval.start, slot)
+        picked = _pick_slots(
+            list(best.values()), option_groups, cfg.slots_per_pair, _rotation(client_id, tid) % 997
+        )
+        if previous is not None and previous.individual.therapist_id == tid:
+            old = previous.individual
+            if old in free and old not in picked:
+                picked.append(old)
+        for slot in picked:
+            if starts[slot] != every:
+                inst.slot_starts[client_id, slot] = starts[slot]
+        chosen.extend(picked)
+    inst.slot_options[client_id] = tuple(chosen)
+
+
 def build_instance(
     snapshot: Mapping[str, Any] | Roster, settings: InstanceSettings | None = None
 ) -> Instance:
@@ -509,80 +696,50 @@ def build_instance(
     cfg = settings or InstanceSettings()
     if cfg.as_of is None and roster.as_of is not None:
         cfg = InstanceSettings(**{**cfg.__dict__, "as_of": roster.as_of})
-    kept, displaced, ledger = _admit_existing(roster, cfg)
-    facilitators = _facilitator_options(roster, ledger)
+    kept, displaced, exact = _admit_existing(roster, cfg)
     new_ids = [c for c in roster.enrollments if c not in kept and c not in displaced]
     pending = priority_order(roster.enrollments, list(displaced)) + priority_order(
         roster.enrollments, new_ids
     )
-    group_options: dict[str, tuple[GroupOption, ...]] = {}
-    individual: dict[str, tuple[str, ...]] = {}
-    slot_options: dict[str, tuple[Slot, ...]] = {}
-    for cid in pending:
-        client = roster.enrollments[cid]
-        previous = displaced.get(cid)
-        options: list[GroupOption] = []
-        for gid in sorted(roster.groups):
-            group = roster.groups[gid]
-            if not facilitators[gid] or ledger.seats_left(gid) <= 0:
-                continue
-            if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
-                continue
-            start = start_date_for(client, group, cfg.as_of, previous)
-            options.append(
-                GroupOption(
-                    group_id=gid,
-                    start_date=start,
-                    wait_days=max(0, (start - client.requested_start).days),
-                    site_rank=site_rank(client, group),
-                    wish_misses=wish_misses(client, group),
-                    is_previous=previous is not None and previous.group_id == gid,
-                )
-            )
-        group_options[cid] = tuple(options)
-        therapists = tuple(
-            tid
-            for tid in sorted(roster.therapists)
-            if client.region_id in roster.therapist_regions(roster.therapists[tid])
-            and individual_credentialed(roster.therapists[tid], client)
-            and roster.therapists[tid].max_caseload > ledger.caseload[tid]
-        )
-        individual[cid] = therapists
-        if not options:
-            continue
-        option_groups = [roster.groups[o.group_id] for o in options]
-        chosen: list[Slot] = []
-        for tid in _model_therapists(cid, therapists, options, facilitators, previous, cfg):
-            booked = ledger.booked.get(tid, [])
-            free = [
-                s
-                for s in candidate_slots(client, roster.therapists[tid], roster.sites, cfg)
-                if not bookings_conflict([slot_booking(s)], booked, cfg.travel_minutes)
-            ]
-            # One place per time is enough for the model: the first is the client's best.
-            best: dict[int, Slot] = {}
-            for s in free:
-                best.setdefault(s.interval.start, s)
-            per_time = list(best.values())
-            picked = _pick_slots(
-                per_time, option_groups, cfg.slots_per_pair, _rotation(cid, tid) % 997
-            )
-            if previous is not None and previous.individual.therapist_id == tid:
-                old = previous.individual
-                if old in free and old not in picked:
-                    picked.append(old)
-            chosen.extend(picked)
-        slot_options[cid] = tuple(chosen)
-    return Instance(
+    possible = {c: _group_options(roster, cfg, exact, c, displaced.get(c)) for c in pending}
+    group_floor: dict[str, date] = {}
+    for option in (o for opts in possible.values() for o in opts):
+        floor = group_floor.get(option.group_id, option.start_date)
+        group_floor[option.group_id] = min(floor, option.start_date)
+    ledger = exact.cautious(group_floor)
+    facilitators = _facilitator_options(roster, ledger, group_floor)
+    inst = Instance(
         roster=roster,
         settings=cfg,
         kept=kept,
         displaced=displaced,
         pending=pending,
         ledger=ledger,
-        group_options=group_options,
+        group_options={
+            cid: tuple(
+                o
+                for o in opts
+                if facilitators[o.group_id] and ledger.seats_left(o.group_id, o.dates) > 0
+            )
+            for cid, opts in possible.items()
+        },
         facilitators=facilitators,
-        individual_therapists=individual,
-        slot_options=slot_options,
+        individual_therapists={},
         critical=critical_facilitators(roster, ledger, facilitators),
     )
+    for cid in pending:
+        client = roster.enrollments[cid]
+        ranges = [DateRange(s, inst.end_date(cid, s)) for s in inst.start_dates(cid)]
+        inst.individual_therapists[cid] = tuple(
+            tid
+            for tid in sorted(roster.therapists)
+            if client.region_id in roster.therapist_regions(roster.therapists[tid])
+            and individual_credentialed(roster.therapists[tid], client)
+            and any(
+                ledger.caseload(tid, dates) < roster.therapists[tid].max_caseload
+                for dates in ranges
+            )
+        )
+        if inst.group_options[cid]:
+            _slot_options(inst, cid)
+    return inst

@@ -3,25 +3,38 @@
 Variables exist only for compatible options, so rules 1, 2, 5, 6, 9 and the static halves of
 3 and 7 hold by construction. Each remaining hard rule is one method below whose docstring states
 it; each soft goal is one method returning a penalty term. Existing valid schedules are not
-variables at all: they sit in the instance's ledger and reduce the capacities the rules see.
+variables at all: they sit in the instance's ledger and reduce the capacities the rules see, on
+their own dates (rules 4 and 7 are per date).
 
 Variables:
-  x[c, g]   client c joins group g
-  y[c, i]   client c's individual session is slot_options[c][i] (therapist, time, place)
-  f[g, t]   therapist t facilitates group g (only for groups not yet running)
+  x[c, g, s]  client c joins group g on start date s (instance.py: the start dates that matter)
+  y[c, i]     client c's individual session is slot_options[c][i] (therapist, time, place)
+  f[g, t]     therapist t facilitates group g (only for groups not yet running)
+  v[c, t, k]  client c sees therapist t individually and starts in t's class k of dates
+              (timeline.py; only where c's start dates fall in several of t's classes)
+
+Dates. Seats are counted exactly on every date where some option's occupancy can rise. Against
+kept clients a slot is counted on its own dates (``individual_slot_dates``); among this solve's
+newcomers, and for facilitation, sessions are booked whatever their dates, and a therapist's
+newcomers are counted as if none finished within the solve's dates (timeline.py). Both only ever
+refuse more than the rules do, and the cautious ledger (ledger.py) reads newcomers the same way,
+so the clerk's and the rounding's schedules are solutions of this model.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from ortools.sat.python import cp_model
 
+from .dates import DateRange
 from .domain import Slot
-from .instance import MAX_WAIT_DAYS_PENALISED, Instance
+from .instance import MAX_WAIT_DAYS_PENALISED, GroupOption, Instance
 from .placement import Placement
 from .rules import travel_conflict
+from .timeline import Timeline, timeline
 from .weektime import Interval
 
 LinearTerm = cp_model.LinearExprT
@@ -55,6 +68,8 @@ HARD_RULES = (
     "one_facilitator_per_running_group",
     "therapist_sessions_do_not_overlap",
     "therapist_travel_between_sites",
+    "individual_slot_dates",
+    "therapist_start_classes",
     "therapist_caseload",
     "therapist_weekly_hours",
 )
@@ -67,10 +82,14 @@ CUTS = ("seats_need_a_facilitator",)
 class PlacementModel:
     inst: Instance
     model: cp_model.CpModel
-    x: dict[tuple[str, str], cp_model.IntVar]
+    x: dict[tuple[str, str, date], cp_model.IntVar]
     y: dict[tuple[str, int], cp_model.IntVar]
     f: dict[tuple[str, str], cp_model.IntVar]
     placed: dict[str, cp_model.IntVar]
+    v: dict[tuple[str, str, int], cp_model.IntVar] = field(default_factory=dict)
+    timelines: dict[str, Timeline] = field(default_factory=dict)
+    # Per (client, therapist): the classes of the therapist's timeline the client may start in.
+    pair_classes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, inst: Instance) -> PlacementModel:
@@ -86,7 +105,9 @@ class PlacementModel:
         inst, m = self.inst, self.model
         for cid in inst.pending:
             for opt in inst.group_options.get(cid, ()):
-                self.x[cid, opt.group_id] = m.new_bool_var(f"x[{cid},{opt.group_id}]")
+                self.x[cid, opt.group_id, opt.start_date] = m.new_bool_var(
+                    f"x[{cid},{opt.group_id},{opt.start_date}]"
+                )
             for i, _slot in enumerate(inst.slot_options.get(cid, ())):
                 self.y[cid, i] = m.new_bool_var(f"y[{cid},{i}]")
             self.placed[cid] = m.new_bool_var(f"placed[{cid}]")
@@ -95,18 +116,85 @@ class PlacementModel:
                 continue
             for tid in tids:
                 self.f[gid, tid] = m.new_bool_var(f"f[{gid},{tid}]")
+        self._timelines()
+        self.pair_classes = self._classes()
+        for (cid, tid), classes in self.pair_classes.items():
+            if len(classes) > 1:
+                for k in classes:
+                    self.v[cid, tid, k] = m.new_bool_var(f"v[{cid},{tid},{k}]")
 
     def _clients_of(self, gid: str) -> list[cp_model.IntVar]:
-        return [v for (c, g), v in self.x.items() if g == gid]
+        return [v for (c, g, _s), v in self.x.items() if g == gid]
+
+    def _option_var(self, cid: str, option: GroupOption) -> cp_model.IntVar:
+        return self.x[cid, option.group_id, option.start_date]
+
+    def _first_start(self) -> date | None:
+        floor = self.inst.ledger.floor
+        starts = [max(s, floor) if floor else s for (_c, _g, s) in self.x]
+        return min(starts, default=None)
+
+    def _timelines(self) -> None:
+        """Each therapist's classes of start dates (timeline.py), from the first start."""
+        inst, first = self.inst, self._first_start()
+        if first is None:
+            return
+        for tid in sorted({s.therapist_id for slots in inst.slot_options.values() for s in slots}):
+            therapist = inst.roster.therapists[tid]
+            self.timelines[tid] = timeline(
+                first,
+                inst.ledger.individual(tid),
+                inst.ledger.bookings(tid),
+                therapist.max_caseload,
+                therapist.max_weekly_minutes,
+            )
+
+    def _start_class(self, tid: str, start: date) -> int:
+        floor = self.inst.ledger.floor
+        return self.timelines[tid].klass(max(start, floor) if floor else start)
+
+    def _slots_by_therapist(self, cid: str) -> dict[str, list[int]]:
+        by: dict[str, list[int]] = defaultdict(list)
+        for i, slot in enumerate(self.inst.slot_options.get(cid, ())):
+            by[slot.therapist_id].append(i)
+        return by
+
+    def _classes(self) -> dict[tuple[str, str], list[int]]:
+        """The classes of each (client, therapist) pair's possible start dates."""
+        inst = self.inst
+        out: dict[tuple[str, str], list[int]] = {}
+        for cid in inst.pending:
+            for tid, indexes in self._slots_by_therapist(cid).items():
+                slots = inst.slot_options[cid]
+                starts = set().union(*(inst.starts_for_slot(cid, slots[i]) for i in indexes))
+                out[cid, tid] = sorted({self._start_class(tid, s) for s in starts})
+        return out
+
+    def _newcomers(self, tid: str) -> dict[int, list[cp_model.LinearExprT]]:
+        """Per class of ``tid``'s timeline, the terms that are 1 when a client seeing ``tid``
+        starts in that class: v where the client's dates fall in several classes, else the
+        client's slots with ``tid``."""
+        by_class: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        for (cid, t), classes in self.pair_classes.items():
+            if t != tid:
+                continue
+            if len(classes) > 1:
+                for k in classes:
+                    by_class[k].append(self.v[cid, tid, k])
+            else:
+                slots = self._slots_by_therapist(cid)[tid]
+                by_class[classes[0]].append(sum(self.y[cid, i] for i in slots))
+        return by_class
 
     # ----- hard rules -------------------------------------------------------------------------
 
     def one_group_and_one_individual(self) -> None:
         """A client's schedule is one group plus one weekly individual session: a placed client
-        has exactly one group and exactly one individual slot; an unplaced client has neither."""
+        has exactly one group (and start date) and exactly one individual slot; an unplaced
+        client has neither."""
         inst = self.inst
         for cid in inst.pending:
-            groups = [self.x[cid, o.group_id] for o in inst.group_options.get(cid, ())]
+            groups = [self._option_var(cid, o) for o in inst.group_options.get(cid, ())]
             slots = [self.y[cid, i] for i in range(len(inst.slot_options.get(cid, ())))]
             self.model.add(sum(groups) == self.placed[cid])
             self.model.add(sum(slots) == self.placed[cid])
@@ -121,22 +209,46 @@ class PlacementModel:
                 by_time[slot.interval].append(self.y[cid, i])
             for when, slot_vars in by_time.items():
                 clashing = [
-                    self.x[cid, o.group_id]
+                    self._option_var(cid, o)
                     for o in inst.group_options[cid]
                     if any(s.overlaps(when) for s in inst.roster.groups[o.group_id].sessions)
                 ]
                 if clashing:
                     self.model.add(sum(slot_vars) + sum(clashing) <= 1)
 
+    def _occupancy_checks(self) -> dict[str, list[tuple[date, list[cp_model.IntVar]]]]:
+        """Per group, each date where its occupancy can rise (a newcomer's or a kept client's
+        start, from today on) with the newcomer options that hold a seat on it."""
+        inst, floor = self.inst, self.inst.ledger.floor
+        by_group: dict[str, list[tuple[DateRange, cp_model.IntVar]]] = defaultdict(list)
+        for cid in inst.pending:
+            for o in inst.group_options.get(cid, ()):
+                dates = o.dates.clipped(floor)
+                if dates is not None:
+                    by_group[o.group_id].append((dates, self._option_var(cid, o)))
+        out: dict[str, list[tuple[date, list[cp_model.IntVar]]]] = {}
+        for gid, items in by_group.items():
+            kept = [
+                r.start for r in inst.ledger.members.get(gid, ()) if not floor or r.start >= floor
+            ]
+            points = sorted({d.start for d, _ in items} | set(kept))
+            checks = [(p, [v for d, v in items if d.contains(p)]) for p in points]
+            out[gid] = [(p, active) for p, active in checks if active]
+        return out
+
     def group_capacity(self) -> None:
-        """Rule 4: a group holds at most ``capacity`` scheduled clients (kept ones included)."""
-        by_group: dict[str, list[cp_model.IntVar]] = defaultdict(list)
-        for (_c, gid), var in self.x.items():
-            by_group[gid].append(var)
-        for gid, members in by_group.items():
-            seats = self.inst.ledger.seats_left(gid)
-            if len(members) > seats:
-                self.model.add(sum(members) <= seats)
+        """Rule 4: on every date, a group holds at most ``capacity`` clients whose start date <=
+        date <= end date, kept ones included (checked where occupancy can rise)."""
+        inst = self.inst
+        for gid, checks in self._occupancy_checks().items():
+            capacity = inst.roster.groups[gid].capacity
+            seen: set[tuple[frozenset[int], int]] = set()
+            for day, active in checks:
+                room = capacity - inst.ledger.occupancy(gid, day)
+                key = (frozenset(v.index for v in active), room)
+                if len(active) > room and key not in seen:
+                    seen.add(key)
+                    self.model.add(sum(active) <= max(0, room))
 
     def one_facilitator_per_running_group(self) -> None:
         """Rule 8: every group with at least one client has exactly one facilitator for all its
@@ -174,9 +286,10 @@ class PlacementModel:
         return per
 
     def therapist_sessions_do_not_overlap(self) -> None:
-        """Rule 7: a therapist's sessions never overlap. (Their availability, sites and
-        telehealth were checked when the options were built; kept sessions were removed from the
-        options.)"""
+        """Rule 7: a therapist's sessions never overlap. Among this solve's newcomers and the
+        groups it staffs, whatever their dates (module docstring); kept sessions were removed
+        from the options on the dates they hold (``individual_slot_dates``), and their
+        availability, sites and telehealth were checked when the options were built."""
         for bookings in self._bookings().values():
             keys = sorted(bookings, key=lambda k: (k[0].start, k[0].end, k[1] or ""))
             points = sorted({k[0].start for k in keys})
@@ -187,8 +300,8 @@ class PlacementModel:
 
     def therapist_travel_between_sites(self) -> None:
         """Rule 7: two in-person sessions of a therapist at different sites on one day leave
-        ``travel_minutes`` to travel (``rules.travel_conflict``; kept sessions were removed from
-        the options)."""
+        ``travel_minutes`` to travel (``rules.travel_conflict``), among this solve's newcomers
+        whatever their dates, like the overlaps above."""
         travel = self.inst.settings.travel_minutes
         for bookings in self._bookings().values():
             keys = sorted(bookings, key=lambda k: (k[0].start, k[0].end, k[1] or ""))
@@ -199,53 +312,101 @@ class PlacementModel:
                     if travel_conflict(a, a_site, b, b_site, travel):
                         self.model.add(sum(bookings[a, a_site]) + sum(bookings[b, b_site]) <= 1)
 
-    def therapist_caseload(self) -> None:
-        """Rule 7: individual clients <= ``max_caseload`` (kept clients included)."""
+    def individual_slot_dates(self) -> None:
+        """Rule 7 against kept clients, per date: a slot that clashes with a kept session, or
+        would pass its therapist's caseload or weekly hours while kept clients hold them, is
+        taken only with a start date from which it does not (``Instance.slot_starts``)."""
         inst = self.inst
-        per: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         for (cid, i), var in self.y.items():
-            per[inst.slot_options[cid][i].therapist_id].append(var)
-        for tid, vars_ in per.items():
-            room = inst.roster.therapists[tid].max_caseload - inst.ledger.caseload[tid]
-            if len(vars_) > room:
-                self.model.add(sum(vars_) <= room)
+            starts = inst.slot_starts.get((cid, inst.slot_options[cid][i]))
+            if starts is None:
+                continue
+            allowed = [
+                self._option_var(cid, o) for o in inst.group_options[cid] if o.start_date in starts
+            ]
+            self.model.add(var <= sum(allowed))
+
+    def therapist_start_classes(self) -> None:
+        """Rule 7 per date (with the two below): ``v[c, t, k]`` is 1 exactly when client c sees
+        therapist t and starts in t's class k of dates (timeline.py)."""
+        inst = self.inst
+        for (cid, tid), classes in self.pair_classes.items():
+            if len(classes) < 2:
+                continue
+            slots = self._slots_by_therapist(cid)[tid]
+            self.model.add(
+                sum(self.v[cid, tid, k] for k in classes) == sum(self.y[cid, i] for i in slots)
+            )
+            for k in classes:
+                starting = [
+                    self._option_var(cid, o)
+                    for o in inst.group_options[cid]
+                    if self._start_class(tid, o.start_date) == k
+                ]
+                self.model.add(self.v[cid, tid, k] <= sum(starting))
+
+    def therapist_caseload(self) -> None:
+        """Rule 7: individual clients <= ``max_caseload`` on every date (kept clients on their
+        own dates; newcomers from their start on, timeline.py)."""
+        for tid, line in self.timelines.items():
+            by_class = self._newcomers(tid)
+            counted: list[cp_model.LinearExprT] = []
+            for k in range(line.classes):
+                counted += by_class.get(k, [])
+                if by_class.get(k) and len(counted) > line.caseload_room[k]:
+                    self.model.add(cp_model.LinearExpr.sum(counted) <= line.caseload_room[k])
 
     def therapist_weekly_hours(self) -> None:
-        """Rule 7: hours of the groups a therapist facilitates (once per group, whatever its
-        client count) + their individual hours <= ``max_weekly_hours``."""
+        """Rule 7: in every week, hours of the groups a therapist facilitates (once per group,
+        whatever its client count) + their individual hours <= ``max_weekly_hours`` (kept
+        clients in the weeks of their own dates; newcomers and newly staffed groups from their
+        first week on, timeline.py)."""
         inst = self.inst
-        terms: dict[str, list[LinearTerm]] = defaultdict(list)
-        bound: dict[str, int] = defaultdict(int)
-        for (gid, tid), var in self.f.items():
-            minutes = inst.roster.groups[gid].minutes
-            terms[tid].append(minutes * var)
-            bound[tid] += minutes
-        for (cid, i), var in self.y.items():
-            slot = inst.slot_options[cid][i]
-            terms[slot.therapist_id].append(slot.interval.minutes * var)
-            bound[slot.therapist_id] += slot.interval.minutes
-        for tid, parts in terms.items():
-            room = inst.roster.therapists[tid].max_weekly_minutes - inst.ledger.minutes[tid]
-            if bound[tid] > room:
-                self.model.add(sum(parts) <= room)
+        minutes = inst.settings.individual_minutes
+        for tid, line in self.timelines.items():
+            by_class = self._newcomers(tid)
+            groups = [(gid, var) for (gid, t), var in self.f.items() if t == tid]
+            for k in range(line.classes):
+                counted = [
+                    term for j in range(line.hours_upto[k] + 1) for term in by_class.get(j, [])
+                ]
+                staffed = [
+                    inst.roster.groups[gid].minutes * var
+                    for gid, var in groups
+                    if inst.ledger.span_from.get(gid, line.first) <= line.week_end[k]
+                ]
+                bound = minutes * len(counted) + sum(
+                    inst.roster.groups[gid].minutes for gid, _ in groups
+                )
+                if (counted or staffed) and bound > line.minutes_room[k]:
+                    total = minutes * cp_model.LinearExpr.sum(counted) + cp_model.LinearExpr.sum(
+                        staffed
+                    )
+                    self.model.add(total <= line.minutes_room[k])
 
     # ----- cuts: redundant, for the LP bound only --------------------------------------------
 
     def seats_need_a_facilitator(self) -> None:
-        """A cut, not a hard rule (rules 4 + 8 together): a group not yet running seats at most
-        ``capacity`` clients times [it has a facilitator]. Implied by the two rules on integers,
-        but without it the LP relaxation lets a therapist facilitate half a group and still fill
-        it, which left the proven bound ~5% above the optimum at load 1.2 (387 vs 367 on region
-        s3). It restates rule 8's "no seat without a facilitator" and rule 4 for groups not yet
-        running, so knocking out either rule alone is masked there (see tests/test_knockout.py)."""
+        """A cut, not a hard rule (rules 4 + 8 together): on each date, a group not yet running
+        seats at most ``capacity`` clients times [it has a facilitator]. Implied by the two
+        rules on integers, but without it the LP relaxation lets a therapist facilitate half a
+        group and still fill it, which left the proven bound ~5% above the optimum at load 1.2
+        (387 vs 367 on region s3). It restates rule 8's "no seat without a facilitator" and
+        rule 4 for groups not yet running, so knocking out either rule alone is masked there
+        (see tests/test_knockout.py)."""
         inst = self.inst
-        for gid in inst.facilitators:
-            members = self._clients_of(gid)
-            if not members or gid in inst.ledger.facilitator:
+        for gid, checks in self._occupancy_checks().items():
+            if gid in inst.ledger.facilitator:
                 continue
             chosen = [self.f[gid, t] for t in inst.facilitators[gid]]
-            seats = min(inst.ledger.seats_left(gid), len(members))
-            self.model.add(sum(members) <= seats * sum(chosen))
+            capacity = inst.roster.groups[gid].capacity
+            seen: set[frozenset[int]] = set()
+            for _day, active in checks:
+                key = frozenset(v.index for v in active)
+                if key not in seen:
+                    seen.add(key)
+                    seats = min(capacity - inst.ledger.occupancy(gid, _day), len(active))
+                    self.model.add(sum(active) <= max(0, seats) * sum(chosen))
 
     # ----- soft goals -------------------------------------------------------------------------
 
@@ -258,16 +419,16 @@ class PlacementModel:
         """Stability for displaced clients: stay in their old group where it still works."""
         inst = self.inst
         return sum(
-            W_MOVED * var
-            for (cid, gid), var in self.x.items()
-            if cid in inst.displaced
-            and not any(o.is_previous and o.group_id == gid for o in inst.group_options[cid])
+            W_MOVED * self._option_var(cid, o)
+            for cid in inst.displaced
+            for o in inst.group_options.get(cid, ())
+            if not o.is_previous
         )
 
     def waiting_penalty(self) -> LinearTerm:
         """Soft goal 2: earliest start (days waited after ``requested_start``, capped)."""
         return sum(
-            W_WAIT * min(o.wait_days, MAX_WAIT_DAYS_PENALISED) * self.x[cid, o.group_id]
+            W_WAIT * min(o.wait_days, MAX_WAIT_DAYS_PENALISED) * self._option_var(cid, o)
             for cid in self.inst.pending
             for o in self.inst.group_options.get(cid, ())
             if o.wait_days
@@ -278,7 +439,7 @@ class PlacementModel:
         group and for the individual session)."""
         inst = self.inst
         group_part = sum(
-            W_SITE * o.site_rank * self.x[cid, o.group_id]
+            W_SITE * o.site_rank * self._option_var(cid, o)
             for cid in inst.pending
             for o in inst.group_options.get(cid, ())
             if o.site_rank
@@ -293,7 +454,7 @@ class PlacementModel:
     def wish_penalty(self) -> LinearTerm:
         """Soft goal 4: a gender-specific group when wanted; an indicated modality."""
         return sum(
-            W_WISH * o.wish_misses * self.x[cid, o.group_id]
+            W_WISH * o.wish_misses * self._option_var(cid, o)
             for cid in self.inst.pending
             for o in self.inst.group_options.get(cid, ())
             if o.wish_misses
@@ -309,19 +470,18 @@ class PlacementModel:
             for i, slot in enumerate(inst.slot_options.get(cid, ())):
                 by_therapist[slot.therapist_id].append(self.y[cid, i])
             for tid, slot_vars in by_therapist.items():
-                led = [
-                    o.group_id
-                    for o in inst.group_options[cid]
-                    if tid in inst.facilitators.get(o.group_id, ())
-                ]
+                led: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+                for o in inst.group_options[cid]:
+                    if tid in inst.facilitators.get(o.group_id, ()):
+                        led[o.group_id].append(self._option_var(cid, o))
                 if not led:
                     continue
                 same = m.new_bool_var(f"cont[{cid},{tid}]")
                 m.add(same <= sum(slot_vars))
-                m.add(same <= sum(self.x[cid, g] for g in led))
-                for gid in led:
+                m.add(same <= sum(v for starts in led.values() for v in starts))
+                for gid, starts in led.items():
                     if (gid, tid) in self.f:
-                        m.add(same + self.x[cid, gid] <= 1 + self.f[gid, tid])
+                        m.add(same + sum(starts) <= 1 + self.f[gid, tid])
                 rewards.append(same)
         return -W_CONTINUITY * sum(rewards)
 
@@ -329,15 +489,17 @@ class PlacementModel:
         """Soft goal 6: spread clients across groups and therapists: seats beyond half a group
         cost 1, beyond three quarters 2 more; individual clients beyond half a caseload cost 1.
         Only the seats this solve adds are priced: kept clients are a constant it cannot
-        change (see ``excess_over``)."""
+        change (see ``excess_over``), counted on the last start date this solve may use (the
+        kept clients still there when the last newcomer arrives)."""
         inst = self.inst
         terms: list[LinearTerm] = []
         by_group: dict[str, list[cp_model.IntVar]] = defaultdict(list)
-        for (_c, gid), var in self.x.items():
+        for (_c, gid, _s), var in self.x.items():
             by_group[gid].append(var)
+        last = max((s for (_c, _g, s) in self.x), default=None)
         for gid, members in by_group.items():
             cap = inst.roster.groups[gid].capacity
-            kept = inst.ledger.group_load[gid]
+            kept = 0 if last is None else inst.ledger.occupancy(gid, last)
             for threshold, weight in ((cap // 2, 1), ((3 * cap) // 4, 2)):
                 over = excess_over(self.model, members, kept, threshold, f"over[{gid},{threshold}]")
                 terms.append(weight * over)
@@ -346,7 +508,7 @@ class PlacementModel:
             per[inst.slot_options[cid][i].therapist_id].append(var)
         for tid, vars_ in per.items():
             half = inst.roster.therapists[tid].max_caseload // 2
-            kept = inst.ledger.caseload[tid]
+            kept = 0 if last is None else inst.ledger.caseload(tid, DateRange(last, last))
             terms.append(excess_over(self.model, vars_, kept, half, f"over[{tid}]"))
         return sum(terms)
 
@@ -396,15 +558,23 @@ class PlacementModel:
         m.clear_hints()
         for cid, var in self.placed.items():
             m.add_hint(var, cid in placements)
-        for (cid, gid), var in self.x.items():
+        for (cid, gid, start), var in self.x.items():
             p = placements.get(cid)
-            m.add_hint(var, p is not None and p.group_id == gid)
+            m.add_hint(var, p is not None and (p.group_id, p.start_date) == (gid, start))
         for (cid, i), var in self.y.items():
             p = placements.get(cid)
             m.add_hint(var, p is not None and p.slot == inst.slot_options[cid][i])
         used = {(p.group_id, p.facilitator_id) for p in placements.values()}
         for key, var in self.f.items():
             m.add_hint(var, key in used)
+        for (cid, tid, k), var in self.v.items():
+            p = placements.get(cid)
+            m.add_hint(
+                var,
+                p is not None
+                and p.slot.therapist_id == tid
+                and self._start_class(tid, p.start_date) == k,
+            )
 
     def placements(self, solver: cp_model.CpSolver) -> dict[str, Placement]:
         inst = self.inst
@@ -415,7 +585,7 @@ class PlacementModel:
             if not solver.value(self.placed[cid]):
                 continue
             option = next(
-                o for o in inst.group_options[cid] if solver.value(self.x[cid, o.group_id])
+                o for o in inst.group_options[cid] if solver.value(self._option_var(cid, o))
             )
             index = next(
                 i for i in range(len(inst.slot_options[cid])) if solver.value(self.y[cid, i])
@@ -426,6 +596,7 @@ class PlacementModel:
                 facilitator[option.group_id],
                 inst.slot_options[cid][index],
                 option.start_date,
+                option.end_date,
             )
         return out
 
@@ -436,6 +607,7 @@ class PlacementModel:
             "constraints": len(proto.constraints),
             "group_options": len(self.x),
             "slot_options": len(self.y),
+            "start_classes": len(self.v),
             "facilitator_options": len(self.f),
         }
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from .dates import DateRange
 from .domain import Slot
-from .instance import Instance, end_date_for
+from .instance import Instance
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,11 @@ class Placement:
     facilitator_id: str
     slot: Slot
     start_date: date
+    end_date: date
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange(self.start_date, self.end_date)
 
 
 def scheduled_payload(inst: Instance, placement: Placement) -> dict[str, Any]:
@@ -49,7 +55,7 @@ def scheduled_payload(inst: Instance, placement: Placement) -> dict[str, Any]:
             **slot.interval.as_payload(),
         },
         "start_date": placement.start_date.isoformat(),
-        "end_date": end_date_for(client, placement.start_date).isoformat(),
+        "end_date": placement.end_date.isoformat(),
         "weekly_hours": (group.minutes + slot.interval.minutes) / 60,
         "timezone": roster.sites[group.site_id].timezone,
     }

@@ -10,7 +10,8 @@ groups and those at their preferred sites):
   no_credentialed_therapist  no group left has a credentialed facilitator, or no therapist of the
                              region may see the client individually (rule 6)
 and the dynamic ones over the final schedule:
-  groups_full                every group that fits rules 1-3, 5, 6 is at capacity
+  groups_full                every group that fits rules 1-3, 5, 6 is at capacity on some date of
+                             the programme, whichever start rule 9 allows within the horizon
   therapist_capacity         a group has a seat, yet no therapist has the caseload, hours or a
                              free hour left to facilitate it or see the client individually
 Details are codes and counts only: no personal data.
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dates import DateRange
 from .domain import Enrollment, Group
-from .instance import Instance, group_static_ok
+from .instance import Instance, end_date_for, group_static_ok, start_dates_for
 from .ledger import Ledger
 from .rules import (
     facilitator_credentialed,
@@ -78,7 +80,10 @@ def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[li
     individual = [t for t in regional if individual_credentialed(t, client)]
     if (enough and not staffed) or not individual:
         reasons.append("no_credentialed_therapist")
-    open_groups = [g for g in staffed if ledger.seats_left(g.group_id) > 0]
+    stays = {g.group_id: _stays(inst, ledger, client, g) for g in staffed}
+    open_groups = [
+        g for g in staffed if any(ledger.seats_left(g.group_id, r) > 0 for r in stays[g.group_id])
+    ]
     if staffed and not open_groups:
         reasons.append("groups_full")
     if open_groups and individual:
@@ -87,11 +92,15 @@ def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[li
         # Unreachable in practice (the cases above cover every failed step), but a waitlisted
         # client always carries a code: therapist time is then what ran out.
         reasons.append("therapist_capacity")
+    ranges = [ledger.session_dates(r) for rs in stays.values() for r in rs]
     with_room = sum(
         1
         for t in individual
-        if ledger.caseload[t.therapist_id] < t.max_caseload
-        and ledger.minutes[t.therapist_id] + minutes <= t.max_weekly_minutes
+        if any(
+            ledger.caseload(t.therapist_id, r) < t.max_caseload
+            and ledger.weekly_minutes(t.therapist_id, r) + minutes <= t.max_weekly_minutes
+            for r in ranges
+        )
     )
     detail = (
         f"track_groups={len(in_track)} fit={len(fit)} accessible={len(access)} "
@@ -100,6 +109,17 @@ def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[li
         f"therapists_with_room={with_room}"
     )
     return reasons, detail
+
+
+def _stays(inst: Instance, ledger: Ledger, client: Enrollment, group: Group) -> list[DateRange]:
+    """The programme dates rule 9 allows the client in the group (the start dates that matter,
+    seats freed by everyone the ledger holds included)."""
+    freed = [r.end for r in ledger.members.get(group.group_id, ())]
+    previous = inst.displaced.get(client.client_id)
+    return [
+        DateRange(s, end_date_for(client, s))
+        for s in start_dates_for(client, group, inst.settings, previous, freed)
+    ]
 
 
 def waitlisted_payload(inst: Instance, ledger: Ledger, client_id: str) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def round_greedily(
     rank = {cid: i for i, cid in enumerate(inst.pending)}
 
     def split(cid: str) -> bool:
-        options = [pm.x[cid, o.group_id] for o in inst.group_options.get(cid, ())]
+        options = [pm.x[cid, o.group_id, o.start_date] for o in inst.group_options.get(cid, ())]
         options += [pm.y[cid, i] for i in range(len(inst.slot_options.get(cid, ())))]
         return any(INTEGRAL < lp(v) < 1 - INTEGRAL for v in options)
 
@@ -160,7 +160,9 @@ def _round_in_order(
     for cid in order:
         placement = _best_fit(inst, pm, ledger, cid, lp)
         if placement is not None:
-            ledger.add(placement.group_id, placement.facilitator_id, placement.slot)
+            ledger.add(
+                placement.group_id, placement.facilitator_id, placement.slot, placement.dates
+            )
             placed[cid] = placement
     return placed
 
@@ -174,12 +176,14 @@ def _best_fit(
 ) -> Placement | None:
     """The client's first fitting (group, facilitator, slot) in descending LP order; stable
     sorts keep the instance's option order (best place first) among equal LP values."""
-    groups = sorted(inst.group_options.get(cid, ()), key=lambda o: -lp(pm.x[cid, o.group_id]))
+    groups = sorted(
+        inst.group_options.get(cid, ()), key=lambda o: -lp(pm.x[cid, o.group_id, o.start_date])
+    )
     slots = inst.slot_options.get(cid, ())
     slot_order = sorted(range(len(slots)), key=lambda i: -lp(pm.y[cid, i]))
     for option in groups:
         gid = option.group_id
-        if ledger.seats_left(gid) <= 0:
+        if ledger.seats_left(gid, option.dates) <= 0:
             continue
         sessions = inst.roster.groups[gid].sessions
 
@@ -194,6 +198,6 @@ def _best_fit(
                 slot = slots[i]
                 if any(slot.interval.overlaps(s) for s in sessions):
                     continue  # rule 3: the client's own sessions never overlap
-                if ledger.fits(gid, fid, slot):
-                    return Placement(cid, gid, fid, slot, option.start_date)
+                if ledger.fits(gid, fid, slot, option.dates):
+                    return Placement(cid, gid, fid, slot, option.start_date, option.end_date)
     return None

@@ -8,7 +8,9 @@ The independent checker (validate.py) deliberately does not use this module.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 
+from .dates import Booking
 from .domain import (
     ADDICTION_CREDENTIALS,
     CLINICAL_LICENCES,
@@ -139,3 +141,23 @@ def sessions_conflict(
     """Rule 7: a therapist's sessions never overlap, and in-person sessions at different sites
     on one day are at least ``travel_minutes`` apart."""
     return a.overlaps(b) or travel_conflict(a, a_site, b, b_site, travel_minutes)
+
+
+def bookings_clash(a: Booking, b: Booking, travel_minutes: int) -> bool:
+    """Rule 7, dated: two weekly sessions of one therapist clash (overlap, or too little time to
+    travel between sites) only if their date ranges meet."""
+    return a.dates.meets(b.dates) and sessions_conflict(
+        a.interval, a.site, b.interval, b.site, travel_minutes
+    )
+
+
+def group_meets_on(group: Group, day: date) -> bool:
+    """Rule 9: a start date is a day the group meets. (The one place to teach closures and
+    cancelled occurrences to, when the solver learns them.)"""
+    return day.weekday() in group.meeting_days
+
+
+def within_admission_horizon(start: date, earliest: date, horizon_days: int) -> bool:
+    """Rule 9: a start date is at most the admission horizon after the earliest date the client
+    may start (the latest of ``requested_start``, the group's ``open_from`` and today)."""
+    return start <= earliest + timedelta(days=horizon_days)

@@ -57,6 +57,8 @@ class SolveSettings:
     seed: int = 0
     relative_gap_limit: float = 0.0
     individual_minutes: int = 60
+    # Rule 9: a start at most this many days after the earliest date the client may start.
+    admission_horizon_days: int = 28
     slots_per_pair: int = 3
     therapists_per_client: int = 8
     deterministic: bool = True
@@ -80,6 +82,7 @@ def _instance_settings(settings: SolveSettings, as_of: Any = None) -> InstanceSe
         individual_minutes=settings.individual_minutes,
         slots_per_pair=settings.slots_per_pair,
         therapists_per_client=settings.therapists_per_client,
+        admission_horizon_days=settings.admission_horizon_days,
         as_of=as_of,
     )
 
@@ -131,9 +134,7 @@ def _hint_all(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
 def _with_baseline_slots(inst: Instance, baseline: dict[str, Placement]) -> None:
     """Make the clerk's slots model options, so its answer is a feasible hint."""
     for cid, p in baseline.items():
-        options = inst.slot_options.get(cid, ())
-        if p.slot not in options:
-            inst.slot_options[cid] = (*options, p.slot)
+        inst.add_slot_option(cid, p.slot)
 
 
 def _best_hint(
@@ -252,7 +253,7 @@ def solve_instance(
     placements, stats = _optimise(inst, baseline, settings, budget)
     ledger = inst.ledger.copy()
     for p in placements.values():
-        ledger.add(p.group_id, p.facilitator_id, p.slot)
+        ledger.add(p.group_id, p.facilitator_id, p.slot, p.dates)
     # Anyone the time limit left out but who still fits goes in first-fit.
     topped = fill(inst, ledger, [c for c in inst.pending if c not in placements])
     placements.update(topped)
