@@ -31,9 +31,22 @@ Global READINGS (apply to every rule below):
   (17:00-19:00, 19:00-22:00) could be a break the person needs, so the stricter reading is used.
   DECISION (project lead): this single-entry reading holds everywhere, for placements and for
   the truth of ``no_group_in_availability`` alike (see ``group_fits_rules_1_to_3``).
-- Dates: all placed clients are treated as concurrent, whatever their start/end dates. READING
-  (strict): capacity, caseload, therapist hours and overlaps are weekly patterns; the rules never
-  mention that two clients whose programmes do not overlap in time may share a seat or a slot.
+- Dates (rules 4 and 7). SCHEDULING.md counts capacity and caseload "on every date", therapist
+  hours "in every week", and lets two weekly sessions clash "only if their date ranges meet" (a
+  slot that frees when one client completes can go to a client who starts after that). So a
+  client holds a seat, a caseload place and their weekly sessions from ``start_date`` to
+  ``end_date`` inclusive, and two clients whose programmes share no date may share a seat or a
+  slot. (This checker read every placed client as concurrent, whatever their dates, while the
+  rules did not mention dates; SCHEDULING.md now does, and the dated reading replaces that one.)
+  READING (strict): a group's facilitator holds its sessions from the earliest start to the
+  latest end of its placed clients, even across a gap when none of them attends.
+  READING (strict): a week is a calendar week, Monday to Sunday, and a session counts in every
+  week its date range meets, even one where its weekday falls outside the range.
+  READING: dates before the snapshot's ``as_of`` (today) are not counted: they are history that
+  no schedule emitted today can change (otherwise a client re-placed after a roster change, who
+  keeps their old start date, would be charged with dates they spent in another group).
+  READING (strict): a schedule whose dates cannot be read holds its seat and sessions on every
+  date.
 - The roster in the snapshot is the truth. The group payload inside ``client.scheduled`` repeats
   site, delivery and sessions; rules are checked against the roster, and any disagreement of the
   payload with the roster is a separate ``payload`` finding.
@@ -44,7 +57,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CLINICAL = frozenset({"LCSW", "LPC", "LMHC", "LMFT", "PsyD", "PhD", "MD", "PMHNP"})
@@ -64,6 +77,9 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # SCHEDULING.md: "one weekly individual session (60 minutes by default)". A snapshot carries no
 # per-network setting, so the default is the rule.
 INDIVIDUAL_MINUTES = 60
+# SCHEDULING.md rule 9: "the admission horizon (a network setting, default 28 days)"; as above,
+# the snapshot carries no setting, so the default is the rule.
+ADMISSION_HORIZON_DAYS = 28
 TRAVEL_MINUTES = 30
 MIN_HOURS = {"adult": 9.0, "adolescent": 6.0}
 MAX_HOURS_EXCLUSIVE = 20.0
@@ -77,6 +93,8 @@ DEFAULT_WINDOWS = [{"day": d, "start": "17:00", "end": "21:30"} for d in DAYS[:5
 ]
 
 Json = Mapping[str, Any]
+Dates = tuple[dt.date, dt.date]  # first and last date, inclusive
+EVERY_DATE: Dates = (dt.date.min, dt.date.max)
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,7 @@ class Slot:
     delivery: str
     label: str
     clients: frozenset[str]
+    dates: Dates = EVERY_DATE
 
     def text(self) -> str:
         return f"{self.label} {self.day} {fmt(self.start)}-{fmt(self.end)}"
@@ -165,6 +184,45 @@ def overlaps(a: Slot, b: Slot) -> bool:
     return a.day == b.day and a.start < b.end and b.start < a.end
 
 
+def dates_meet(a: Dates, b: Dates) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def busiest_date(ranges: Iterable[tuple[Dates, float]]) -> tuple[float, dt.date | None]:
+    """The most load on one date (each range loads every date from its first to its last), and
+    the first date that carries it. Load only rises on a first date, so those are enough."""
+    loads = list(ranges)
+    best, when = 0.0, None
+    for day in sorted({r[0] for r, _ in loads}):
+        total = sum(n for r, n in loads if r[0] <= day <= r[1])
+        if total > best + HOURS_TOLERANCE:
+            best, when = total, day
+    return best, when
+
+
+def over_on_some_date(
+    ranges: list[tuple[Dates, str]], limit: int
+) -> tuple[float, dt.date | None, frozenset[str]]:
+    """The busiest date's count and first date, and every client present on some date where
+    more than ``limit`` are (empty when no date is over)."""
+    count, day = busiest_date((r, 1.0) for r, _ in ranges)
+    involved: set[str] = set()
+    for first, _ in ranges:
+        present = [cid for r, cid in ranges if r[0] <= first[0] <= r[1]]
+        if len(present) > limit:
+            involved |= set(present)
+    return count, day, frozenset(involved)
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def busiest_week(ranges: Iterable[tuple[Dates, float]]) -> tuple[float, dt.date | None]:
+    """``busiest_date`` counted in calendar weeks (the Monday of the first busiest week)."""
+    return busiest_date(((monday(a), monday(b)), n) for (a, b), n in ranges)
+
+
 class _Checker:
     def __init__(self, snapshot: Json, output: Json, *, for_stability: bool = False) -> None:
         # for_stability: checking the snapshot's own existing schedules to learn which are still
@@ -204,6 +262,18 @@ class _Checker:
     # ------------------------------------------------------------------ helpers
     def add(self, rule: str, message: str, clients: Iterable[str] = ()) -> None:
         self.findings.append(Finding(rule, message, frozenset(clients)))
+
+    def dates_from_today(self, dates: Dates) -> Dates | None:
+        """The part of ``dates`` on or after as_of (see the module's READING on dates)."""
+        if self.as_of is None or dates[0] >= self.as_of:
+            return dates
+        return None if dates[1] < self.as_of else (self.as_of, dates[1])
+
+    def programme(self, cid: str) -> Dates | None:
+        """A placed client's dates from today on (unreadable dates: every date)."""
+        sched = self.placed[cid]
+        start, end = parse_date(sched.get("start_date")), parse_date(sched.get("end_date"))
+        return self.dates_from_today(EVERY_DATE if start is None or end is None else (start, end))
 
     def _group_slots(self, gid: str, group: Json, clients: frozenset[str]) -> list[Slot]:
         slots = []
@@ -716,6 +786,33 @@ class _Checker:
                 f"client {cid}: new schedule starts {start}, before as_of {self.as_of}",
                 [cid],
             )
+        self.check_horizon(cid, enr, sched, group, start)
+
+    def check_horizon(
+        self, cid: str, enr: Json, sched: Json, group: Json | None, start: dt.date
+    ) -> None:
+        """Rule 9: "at most the admission horizon ... after the earliest of those dates" (the
+        latest of requested_start, the group's open_from and today, i.e. the earliest date the
+        client may start). READING: it binds schedules made in this output, new or changed; an
+        existing schedule passed through unchanged was made on an earlier day, against that
+        day's today, which the snapshot does not record."""
+        old = self.existing.get(cid)
+        if self.for_stability or (old is not None and _stable_key(old) == _stable_key(sched)):
+            return
+        floors = [parse_date(enr.get("requested_start")), self.as_of]
+        if group is not None:
+            floors.append(parse_date(group.get("open_from")))
+        earliest = max((d for d in floors if d is not None), default=None)
+        if earliest is None:
+            return  # an unreadable requested_start is reported above
+        latest = earliest + dt.timedelta(days=ADMISSION_HORIZON_DAYS)
+        if start > latest:
+            self.add(
+                "rule 9",
+                f"client {cid}: start {start} is more than the admission horizon "
+                f"({ADMISSION_HORIZON_DAYS} days) after {earliest}, the earliest it may be",
+                [cid],
+            )
 
     # ------------------------------------------------------------------ per group
     def check_groups(self) -> None:
@@ -734,9 +831,16 @@ class _Checker:
         for gid, cids in members.items():
             group = self.groups[gid]
             capacity = group.get("capacity")
-            if not isinstance(capacity, int) or len(cids) > capacity:
+            seats = [(d, cid) for cid in cids if (d := self.programme(cid)) is not None]
+            if not isinstance(capacity, int):
+                self.add("rule 4", f"group {gid}: capacity {capacity!r} is not an integer", cids)
+                continue
+            count, day, involved = over_on_some_date(seats, capacity)
+            if involved:
                 self.add(
-                    "rule 4", f"group {gid} holds {len(cids)} clients, capacity {capacity!r}", cids
+                    "rule 4",
+                    f"group {gid} holds {count:g} clients on {day}, capacity {capacity}",
+                    involved,
                 )
             named = facilitators[gid]
             if len(named) != 1:
@@ -767,15 +871,17 @@ class _Checker:
         READING: only RUNNING groups (at least one scheduled client) are facilitated; an empty
         group with a fixed facilitator_id holds no sessions, so it costs its facilitator nothing.
         A therapist's sessions are the sessions of each running group they facilitate (once per
-        group, however many clients) plus one individual session per individual client.
+        group, however many clients) plus one individual session per individual client, each
+        over its dates (module READING on dates).
         """
         individual: dict[str, list[Slot]] = defaultdict(list)
         for cid, sched in self.placed.items():
             ind = sched.get("individual") if isinstance(sched.get("individual"), Mapping) else {}
             tid = ind.get("therapist_id")
             slot = self.individual_slot(cid, sched)
-            if isinstance(tid, str) and tid in self.therapists and slot is not None:
-                individual[tid].append(slot)
+            dates = self.programme(cid)
+            if isinstance(tid, str) and tid in self.therapists and slot is not None and dates:
+                individual[tid].append(replace(slot, dates=dates))
         for tid in sorted(set(individual) | set(self.facilitating)):
             therapist = self.therapists[tid]
             slots: list[Slot] = []
@@ -784,51 +890,74 @@ class _Checker:
                 gslots = self._group_slots(gid, self.groups[gid], members)
                 for slot in gslots:
                     self.check_therapist_slot(therapist, tid, slot, "facilitating", None)
-                slots.extend(gslots)
+                running = self.group_dates(gid)
+                if running is not None:
+                    slots.extend(replace(slot, dates=running) for slot in gslots)
             slots.extend(individual.get(tid, []))
-            # Pairwise, not just consecutive: the stricter, order-independent form.
-            for i, a in enumerate(slots):
-                for b in slots[i + 1 :]:
-                    if a.day != b.day:
-                        continue
-                    if overlaps(a, b):
+            self.check_apart(tid, slots)
+            self.check_load(tid, therapist, slots, individual.get(tid, []))
+
+    def group_dates(self, gid: str) -> Dates | None:
+        """READING (strict): the group runs from its clients' earliest date to their latest
+        (from today on); None when none of them has a date left."""
+        ranges = [d for cid in self.members[gid] if (d := self.programme(cid)) is not None]
+        if not ranges:
+            return None
+        return min(d[0] for d in ranges), max(d[1] for d in ranges)
+
+    def check_apart(self, tid: str, slots: list[Slot]) -> None:
+        """No two sessions whose date ranges meet overlap, or leave too little time to travel."""
+        # Pairwise, not just consecutive: the stricter, order-independent form.
+        for i, a in enumerate(slots):
+            for b in slots[i + 1 :]:
+                if a.day != b.day or not dates_meet(a.dates, b.dates):
+                    continue
+                if overlaps(a, b):
+                    self.add(
+                        "rule 7",
+                        f"therapist {tid}: {a.text()} overlaps {b.text()}",
+                        a.clients | b.clients,
+                    )
+                elif (
+                    a.delivery == "in_person"
+                    and b.delivery == "in_person"
+                    and (a.site_id != b.site_id)
+                ):
+                    gap = max(a.start, b.start) - min(a.end, b.end)
+                    if gap < TRAVEL_MINUTES:
                         self.add(
                             "rule 7",
-                            f"therapist {tid}: {a.text()} overlaps {b.text()}",
+                            f"therapist {tid}: only {gap} minutes to travel "
+                            f"between {a.text()} at {a.site_id} and {b.text()} at "
+                            f"{b.site_id}",
                             a.clients | b.clients,
                         )
-                    elif (
-                        a.delivery == "in_person"
-                        and b.delivery == "in_person"
-                        and a.site_id != b.site_id
-                    ):
-                        gap = max(a.start, b.start) - min(a.end, b.end)
-                        if gap < TRAVEL_MINUTES:
-                            self.add(
-                                "rule 7",
-                                f"therapist {tid}: only {gap} minutes to travel "
-                                f"between {a.text()} at {a.site_id} and {b.text()} at "
-                                f"{b.site_id}",
-                                a.clients | b.clients,
-                            )
-            caseload = len(individual.get(tid, []))
-            limit = therapist.get("max_caseload")
-            if not isinstance(limit, int) or caseload > limit:
-                self.add(
-                    "rule 7",
-                    f"therapist {tid}: {caseload} individual clients > max_caseload {limit!r}",
-                    frozenset().union(*(s.clients for s in individual.get(tid, []))),
-                )
-            minutes = sum(s.end - s.start for s in slots)
-            max_hours = therapist.get("max_weekly_hours")
-            if not isinstance(max_hours, int | float) or minutes / 60 > max_hours + HOURS_TOLERANCE:
-                self.add(
-                    "rule 7",
-                    f"therapist {tid}: {minutes / 60:g} weekly hours (groups "
-                    f"{sorted(self.facilitating.get(tid, ()))} + {caseload} individual) > "
-                    f"max_weekly_hours {max_hours!r}",
-                    frozenset().union(*(s.clients for s in slots)),
-                )
+
+    def check_load(
+        self, tid: str, therapist: Json, slots: list[Slot], individual: list[Slot]
+    ) -> None:
+        """Caseload on every date, hours in every week (module READING on dates)."""
+        limit = therapist.get("max_caseload")
+        seen = [(s.dates, next(iter(s.clients))) for s in individual]
+        count, day, involved = over_on_some_date(seen, limit if isinstance(limit, int) else -1)
+        if involved:
+            self.add(
+                "rule 7",
+                f"therapist {tid}: {count:g} individual clients on {day} > max_caseload {limit!r}",
+                involved,
+            )
+        max_hours = therapist.get("max_weekly_hours")
+        loads = [(s.dates, (s.end - s.start) / 60) for s in slots]
+        hours, week = busiest_week(loads)
+        if not isinstance(max_hours, int | float) or hours > max_hours + HOURS_TOLERANCE:
+            in_week = [s for s in slots if week is None or monday(s.dates[0]) <= week <= s.dates[1]]
+            self.add(
+                "rule 7",
+                f"therapist {tid}: {hours:g} weekly hours in the week of {week} (groups "
+                f"{sorted(self.facilitating.get(tid, ()))} + individual sessions) > "
+                f"max_weekly_hours {max_hours!r}",
+                frozenset().union(*(s.clients for s in in_week)),
+            )
 
     def check_contact_leak(self) -> None:
         """CONTRACT.md: "Schedule events carry no contact details"; `contact` never leaves

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -171,6 +172,20 @@ def set_sessions(snapshot: Doc, output: Doc, sessions: list[Doc], hours: float) 
 
 Mutation = Callable[[Doc, Doc], None]
 
+
+def c2_from(snapshot: Doc, output: Doc, start: str) -> None:
+    """c2 requests and starts on ``start`` (a day g1 meets), 8 weeks as before. c1's programme
+    runs 2026-12-02 to 2027-01-26."""
+    first = date.fromisoformat(start)
+    enr(snapshot, "c2")["requested_start"] = start
+    sched(output, "c2").update(
+        start_date=start, end_date=(first + timedelta(weeks=8, days=-1)).isoformat()
+    )
+
+
+C1_LAST_MONDAY = "2027-01-25"  # c1's programme ends the next day
+C1_DONE = "2027-01-27"  # a Wednesday: c1's programme ended the day before
+
 # (name, mutation, rule tag expected, text that must appear in that finding)
 MUTATIONS: list[tuple[str, Mutation, str, str]] = [
     ("rule 1 track", lambda s, o: enr(s, "c1").update(track="substance_use"), "rule 1", "c1"),
@@ -266,6 +281,12 @@ MUTATIONS: list[tuple[str, Mutation, str, str]] = [
         "overlaps",
     ),
     ("rule 4 capacity", lambda s, o: group(s).update(capacity=1), "rule 4", "g1"),
+    (
+        "rule 4 capacity on the dates two programmes share",
+        lambda s, o: (group(s).update(capacity=1), c2_from(s, o, C1_LAST_MONDAY)),
+        "rule 4",
+        "2 clients on 2027-01-25",
+    ),
     ("rule 5 too few hours", lambda s, o: set_sessions(s, o, SESSIONS[:2], 7.0), "rule 5", "c1"),
     ("rule 5 payload hours", lambda s, o: sched(o, "c1").update(weekly_hours=9.0), "rule 5", "c1"),
     (
@@ -349,6 +370,27 @@ MUTATIONS: list[tuple[str, Mutation, str, str]] = [
         "overlaps",
     ),
     (
+        "rule 7 overlap on the dates two programmes share",
+        lambda s, o: (
+            sched(o, "c2")["individual"].update(start="09:00", end="10:00"),
+            c2_from(s, o, C1_LAST_MONDAY),
+        ),
+        "rule 7",
+        "overlaps",
+    ),
+    (
+        "rule 7 caseload on the dates two programmes share",
+        lambda s, o: (ther(s, "t1").update(max_caseload=1), c2_from(s, o, C1_LAST_MONDAY)),
+        "rule 7",
+        "2 individual clients on 2027-01-25",
+    ),
+    (
+        "rule 7 hours in a week two programmes share",
+        lambda s, o: (ther(s, "t1").update(max_weekly_hours=10), c2_from(s, o, C1_DONE)),
+        "rule 7",
+        "11 weekly hours in the week of 2027-01-25",
+    ),
+    (
         "rule 7 travel",
         lambda s, o: sched(o, "c2")["individual"].update(site_id="s2"),
         "rule 7",
@@ -427,6 +469,12 @@ MUTATIONS: list[tuple[str, Mutation, str, str]] = [
         "end 2027-01-27",
     ),
     (
+        "rule 9 beyond the admission horizon",
+        lambda s, o: sched(o, "c1").update(start_date="2027-01-06", end_date="2027-03-02"),
+        "rule 9",
+        "admission horizon",
+    ),
+    (
         "individual 60 minutes",
         lambda s, o: sched(o, "c1")["individual"].update(end="10:30"),
         "individual",
@@ -486,6 +534,38 @@ def test_mutation_is_caught(mutate: Mutation, rule: str, needle: str) -> None:
     findings = check(snapshot, output)
     hits = [f for f in findings if f.startswith(rule + ":") and needle in f]
     assert hits, f"expected a {rule} finding mentioning {needle!r}, got {findings}"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(
+            lambda s, o: (group(s).update(capacity=1), c2_from(s, o, C1_DONE)), id="rule 4 seat"
+        ),
+        pytest.param(
+            lambda s, o: (
+                sched(o, "c2")["individual"].update(start="09:00", end="10:00"),
+                c2_from(s, o, C1_DONE),
+            ),
+            id="rule 7 hour",
+        ),
+        pytest.param(
+            lambda s, o: (ther(s, "t1").update(max_caseload=1), c2_from(s, o, C1_DONE)),
+            id="rule 7 caseload",
+        ),
+        pytest.param(
+            lambda s, o: (ther(s, "t1").update(max_weekly_hours=10), c2_from(s, o, "2027-02-01")),
+            id="rule 7 hours",
+        ),
+    ],
+)
+def test_what_a_programme_frees_is_free_after_it_ends(mutate: Mutation) -> None:
+    """The dated reading: c2 takes c1's seat, hour or caseload place from the day after c1's
+    programme ends (weekly hours: from the next week), where one date or week earlier the
+    mutations above are breaches."""
+    snapshot, output = network()
+    mutate(snapshot, output)
+    assert check(snapshot, output) == []
 
 
 def stable_network() -> tuple[Doc, Doc]:

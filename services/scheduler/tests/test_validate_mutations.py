@@ -15,6 +15,10 @@ The base network (as_of 2026-12-01, a Tuesday; every placement starts Wed 2026-1
   c3 is new: individual t5, in person at s1, sat 11-12 (19 weekly hours).
 - c4 fits g1, which is full: waitlisted for groups_full.
 
+The dated rows (rules 4, 7 and 9 per date) move c2's programme to start on Mon 2027-01-25 (its
+requested start moved with it, so that rule 9 still holds): c1's programme ends Tue 2027-01-26,
+so the two share two dates, 25 and 26 January, and nothing else.
+
 A completeness test reads ``validate.py`` and fails when a ``self.add`` site has no row. The
 same mutations also go through the clean-room checker (tests/independent), which must report
 each of them under a corresponding tag (its three known misses are strict xfails).
@@ -217,6 +221,22 @@ def drop_c1(out: Doc) -> None:
     out["waitlisted"].append(waitlist("c1"))
 
 
+C1_LAST_MONDAY = "2027-01-25"  # c1's programme ends the next day, Tue 2027-01-26
+
+
+def c2_starts(snap: Doc, out: Doc, start: str = C1_LAST_MONDAY) -> None:
+    """c2 requests and starts on ``start`` (a Monday or Wednesday, when g1 meets)."""
+    enrolled(snap, "c2")["requested_start"] = start
+    entry = placed(out, "c2")
+    shift_dates(entry, (date.fromisoformat(start) - date.fromisoformat(entry["start_date"])).days)
+
+
+def c2_sees_t3(snap: Doc, out: Doc, start: str, end: str, start_date: str) -> None:
+    """c2 starts on ``start_date`` and sees t3 (who sees c1) by telehealth at ``start``."""
+    c2_starts(snap, out, start_date)
+    ind(out, "c2").update(therapist_id="t3", start=start, end=end)
+
+
 # ----- the table ---------------------------------------------------------------------------------
 
 
@@ -413,7 +433,12 @@ ROWS = [
     row(
         "rule4-capacity-counts-kept",
         lambda s, o: roster_group(s, "g1").update(capacity=1),
-        F("capacity", "2 clients in a group of 1", group="g1"),
+        F("capacity", "2 clients on 2026-12-02 in a group of 1", group="g1"),
+    ),
+    row(
+        "rule4-capacity-on-shared-dates",
+        lambda s, o: (roster_group(s, "g1").update(capacity=1), c2_starts(s, o)),
+        F("capacity", "2 clients on 2027-01-25 in a group of 1", group="g1"),
     ),
     # Rule 5: weekly hours, both halves of [9, 20).
     row(
@@ -549,14 +574,35 @@ ROWS = [
         ),
     ),
     row(
+        "rule7-overlap-on-shared-dates",
+        lambda s, o: c2_sees_t3(s, o, "10:00", "11:00", C1_LAST_MONDAY),
+        F("therapist_overlap", "individual c1 overlaps individual c2", therapist="t3"),
+    ),
+    row(
         "rule7-caseload",
         lambda s, o: staff(s, "t3").update(max_caseload=0),
-        F("caseload", "1 individual clients, max 0", therapist="t3"),
+        F("caseload", "1 individual clients on 2026-12-02, max 0", therapist="t3"),
+    ),
+    row(
+        "rule7-caseload-on-shared-dates",
+        lambda s, o: (
+            staff(s, "t3").update(max_caseload=1),
+            c2_sees_t3(s, o, "11:00", "12:00", C1_LAST_MONDAY),
+        ),
+        F("caseload", "2 individual clients on 2027-01-25, max 1", therapist="t3"),
     ),
     row(
         "rule7-hours",
         lambda s, o: staff(s, "t3").update(max_weekly_hours=0.5),
-        F("therapist_hours", "1 weekly hours, max 0.5", therapist="t3"),
+        F("therapist_hours", "1 weekly hours in the week of 2026-11-30, max 0.5", therapist="t3"),
+    ),
+    row(
+        "rule7-hours-in-a-shared-week",
+        lambda s, o: (
+            staff(s, "t3").update(max_weekly_hours=1.5),
+            c2_sees_t3(s, o, "11:00", "12:00", "2027-01-27"),  # the day after c1's last
+        ),
+        F("therapist_hours", "2 weekly hours in the week of 2027-01-25, max 1.5", therapist="t3"),
     ),
     # Rule 8: one facilitator per group.
     row(
@@ -609,6 +655,11 @@ ROWS = [
         "rule9-before-as-of",
         lambda s, o: s.update(as_of="2026-12-03"),
         F("dates", "new schedule starts before as_of", "c3", "g2"),
+    ),
+    row(
+        "rule9-beyond-the-horizon",
+        lambda s, o: shift_dates(placed(o, "c3"), 35),  # Wed 2027-01-06
+        F("dates", "start more than 28 days after 2026-12-01, the earliest it may be", "c3", "g2"),
     ),
     # Rule 10: stability, versions and the rescheduled list.
     row(
@@ -694,6 +745,49 @@ def test_one_mutation_one_exact_finding(base: tuple[Doc, Doc], r: Row) -> None:
     assert len(r.expected) == 1 or r.why, f"{r.name}: several findings need a reason"
     snap, out = _mutated(base, r)
     assert validate_output(snap, out) == list(r.expected)
+
+
+# ----- the dated reading: sharing no date is no breach ----------------------------------------
+
+C1_DONE = "2027-01-27"  # a Wednesday, the day after c1's programme ends
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        pytest.param(
+            lambda s, o: (roster_group(s, "g1").update(capacity=1), c2_starts(s, o, C1_DONE)),
+            id="rule4-the-seat-c1-frees",
+        ),
+        pytest.param(
+            lambda s, o: c2_sees_t3(s, o, "10:00", "11:00", C1_DONE), id="rule7-the-hour-c1-frees"
+        ),
+        pytest.param(
+            lambda s, o: (
+                staff(s, "t3").update(max_caseload=1),
+                c2_sees_t3(s, o, "11:00", "12:00", C1_DONE),
+            ),
+            id="rule7-the-caseload-place-c1-frees",
+        ),
+        pytest.param(
+            lambda s, o: (
+                staff(s, "t3").update(max_weekly_hours=1.5),
+                c2_sees_t3(s, o, "11:00", "12:00", "2027-02-01"),  # the Monday after
+            ),
+            id="rule7-the-hours-c1-frees",
+        ),
+    ],
+)
+def test_what_a_client_frees_is_free_from_the_next_day(
+    base: tuple[Doc, Doc], move: Mutation
+) -> None:
+    """Rules 4 and 7 count per date: c2 takes c1's seat, hour or caseload place from the day
+    after c1's programme ends (weekly hours: from the week after), and both checkers agree,
+    where the dated rows of the table above, one date or week earlier, are breaches."""
+    snap, out = copy.deepcopy(base)
+    move(snap, out)
+    assert validate_output(snap, out) == []
+    assert [str(f) for f in check_findings(snap, out)] == []
 
 
 # ----- completeness: every self.add site of validate.py has a row --------------------------------

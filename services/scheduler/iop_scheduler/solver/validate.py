@@ -3,6 +3,14 @@
 Written apart from the solver on purpose: it imports neither ortools nor the solver's parsing or
 rule predicates, so a misreading in one is caught by the other. It reads the plain dicts, checks
 every scheduled client, group and therapist, and reports each broken rule with who is involved.
+
+Dates (rules 4, 7 and 9). A client holds a seat, a caseload place and their weekly sessions from
+``start_date`` to ``end_date``; a facilitator holds a group's sessions from the earliest start to
+the latest end of its clients. Capacity and caseload count per date, weekly hours per calendar
+week (Monday to Sunday; a session counts in every week its dates meet), and two sessions clash
+only if their dates meet. Dates before the snapshot's ``as_of`` (today) are history no schedule
+made today can change, and are not counted. A schedule made in this solve (new, or changed)
+starts at most ``admission_horizon_days`` after the earliest date it may start.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ class Finding:
 
 
 Span = tuple[int, int]  # [start, end) in minutes of the week
+Dates = tuple[date, date]  # start and end, inclusive
+ALWAYS: Dates = (date.min, date.max)
 
 
 def _minute(clock: str) -> int:
@@ -86,6 +96,44 @@ def _hours(spans: Iterable[Span]) -> float:
     return sum(e - s for s, e in spans) / 60
 
 
+def _schedule_dates(schedule: Mapping[str, Any]) -> Dates:
+    """A schedule's dates; unreadable ones (reported under ``dates``) count as always."""
+    try:
+        return date.fromisoformat(schedule["start_date"]), date.fromisoformat(schedule["end_date"])
+    except (KeyError, ValueError, TypeError):
+        return ALWAYS
+
+
+def _from(dates: Dates, floor: date | None) -> Dates | None:
+    """The part of ``dates`` on or after ``floor`` (None: nothing left)."""
+    if floor is None or dates[0] >= floor:
+        return dates
+    return None if dates[1] < floor else (floor, dates[1])
+
+
+def _meet(a: Dates, b: Dates) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _peak(loads: list[tuple[Dates, float]]) -> tuple[float, date | None]:
+    """The highest total load on one date, and the first date it is reached."""
+    best, when = 0.0, None
+    for day in sorted({d[0] for d, _ in loads}):
+        total = sum(n for d, n in loads if d[0] <= day <= d[1])
+        if total > best + 1e-9:
+            best, when = total, day
+    return best, when
+
+
+def _weekly_peak(loads: list[tuple[Dates, float]]) -> tuple[float, date | None]:
+    """``_peak`` in weeks: a load counts in every week its dates meet."""
+    return _peak([((_monday(d[0]), _monday(d[1])), n) for d, n in loads])
+
+
 def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
     """``schedule_versions``: the highest ``schedule_version`` consumers have seen per client
     (optional; the scheduler service may pass it so that a client placed again after
@@ -113,9 +161,18 @@ def _version(schedule: Mapping[str, Any]) -> int | None:
 
 class _Checker:
     def __init__(
-        self, snapshot: Mapping[str, Any], output: Mapping[str, Any], individual_minutes: int = 60
+        self,
+        snapshot: Mapping[str, Any],
+        output: Mapping[str, Any],
+        individual_minutes: int = 60,
+        admission_horizon_days: int = 28,
+        existing: bool = False,
     ) -> None:
         self.individual_minutes = individual_minutes
+        self.horizon = admission_horizon_days
+        # Checking the snapshot's own existing schedules (stability): they were made on an
+        # earlier day, so today's floor and horizon for new starts do not apply to them.
+        self.existing = existing
         self.versions = _versions(snapshot)
         self.sites = {s["site_id"]: s for s in snapshot.get("sites") or []}
         self.groups = {g["group_id"]: g for g in snapshot.get("groups") or []}
@@ -123,6 +180,7 @@ class _Checker:
         self.clients = {e["client_id"]: e for e in snapshot.get("enrollments") or []}
         self.old = {s["client_id"]: s for s in snapshot.get("schedules") or []}
         self.as_of = snapshot.get("as_of")
+        self.floor = date.fromisoformat(self.as_of) if self.as_of else None
         self.output = output
         self.findings: list[Finding] = []
 
@@ -135,6 +193,10 @@ class _Checker:
         therapist: str | None = None,
     ) -> None:
         self.findings.append(Finding(rule, message, client, group, therapist))
+
+    def live(self, schedule: Mapping[str, Any]) -> Dates | None:
+        """A schedule's dates from today on."""
+        return _from(_schedule_dates(schedule), self.floor)
 
     def windows(self, site_id: str) -> list[Span]:
         site = self.sites[site_id]
@@ -352,8 +414,20 @@ class _Checker:
             self.add("dates", "start on a day the group does not meet", cid, gid)
         if end != start + timedelta(weeks=int(client["program_weeks"])) - timedelta(days=1):
             self.add("dates", "end_date is not start + program_weeks weeks - 1 day", cid, gid)
-        if self.as_of and cid not in self.old and start < date.fromisoformat(self.as_of):
+        if self.existing or dict(s) == dict(self.old.get(cid) or {}):
+            return  # made on an earlier day: today's floor and horizon do not apply
+        if self.floor and cid not in self.old and start < self.floor:
             self.add("dates", "new schedule starts before as_of", cid, gid)
+        floors = [client["requested_start"], group.get("open_from"), self.as_of]
+        earliest = max(date.fromisoformat(d) for d in floors if d)
+        if start > earliest + timedelta(days=self.horizon):
+            self.add(
+                "dates",
+                f"start more than {self.horizon} days after {earliest.isoformat()}, "
+                "the earliest it may be",
+                cid,
+                gid,
+            )
 
     # ----- groups -----------------------------------------------------------------------------
 
@@ -365,9 +439,13 @@ class _Checker:
             group = self.groups.get(gid)
             if group is None:
                 continue
-            if len(rows) > int(group["capacity"]):
+            seats = [(d, 1.0) for r in rows if (d := self.live(r)) is not None]
+            count, day = _peak(seats)
+            if count > int(group["capacity"]):
                 self.add(
-                    "capacity", f"{len(rows)} clients in a group of {group['capacity']}", group=gid
+                    "capacity",
+                    f"{count:g} clients on {day} in a group of {group['capacity']}",
+                    group=gid,
                 )
             facs = {(r.get("group") or {}).get("facilitator_id") for r in rows}
             if len(facs) != 1:
@@ -437,68 +515,100 @@ class _Checker:
 
     # ----- therapists -------------------------------------------------------------------------
 
+    def group_dates(self, scheduled: list[Mapping[str, Any]]) -> dict[Any, Dates]:
+        """Each group's dates: from its clients' earliest start to their latest end."""
+        spans: dict[Any, Dates] = {}
+        for s in scheduled:
+            gid = (s.get("group") or {}).get("group_id")
+            start, end = _schedule_dates(s)
+            old = spans.get(gid, (start, end))
+            spans[gid] = (min(old[0], start), max(old[1], end))
+        return spans
+
     def therapist_rules(self, scheduled: list[Mapping[str, Any]], travel: int = 30) -> None:
-        sessions: dict[Any, list[tuple[Span, str | None, str]]] = defaultdict(list)
-        caseload: Counter[Any] = Counter()
-        hours: dict[Any, float] = defaultdict(float)
+        held: dict[Any, list[tuple[Span, str | None, str, Dates]]] = defaultdict(list)
+        clients: dict[Any, list[Dates]] = defaultdict(list)
+        spans = self.group_dates(scheduled)
         facilitated: set[tuple[Any, Any]] = set()
         for s in scheduled:
             g_out, ind = s.get("group") or {}, s.get("individual") or {}
             gid, fid = g_out.get("group_id"), g_out.get("facilitator_id")
             group = self.groups.get(gid)
+            running = _from(spans[gid], self.floor)
             if group is not None and fid is not None and (gid, fid) not in facilitated:
                 facilitated.add((gid, fid))
                 place = None if group.get("delivery") == "telehealth" else group["site_id"]
-                for span in _spans(group["sessions"]):
-                    sessions[fid].append((span, place, f"group {gid}"))
-                hours[fid] += _hours(_spans(group["sessions"]))
-            tid = ind.get("therapist_id")
+                if running is not None:
+                    for span in _spans(group["sessions"]):
+                        held[fid].append((span, place, f"group {gid}", running))
+            tid, dates = ind.get("therapist_id"), self.live(s)
             try:
                 span = _span(ind)
             except (KeyError, ValueError):
                 continue
+            if dates is None:
+                continue  # a programme that ended before today holds nothing any more
             place = ind.get("site_id") if ind.get("delivery") != "telehealth" else None
-            sessions[tid].append((span, place, f"individual {s.get('client_id')}"))
-            caseload[tid] += 1
-            hours[tid] += (span[1] - span[0]) / 60
-        for tid, items in sessions.items():
+            held[tid].append((span, place, f"individual {s.get('client_id')}", dates))
+            clients[tid].append(dates)
+        for tid, items in held.items():
             t = self.therapists.get(tid)
-            if t is None:
-                continue
-            # By span, then label: two sessions at the same time, one telehealth (place None)
-            # and one in person, must be reported as an overlap, not crash the comparison.
-            items.sort(key=lambda item: (item[0], item[2]))
-            for i, (a, a_site, a_what) in enumerate(items):
-                for b, b_site, b_what in items[i + 1 :]:
-                    if b[0] >= a[1] + travel:
-                        break
-                    if _overlap(a, b):
-                        self.add("therapist_overlap", f"{a_what} overlaps {b_what}", therapist=tid)
-                    elif (
-                        a_site
-                        and b_site
-                        and a_site != b_site
-                        and a[0] // 1440 == b[0] // 1440
-                        and b[0] - a[1] < travel
-                    ):
-                        self.add(
-                            "therapist_travel",
-                            f"{a_what} and {b_what} at different sites "
-                            f"less than {travel} min apart",
-                            therapist=tid,
-                        )
-            if caseload[tid] > int(t["max_caseload"]):
-                self.add(
-                    "caseload",
-                    f"{caseload[tid]} individual clients, max {t['max_caseload']}",
-                    therapist=tid,
-                )
-            if hours[tid] > float(t["max_weekly_hours"]) + 1e-9:
-                self.add(
-                    "therapist_hours",
-                    f"{hours[tid]:g} weekly hours, max {t['max_weekly_hours']}",
-                    therapist=tid,
-                )
+            if t is not None:
+                self.sessions_apart(tid, items, travel)
+                self.therapist_load(tid, t, items, clients[tid])
+
+    def sessions_apart(
+        self, tid: Any, items: list[tuple[Span, str | None, str, Dates]], travel: int
+    ) -> None:
+        """Rule 7: a therapist's sessions whose dates meet neither overlap nor leave less than
+        ``travel`` minutes between sites on one day."""
+        # By span, then label: two sessions at the same time, one telehealth (place None)
+        # and one in person, must be reported as an overlap, not crash the comparison.
+        items.sort(key=lambda item: (item[0], item[2]))
+        for i, (a, a_site, a_what, a_dates) in enumerate(items):
+            for b, b_site, b_what, b_dates in items[i + 1 :]:
+                if b[0] >= a[1] + travel:
+                    break
+                if not _meet(a_dates, b_dates):
+                    continue
+                if _overlap(a, b):
+                    self.add("therapist_overlap", f"{a_what} overlaps {b_what}", therapist=tid)
+                elif (
+                    a_site
+                    and b_site
+                    and a_site != b_site
+                    and a[0] // 1440 == b[0] // 1440
+                    and b[0] - a[1] < travel
+                ):
+                    self.add(
+                        "therapist_travel",
+                        f"{a_what} and {b_what} at different sites less than {travel} min apart",
+                        therapist=tid,
+                    )
+
+    def therapist_load(
+        self,
+        tid: Any,
+        t: Mapping[str, Any],
+        items: list[tuple[Span, str | None, str, Dates]],
+        clients: list[Dates],
+    ) -> None:
+        """Rule 7: individual clients <= ``max_caseload`` on every date; facilitated group hours
+        + individual hours <= ``max_weekly_hours`` in every week."""
+        caseload, day = _peak([(d, 1.0) for d in clients])
+        if caseload > int(t["max_caseload"]):
+            self.add(
+                "caseload",
+                f"{caseload:g} individual clients on {day}, max {t['max_caseload']}",
+                therapist=tid,
+            )
+        hours, week = _weekly_peak([(d, (span[1] - span[0]) / 60) for span, _, _, d in items])
+        if hours > float(t["max_weekly_hours"]) + 1e-9:
+            self.add(
+                "therapist_hours",
+                f"{hours:g} weekly hours in the week of {week}, max {t['max_weekly_hours']}",
+                therapist=tid,
+            )
 
     # ----- stability and waitlist -------------------------------------------------------------
 
@@ -517,9 +627,12 @@ class _Checker:
                 "groups": list(self.groups.values()),
                 "therapists": list(self.therapists.values()),
                 "enrollments": list(self.clients.values()),
+                "as_of": self.as_of,
             },
             {"scheduled": old_rows},
             self.individual_minutes,
+            self.horizon,
+            existing=True,
         )
         for row in old_rows:
             old_check.schedule(row)
@@ -630,8 +743,12 @@ class _Checker:
 
 
 def validate_output(
-    snapshot: Mapping[str, Any], output: Mapping[str, Any], individual_minutes: int = 60
+    snapshot: Mapping[str, Any],
+    output: Mapping[str, Any],
+    individual_minutes: int = 60,
+    admission_horizon_days: int = 28,
 ) -> list[Finding]:
     """Every broken hard rule of ``output`` as a schedule for ``snapshot`` (empty when valid).
-    ``individual_minutes`` is the network's individual-session length (60 by default)."""
-    return _Checker(snapshot, output, individual_minutes).run()
+    ``individual_minutes`` is the network's individual-session length (60 by default) and
+    ``admission_horizon_days`` its admission horizon (28 by default)."""
+    return _Checker(snapshot, output, individual_minutes, admission_horizon_days).run()
