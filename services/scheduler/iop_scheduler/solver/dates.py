@@ -76,14 +76,7 @@ class Booking:
 def peak(loads: Iterable[tuple[DateRange, int]], within: DateRange) -> tuple[int, date | None]:
     """The highest total load on one date of ``within``, and the first date it is reached (None
     when nothing is loaded). A load only rises where a range starts, so those dates suffice."""
-    active = [(r, n) for r, n in loads if r.meets(within)]
-    points = sorted({within.start} | {r.start for r, _ in active if r.start > within.start})
-    best, when = 0, None
-    for day in points:
-        total = sum(n for r, n in active if r.contains(day))
-        if total > best:
-            best, when = total, day
-    return best, when
+    return _peak([(r.start, r.end, n) for r, n in loads], within.start, within.end)
 
 
 def weekly_peak(
@@ -91,4 +84,15 @@ def weekly_peak(
 ) -> tuple[int, date | None]:
     """``peak`` counted in weeks: a load counts in every week its range meets. Returns the
     highest weekly total over the weeks ``within`` meets, and the Monday of the first such week."""
-    return peak(((r.in_weeks(), n) for r, n in loads), within.in_weeks())
+    weeks = [(week_of(r.start), week_of(r.end), n) for r, n in loads]
+    return _peak(weeks, week_of(within.start), week_of(within.end))
+
+
+def _peak(loads: list[tuple[date, date, int]], lo: date, hi: date) -> tuple[int, date | None]:
+    active = [(s, e, n) for s, e, n in loads if s <= hi and lo <= e]
+    best, when = 0, None
+    for day in sorted({lo} | {s for s, _, _ in active if s > lo}):
+        total = sum(n for s, e, n in active if s <= day <= e)
+        if total > best:
+            best, when = total, day
+    return best, when

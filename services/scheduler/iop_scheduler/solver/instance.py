@@ -7,11 +7,12 @@ Options are filtered hard here (rules 1-3, 5-7 and 9 are static per pair) so tha
 
 Start dates (rule 9). A client may start in a group on a day it meets, on or after the latest of
 ``requested_start``, the group's ``open_from`` and today, and at most the admission horizon after
-that date. Of those days only the ones where the group's seats can change matter: the first, and
-the first meeting day after each kept client of the group ends (a seat frees); a displaced client
-may also keep their old start date. Kept clients are counted on their own dates (rules 4 and 7
-are per date), so each individual slot records the start dates from which the kept sessions,
-caseload and hours of its therapist leave room for it.
+that date. Of those days only the ones where what the client needs can change matter: the first,
+and the first meeting day after each kept client ends who holds a seat of the group or a place
+with a therapist who may see the client (a seat, an hour, a caseload place frees); a displaced
+client may also keep their old start date. Kept clients are counted on their own dates (rules 4
+and 7 are per date), so each individual slot records the start dates from which the kept
+sessions, caseload and hours of its therapist leave room for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .dates import OPEN_END, DateRange
+from .dates import OPEN_END, Booking, DateRange, peak, weekly_peak
 from .domain import (
     PRIORITY_RANK,
     Enrollment,
@@ -287,9 +288,14 @@ def start_dates_for(
     one, and the first meeting day after each day in ``freed`` (kept clients' end dates), all
     within the admission horizon."""
     first = start_date_for(client, group, cfg.as_of, None)
-    starts = {first, start_date_for(client, group, cfg.as_of, previous)}
-    starts |= {meeting_on_or_after(group, max(day + timedelta(days=1), first)) for day in freed}
     earliest = earliest_allowed(client, group, cfg.as_of)
+    last = earliest + timedelta(days=cfg.admission_horizon_days)
+    starts = {first, start_date_for(client, group, cfg.as_of, previous)}
+    starts |= {
+        meeting_on_or_after(group, day + timedelta(days=1))
+        for day in set(freed)
+        if first <= day < last
+    }
     return tuple(
         sorted(
             s for s in starts if within_admission_horizon(s, earliest, cfg.admission_horizon_days)
@@ -614,18 +620,26 @@ def free_starts(
     ledger, cfg = inst.ledger, inst.settings
     therapist = inst.roster.therapists[therapist_id]
     ranges = {s: DateRange(s, inst.end_date(client_id, s)) for s in inst.start_dates(client_id)}
+    held = ledger.bookings(therapist_id)
+    hours = [(b.dates, b.weekly_minutes) for b in held]
+    clients = [(b.dates, 1) for b in ledger.individual(therapist_id)]
     room = [
         s
         for s, dates in ranges.items()
-        if ledger.caseload(therapist_id, dates) < therapist.max_caseload
-        and ledger.weekly_minutes(therapist_id, dates) + cfg.individual_minutes
-        <= therapist.max_weekly_minutes
+        if peak(clients, dates)[0] < therapist.max_caseload
+        and weekly_peak(hours, dates)[0] + cfg.individual_minutes <= therapist.max_weekly_minutes
     ]
-    booked = ledger.bookings(therapist_id)
+    by_day: dict[int, list[Booking]] = {}
+    for b in held:
+        by_day.setdefault(b.interval.day, []).append(b)
     out: dict[Slot, frozenset[date]] = {}
     for slot in slots:
         probe = slot_booking(slot, ALWAYS)
-        blockers = [b.dates for b in booked if bookings_clash(probe, b, cfg.travel_minutes)]
+        blockers = [
+            b.dates
+            for b in by_day.get(slot.interval.day, ())  # clashes are between sessions of a day
+            if bookings_clash(probe, b, cfg.travel_minutes)
+        ]
         out[slot] = frozenset(s for s in room if not any(d.meets(ranges[s]) for d in blockers))
     return out
 
@@ -633,14 +647,22 @@ def free_starts(
 def _group_options(
     roster: Roster, cfg: InstanceSettings, ledger: Ledger, client_id: str, previous: Schedule | None
 ) -> list[GroupOption]:
-    """Every (group, start date) the client may take under rules 1-3, 5 and 9."""
+    """Every (group, start date) the client may take under rules 1-3, 5 and 9. The start dates
+    that matter follow the days a kept client frees something the client could use: a seat of
+    the group, or a place (an hour, a caseload place) with a therapist who may see them."""
     client = roster.enrollments[client_id]
+    therapists = [
+        t
+        for t in roster.therapists.values()
+        if client.region_id in roster.therapist_regions(t) and individual_credentialed(t, client)
+    ]
+    places = [b.dates.end for t in therapists for b in ledger.sessions.get(t.therapist_id, ())]
     options: list[GroupOption] = []
     for gid in sorted(roster.groups):
         group = roster.groups[gid]
         if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
             continue
-        freed = [r.end for r in ledger.members.get(gid, ())]
+        freed = [r.end for r in ledger.members.get(gid, ())] + places
         for start in start_dates_for(client, group, cfg, previous, freed):
             options.append(
                 GroupOption(

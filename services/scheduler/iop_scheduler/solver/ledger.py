@@ -68,7 +68,7 @@ class Ledger:
     members: dict[str, list[DateRange]] = field(default_factory=dict)
     facilitator: dict[str, str] = field(default_factory=dict)
     facilitating: dict[str, list[str]] = field(default_factory=dict)
-    # Each therapist's individual sessions, one per client, over that client's dates.
+    # Each therapist's individual sessions, one per client, over that client's dates from today.
     sessions: dict[str, list[Booking]] = field(default_factory=dict)
 
     def copy(self) -> Ledger:
@@ -113,17 +113,14 @@ class Ledger:
             if gid == skip_group:
                 continue
             span = spans[gid] if spans is not None and gid in spans else self.span(gid)
-            if span is not None:
-                held += group_bookings(self.groups[gid], span)
-        return [replace(b, dates=live) for b in held if (live := self.live(b.dates)) is not None]
+            live = None if span is None else self.live(span)
+            if live is not None:
+                held += group_bookings(self.groups[gid], live)
+        return held
 
     def individual(self, therapist_id: str) -> list[Booking]:
         """The therapist's individual sessions from today on (one per client)."""
-        return [
-            replace(b, dates=live)
-            for b in self.sessions.get(therapist_id, ())
-            if (live := self.live(b.dates)) is not None
-        ]
+        return list(self.sessions.get(therapist_id, ()))
 
     def occupancy(self, group_id: str, day: date) -> int:
         return sum(1 for r in self.members.get(group_id, ()) if r.contains(day))
@@ -217,8 +214,9 @@ class Ledger:
             self.facilitator[group_id] = facilitator_id
             self.facilitating.setdefault(facilitator_id, []).append(group_id)
         self.members.setdefault(group_id, []).append(dates)
-        booking = slot_booking(slot, self.session_dates(dates))
-        self.sessions.setdefault(slot.therapist_id, []).append(booking)
+        live = self.live(self.session_dates(dates))
+        if live is not None:  # a programme over before today holds no session any more
+            self.sessions.setdefault(slot.therapist_id, []).append(slot_booking(slot, live))
 
     def open_for(self, group_id: str, facilitator_id: str, dates: DateRange | None = None) -> bool:
         """Can ``facilitator_id`` (still) run ``group_id``, holding its sessions over ``dates``
