@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +11,11 @@ import pytest
 from iop_scheduler.solver import SolveSettings, first_fit, solve_snapshot, validate_output
 
 FAST = SolveSettings(time_limit_s=3.0, workers=4, seed=0)
+
+# Every snapshot is taken on this day (``as_of``), a Monday: the solver's "today" (rule 9's floor,
+# the dates from which rules 4 and 7 count) never comes from the clock, so no test depends on the
+# day it runs. Dates in new tests are built from it.
+TODAY = date(2026, 11, 30)
 
 EVENINGS = [{"day": d, "start": "17:00", "end": "21:30"} for d in ("mon", "tue", "wed", "thu")]
 
@@ -96,9 +102,46 @@ def snapshot(**parts: list[dict[str, Any]]) -> dict[str, Any]:
         "therapists": [therapist()],
         "enrollments": [client()],
         "schedules": [],
+        "as_of": TODAY.isoformat(),
     }
     base.update(copy.deepcopy(parts))
     return base
+
+
+def _minutes(block: dict[str, str]) -> int:
+    def clock(t: str) -> int:
+        return int(t[:2]) * 60 + int(t[3:])
+
+    return clock(block["end"]) - clock(block["start"])
+
+
+def kept(
+    client: dict[str, Any],
+    group: dict[str, Any],
+    facilitator_id: str,
+    individual: dict[str, str],
+    start: date,
+) -> dict[str, Any]:
+    """An existing ``client.scheduled`` payload from ``start`` for the client's programme_weeks,
+    in person at the group's site (``individual``: therapist_id, day, start, end)."""
+    minutes = sum(_minutes(s) for s in group["sessions"]) + _minutes(individual)
+    return {
+        "client_id": client["client_id"],
+        "region_id": client["region_id"],
+        "schedule_version": 1,
+        "group": {
+            "group_id": group["group_id"],
+            "site_id": group["site_id"],
+            "delivery": group["delivery"],
+            "facilitator_id": facilitator_id,
+            "sessions": group["sessions"],
+        },
+        "individual": {"delivery": "in_person", "site_id": group["site_id"], **individual},
+        "start_date": start.isoformat(),
+        "end_date": (start + timedelta(weeks=client["program_weeks"], days=-1)).isoformat(),
+        "weekly_hours": minutes / 60,
+        "timezone": "America/New_York",
+    }
 
 
 def solve_checked(snap: dict[str, Any], settings: SolveSettings = FAST) -> dict[str, Any]:
@@ -136,6 +179,8 @@ def iop() -> SimpleNamespace:
         therapist=therapist,
         client=client,
         snapshot=snapshot,
+        kept=kept,
+        TODAY=TODAY,
         solve=solve_checked,
         baseline=baseline_checked,
         placed=placed,

@@ -5,6 +5,40 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from types import SimpleNamespace
+from typing import Any
+
+from iop_scheduler.solver import SolveSettings, solve_snapshot, validate_output
+
+SATURDAY_NINE = {"day": "sat", "start": "09:00", "end": "10:00"}
+TUESDAY_SIX = {"day": "tue", "start": "18:00", "end": "19:00"}
+GROUP_TIMES = [{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed", "thu")]
+
+
+def _with_kept_client(
+    iop: SimpleNamespace, weeks: int, individual: dict[str, str], **parts: Any
+) -> dict[str, Any]:
+    """Kept client k1 started in g1 four weeks before today (a Monday) for ``weeks`` weeks, seen
+    by t1 at ``individual``; tf facilitates g1 and can see nobody individually (it is free only
+    at the group's times). Newcomers ask to start tomorrow."""
+    group = parts.pop("group", iop.group(open_from="2026-10-01"))
+    started = iop.TODAY - timedelta(weeks=4)
+    k1 = iop.client("k1", requested_start=started.isoformat(), program_weeks=weeks)
+    therapists = parts.pop(
+        "therapists", [iop.therapist("tf", availability=GROUP_TIMES), iop.therapist("t1")]
+    )
+    newcomers = parts.pop("enrollments", [iop.client("c1")])
+    return iop.snapshot(
+        groups=[group],
+        therapists=therapists,
+        enrollments=[k1, *newcomers],
+        schedules=[iop.kept(k1, group, "tf", {"therapist_id": "t1", **individual}, started)],
+        **parts,
+    )
+
+
+def _frees_on(snap: dict[str, Any]) -> date:
+    """The day after k1's programme ends."""
+    return date.fromisoformat(snap["schedules"][0]["end_date"]) + timedelta(days=1)
 
 
 # Rule 1: group fit -------------------------------------------------------------------------------
@@ -87,6 +121,35 @@ def test_rule4_capacity_goes_to_the_higher_priority(iop: SimpleNamespace) -> Non
     )
     out = iop.solve(snap)
     assert set(iop.placed(out)) == {"c2"}
+    assert "groups_full" in iop.reasons(out, "c1")
+
+
+def test_rule4_a_full_group_admits_from_the_first_meeting_day_after_a_seat_frees(
+    iop: SimpleNamespace,
+) -> None:
+    """Capacity 1, held by k1 until Sunday 6 December: c1 joins on Monday the 7th, the first
+    meeting day after (not on Wednesday the 2nd, the first day c1 could otherwise start)."""
+    snap = _with_kept_client(
+        iop, 5, SATURDAY_NINE, group=iop.group(capacity=1, open_from="2026-10-01")
+    )
+    assert _frees_on(snap) == date(2026, 12, 7)
+    out = iop.solve(snap)
+    assert iop.placed(out)["c1"]["start_date"] == "2026-12-07"
+    assert iop.placed(out)["k1"] == snap["schedules"][0]
+
+
+def test_rule4_a_seat_that_frees_goes_to_one_newcomer(iop: SimpleNamespace) -> None:
+    """One seat frees within the horizon and none after: the urgent newcomer takes it, the
+    other waits (groups_full), even though each alone would fit."""
+    snap = _with_kept_client(
+        iop,
+        5,
+        SATURDAY_NINE,
+        group=iop.group(capacity=1, open_from="2026-10-01"),
+        enrollments=[iop.client("c1"), iop.client("u1", priority="urgent")],
+    )
+    out = iop.solve(snap)
+    assert set(iop.placed(out)) == {"k1", "u1"}
     assert "groups_full" in iop.reasons(out, "c1")
 
 
@@ -183,6 +246,80 @@ def test_rule7_one_free_hour_serves_one_client(iop: SimpleNamespace) -> None:
     assert len(out["scheduled"]) == 1
 
 
+def test_rule7_an_hour_a_kept_client_frees_is_given_from_the_day_after(
+    iop: SimpleNamespace,
+) -> None:
+    """t1 can see clients only on Tuesday 18-19, held by k1 until 6 December; c1 is free for an
+    individual session only then. c1 starts on 7 December with t1 at that hour (two weekly
+    sessions clash only if their dates meet)."""
+    snap = _with_kept_client(
+        iop,
+        5,
+        TUESDAY_SIX,
+        therapists=[
+            iop.therapist("tf", availability=GROUP_TIMES),
+            iop.therapist("t1", availability=[TUESDAY_SIX]),
+        ],
+        enrollments=[iop.client("c1", availability=[*GROUP_TIMES, TUESDAY_SIX])],
+    )
+    sched = iop.placed(iop.solve(snap))["c1"]
+    assert sched["start_date"] == _frees_on(snap).isoformat()
+    assert (sched["individual"]["therapist_id"], sched["individual"]["day"]) == ("t1", "tue")
+
+
+def test_rule7_an_hour_held_beyond_the_horizon_is_not_given(iop: SimpleNamespace) -> None:
+    snap = _with_kept_client(
+        iop,
+        10,  # k1 holds the hour until 10 January, after c1's last possible start (29 December)
+        TUESDAY_SIX,
+        therapists=[
+            iop.therapist("tf", availability=GROUP_TIMES),
+            iop.therapist("t1", availability=[TUESDAY_SIX]),
+        ],
+        enrollments=[iop.client("c1", availability=[*GROUP_TIMES, TUESDAY_SIX])],
+    )
+    out = iop.solve(snap)
+    assert "c1" not in iop.placed(out)
+    assert "therapist_capacity" in iop.reasons(out)
+
+
+def test_rule7_a_caseload_place_frees_the_day_after_the_kept_client_ends(
+    iop: SimpleNamespace,
+) -> None:
+    """t1's caseload of 1 is k1's until 6 December: c1 starts with t1 on 7 December."""
+    snap = _with_kept_client(
+        iop,
+        5,
+        SATURDAY_NINE,
+        therapists=[
+            iop.therapist("tf", availability=GROUP_TIMES),
+            iop.therapist("t1", max_caseload=1),
+        ],
+    )
+    sched = iop.placed(iop.solve(snap))["c1"]
+    assert sched["start_date"] == _frees_on(snap).isoformat()
+    assert sched["individual"]["therapist_id"] == "t1"
+
+
+def test_rule7_a_full_caseload_on_a_date_the_programmes_share_is_full(
+    iop: SimpleNamespace,
+) -> None:
+    """Two newcomers and t1's one caseload place that k1 frees: only one of them gets it."""
+    snap = _with_kept_client(
+        iop,
+        5,
+        SATURDAY_NINE,
+        therapists=[
+            iop.therapist("tf", availability=GROUP_TIMES),
+            iop.therapist("t1", max_caseload=1),
+        ],
+        enrollments=[iop.client("c1"), iop.client("c2", priority="urgent")],
+    )
+    out = iop.solve(snap)
+    assert set(iop.placed(out)) == {"k1", "c2"}
+    assert "therapist_capacity" in iop.reasons(out, "c1")
+
+
 def test_rule7_in_person_only_at_the_therapists_sites(iop: SimpleNamespace) -> None:
     snap = iop.snapshot(
         therapists=[iop.therapist(site_ids=["s2"], telehealth=False)],
@@ -226,3 +363,24 @@ def test_rule9_start_not_before_requested_start(iop: SimpleNamespace) -> None:
     snap = iop.snapshot(enrollments=[iop.client(requested_start="2026-12-04")])  # a Friday
     sched = iop.placed(iop.solve(snap))["c1"]
     assert sched["start_date"] == "2026-12-07"  # the next Monday
+
+
+def test_rule9_start_not_before_today(iop: SimpleNamespace) -> None:
+    snap = iop.snapshot()
+    snap["as_of"] = (iop.TODAY + timedelta(days=9)).isoformat()  # Wednesday 9 December
+    assert iop.placed(iop.solve(snap))["c1"]["start_date"] == "2026-12-09"
+
+
+def test_rule9_no_start_beyond_the_admission_horizon(iop: SimpleNamespace) -> None:
+    """The only seat frees on 11 January, more than 28 days after c1 may first start (1
+    December): c1 waits. With a 6-week horizon the same network seats c1 on 11 January."""
+    group = iop.group(capacity=1, open_from="2026-10-01")
+    snap = _with_kept_client(iop, 10, SATURDAY_NINE, group=group)
+    out = iop.solve(snap)
+    assert "c1" not in iop.placed(out)
+    assert "groups_full" in iop.reasons(out)
+    longer = SolveSettings(time_limit_s=3.0, workers=4, seed=0, admission_horizon_days=42)
+    out = solve_snapshot(snap, longer)
+    assert validate_output(snap, out, admission_horizon_days=42) == []
+    assert iop.placed(out)["c1"]["start_date"] == _frees_on(snap).isoformat() == "2027-01-11"
+    assert [f.rule for f in validate_output(snap, out)] == ["dates"]  # beyond 28 days

@@ -44,7 +44,6 @@ from .rules import (
     group_meets_on,
     group_sessions_in_windows,
     individual_credentialed,
-    sessions_conflict,
     weekly_hours_ok,
     within_admission_horizon,
 )
@@ -289,18 +288,14 @@ def start_dates_for(
     within the admission horizon."""
     first = start_date_for(client, group, cfg.as_of, None)
     earliest = earliest_allowed(client, group, cfg.as_of)
-    last = earliest + timedelta(days=cfg.admission_horizon_days)
+
+    def in_horizon(day: date) -> bool:
+        return within_admission_horizon(day, earliest, cfg.admission_horizon_days)
+
     starts = {first, start_date_for(client, group, cfg.as_of, previous)}
-    starts |= {
-        meeting_on_or_after(group, day + timedelta(days=1))
-        for day in set(freed)
-        if first <= day < last
-    }
-    return tuple(
-        sorted(
-            s for s in starts if within_admission_horizon(s, earliest, cfg.admission_horizon_days)
-        )
-    )
+    after = {day + timedelta(days=1) for day in freed if day >= first}
+    starts |= {meeting_on_or_after(group, day) for day in after if in_horizon(day)}
+    return tuple(sorted(s for s in starts if in_horizon(s)))
 
 
 def end_date_for(client: Enrollment, start: date) -> date:
@@ -511,7 +506,7 @@ def _facilitator_options(
 def weekly_clash(a: Group, b: Group, travel_minutes: int) -> bool:
     """Could one therapist not hold both groups' sessions in one week (rule 7, undated)?"""
     return any(
-        sessions_conflict(x.interval, x.site, y.interval, y.site, travel_minutes)
+        bookings_clash(x, y, travel_minutes)
         for x in group_bookings(a, ALWAYS)
         for y in group_bookings(b, ALWAYS)
     )
