@@ -153,6 +153,25 @@ def test_rule4_a_seat_that_frees_goes_to_one_newcomer(iop: SimpleNamespace) -> N
     assert "groups_full" in iop.reasons(out, "c1")
 
 
+def test_rule4_a_kept_client_who_starts_later_holds_their_seat_from_their_start(
+    iop: SimpleNamespace,
+) -> None:
+    """Capacity 2, one seat taken from Monday 14 December by k1, placed by an earlier solve:
+    c1 and c2 each fit beside k1, both would make three from the 14th; one waits."""
+    group = iop.group(capacity=2)
+    k1 = iop.client("k1", requested_start="2026-12-14")
+    snap = iop.snapshot(
+        groups=[group],
+        enrollments=[k1, iop.client("c1"), iop.client("c2", priority="urgent")],
+        schedules=[
+            iop.kept(k1, group, "t1", {"therapist_id": "t1", **SATURDAY_NINE}, date(2026, 12, 14))
+        ],
+    )
+    out = iop.solve(snap)
+    assert set(iop.placed(out)) == {"k1", "c2"}
+    assert "groups_full" in iop.reasons(out, "c1")
+
+
 # Rule 5: weekly hours ----------------------------------------------------------------------------
 def test_rule5_adult_needs_nine_hours(iop: SimpleNamespace) -> None:
     two_evenings = [{"day": d, "start": "18:00", "end": "21:00"} for d in ("mon", "wed")]
@@ -314,6 +333,29 @@ def test_rule7_a_full_caseload_on_a_date_the_programmes_share_is_full(
             iop.therapist("t1", max_caseload=1),
         ],
         enrollments=[iop.client("c1"), iop.client("c2", priority="urgent")],
+    )
+    out = iop.solve(snap)
+    assert set(iop.placed(out)) == {"k1", "c2"}
+    assert "therapist_capacity" in iop.reasons(out, "c1")
+
+
+def test_rule7_a_kept_client_who_starts_later_counts_from_their_start(
+    iop: SimpleNamespace,
+) -> None:
+    """t1 (caseload 2) takes on k1 from Monday 14 December, placed by an earlier solve. Each of
+    c1 and c2 alone fits beside k1, but from the 14th the three would be one too many: one
+    newcomer waits (therapist_capacity)."""
+    group = iop.group()
+    k1 = iop.client("k1", requested_start="2026-12-14")
+    snap = iop.snapshot(
+        therapists=[
+            iop.therapist("tf", availability=GROUP_TIMES),
+            iop.therapist("t1", max_caseload=2),
+        ],
+        enrollments=[k1, iop.client("c1"), iop.client("c2", priority="urgent")],
+        schedules=[
+            iop.kept(k1, group, "tf", {"therapist_id": "t1", **SATURDAY_NINE}, date(2026, 12, 14))
+        ],
     )
     out = iop.solve(snap)
     assert set(iop.placed(out)) == {"k1", "c2"}

@@ -352,8 +352,10 @@ class PlacementModel:
             by_class = self._newcomers(tid)
             counted: list[cp_model.LinearExprT] = []
             for k in range(line.classes):
+                # A class binds through its own newcomers or through kept clients who start in
+                # it (its room is then smaller than an earlier class's).
                 counted += by_class.get(k, [])
-                if by_class.get(k) and len(counted) > line.caseload_room[k]:
+                if len(counted) > line.caseload_room[k]:
                     self.model.add(cp_model.LinearExpr.sum(counted) <= line.caseload_room[k])
 
     def therapist_weekly_hours(self) -> None:
