@@ -3,6 +3,7 @@
     .venv/bin/python bench/solver.py                # every case, prints markdown tables
     .venv/bin/python bench/solver.py --quick        # the small cases only
     .venv/bin/python bench/solver.py --only steady  # the steady-state cases only
+    .venv/bin/python bench/solver.py --only rolling # the rolling-admission cases only
 
 Each case runs in its own process so that peak memory (max RSS of the process and its region
 workers) belongs to that case alone. Figures are printed, not asserted (ARCHITECTURE.md).
@@ -19,6 +20,17 @@ BASELINE, or a phase 1 proven optimal yet topped up, is the incremental-solve de
 15 and is counted under the table. ``--states DIR`` saves each steady state there (or reads it,
 if saved), so that another solver version, imported through PYTHONPATH, is measured on the very
 same day (bench/results/solver.md).
+
+Rolling-admission cases (part of the default run, not of --quick): rules 4 and 7 count per
+date, so seats, hours and caseload places that kept clients free within the admission horizon
+(28 days) go to newcomers from the first meeting day after. A generated one-region network (6
+sites) at load 1.5 has its first two thirds of enrollments (load 1.0) solved first; the day is
+then moved on six weeks and every kept client's programme is cut to end 1 to 4 weeks after it
+(``program_weeks`` and ``end_date`` together, drawn per client from the seed); the rest of the
+enrollments arrive, their requested starts moved on six weeks too, beside those the first solve
+waitlisted. The row reports the solver and the clerk on that day, the LP bound and the gap to it,
+the model's size (group options are (client, group, start date) triples), and how many newcomers
+start after today's first week, i.e. in a seat or place a kept client freed.
 """
 
 from __future__ import annotations
@@ -27,22 +39,28 @@ import argparse
 import copy
 import hashlib
 import json
+import random
 import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from iop_scheduler.solver import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the clean-room checker lives in the repository's tests/
+
+from iop_scheduler.solver import (  # noqa: E402
     SolveSettings,
     first_fit,
     generate,
     solve_snapshot,
     validate_output,
 )
+
+from tests.independent.checker import check_findings  # noqa: E402
 
 WEIGHT = {"urgent": 3, "step_down": 2, "routine": 1}
 
@@ -58,6 +76,9 @@ class Case:
     incremental: bool = False
     # Steady state: share of the enrollments placed by a first solve before the rest arrive.
     placed_share: float = 0.0
+    # Rolling admission: weeks the day moves on after the first solve (kept clients then end
+    # 1-4 weeks after it); 0 for the other cases.
+    rolling_weeks: int = 0
 
 
 CASES = [
@@ -77,6 +98,10 @@ CASES = [
         Case("steady", 1, 1, 6, load, 10, placed_share=share)
         for load in (1.0, 1.15, 1.3)
         for share in (0.4, 0.6, 0.75)
+    ),
+    *(
+        Case("rolling", seed, 1, 6, 1.5, 10, placed_share=2 / 3, rolling_weeks=6)
+        for seed in (1, 2, 3)
     ),
 ]
 
@@ -134,6 +159,8 @@ def run_case(case: Case, states: Path | None = None) -> dict[str, Any]:
     settings = SolveSettings(time_limit_s=case.time_limit, workers=8, seed=0)
     if case.incremental:
         return _incremental(case, snap)
+    if case.rolling_weeks:
+        return _rolling(case, snap, states)
     if case.placed_share:
         return _steady(case, snap, states)
     started = time.perf_counter()
@@ -291,6 +318,111 @@ def _steady(case: Case, full: dict[str, Any], states: Path | None) -> dict[str, 
     }
 
 
+def _rolling_day(case: Case, full: dict[str, Any], states: Path | None) -> dict[str, Any]:
+    """The day ``case.rolling_weeks`` after the first solve (module docstring)."""
+    later = _steady_state(case, full, states)
+    today = date.fromisoformat(full["as_of"]) + timedelta(weeks=case.rolling_weeks)
+    rng = random.Random(case.seed)
+    clients = {e["client_id"]: e for e in later["enrollments"]}
+    for kept in later["schedules"]:
+        start = date.fromisoformat(kept["start_date"])
+        weeks = [
+            w
+            for w in range(2, 17)
+            if timedelta(weeks=1)
+            <= start + timedelta(weeks=w, days=-1) - today
+            <= timedelta(weeks=4)
+        ]
+        chosen = rng.choice(weeks)
+        clients[kept["client_id"]]["program_weeks"] = chosen
+        kept["end_date"] = (start + timedelta(weeks=chosen, days=-1)).isoformat()
+    for enrollment in later["enrollments"][_head(case, full) :]:
+        requested = date.fromisoformat(enrollment["requested_start"])
+        enrollment["requested_start"] = (
+            requested + timedelta(weeks=case.rolling_weeks)
+        ).isoformat()
+    later["as_of"] = today.isoformat()
+    return later
+
+
+def _rolling(case: Case, full: dict[str, Any], states: Path | None) -> dict[str, Any]:
+    """Solve a rolling-admission day: kept clients end within 1-4 weeks, newcomers arrive."""
+    later = _rolling_day(case, full, states)
+    today = date.fromisoformat(later["as_of"])
+    kept = {s["client_id"]: s for s in later["schedules"]}
+    pending = {e["client_id"] for e in later["enrollments"]} - set(kept)
+    started = time.perf_counter()
+    clerk = first_fit(later)
+    clerk_s = time.perf_counter() - started
+    started = time.perf_counter()
+    out = solve_snapshot(later, SolveSettings(time_limit_s=case.time_limit, workers=8, seed=0))
+    wall = time.perf_counter() - started
+    part = out["stats"]["parts"][0]
+    placed_weighted = _weighted(later, out, pending)
+    lp_bound = part.get("lp_bound")
+    after = {s["client_id"]: s for s in out["scheduled"]}
+    freed = sum(
+        1
+        for cid, s in after.items()
+        if cid in pending and date.fromisoformat(s["start_date"]) >= today + timedelta(weeks=1)
+    )
+    return {
+        "case": "rolling",
+        "seed": case.seed,
+        "sites": case.sites,
+        "load": case.load,
+        "today": today.isoformat(),
+        "kept": len(kept),
+        "pending": len(pending),
+        "phase1_status": part.get("phase1_status", "-"),
+        "phase1_objective": part.get("phase1_objective"),
+        "phase2_status": part.get("phase2_status", "-"),
+        "status": part["status"],
+        "placed_weighted": placed_weighted,
+        "placed": sum(1 for cid in after if cid in pending),
+        "later_starts": freed,
+        "baseline": _weighted(later, clerk, pending),
+        "lp_bound": lp_bound,
+        "lp_gap": None if not lp_bound else (lp_bound - placed_weighted) / lp_bound,
+        "topped_up": part["topped_up"],
+        "model": part.get("model", {}),
+        "build_s": part.get("build_s"),
+        "wall_s": wall,
+        "clerk_s": clerk_s,
+        "violations": len(validate_output(later, out)) + len(check_findings(later, out)),
+        "clerk_violations": len(validate_output(later, clerk)) + len(check_findings(later, clerk)),
+        "moved": sum(1 for cid, s in kept.items() if after.get(cid) != s),
+        "state_digest": _digest({"scheduled": later["schedules"], "waitlisted": []}),
+        "digest": _digest(out),
+        "stops": _stops(out),
+    }
+
+
+def _rolling_row(r: dict[str, Any]) -> str:
+    lp = "-" if r["lp_bound"] is None else str(r["lp_bound"])
+    gap = "-" if r["lp_gap"] is None else f"{100 * r['lp_gap']:.2f}%"
+    phase1 = "-" if r["phase1_objective"] is None else str(r["phase1_objective"])
+    model = r["model"]
+    return (
+        f"| {r['case']} s{r['seed']} | 1x{r['sites']} | {r['today']} | {r['kept']} | "
+        f"{r['pending']} | {r['phase1_status']} {phase1} | {r['phase2_status']} | "
+        f"{r['placed_weighted']} ({r['placed']}) | {r['later_starts']} | {r['baseline']} | {lp} | "
+        f"{gap} | {r['topped_up']} | {model.get('group_options', '-')} / "
+        f"{model.get('start_classes', '-')} / {model.get('variables', '-')} | "
+        f"{r['build_s']} | {r['wall_s']:.1f} | {r['clerk_s']:.1f} | "
+        f"{r['violations']}/{r['clerk_violations']} moved={r['moved']} |"
+    )
+
+
+ROLLING_HEADER = (
+    "| case | regions x sites | today | kept (ending in 1-4 weeks) | to place | phase 1 "
+    "(objective) | phase 2 | placed weighted (clients) | of whom start after week 1 | clerk "
+    "weighted | LP bound | gap to LP bound | topped up | group options / start classes / "
+    "variables | build s | wall s | clerk s | findings, both checkers (solver/clerk) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
 def _steady_row(r: dict[str, Any]) -> str:
     lp = "-" if r["lp_bound"] is None else str(r["lp_bound"])
     gap = "-" if r["lp_gap"] is None else f"{100 * r['lp_gap']:.2f}%"
@@ -416,9 +548,35 @@ def _steady_report(cases: list[int], repeat: int, states: Path | None) -> None:
     )
 
 
+def _rolling_report(cases: list[int], repeat: int, states: Path | None) -> None:
+    rows, notes = [], []
+    print(ROLLING_HEADER, flush=True)
+    for i in cases:
+        runs = _runs(i, repeat, states)
+        row = runs[0]
+        rows.append(row)
+        print(_rolling_row(row), flush=True)
+        digests = [r["digest"] for r in runs]
+        notes.append(
+            f"- {row['case']} s{row['seed']}: day {row['state_digest']}; schedule "
+            f"{' '.join(digests)} ({_same(digests)}); stops: {' | '.join(r['stops'] for r in runs)}"
+        )
+    print("\nday and schedule digests per run (identical = reproduced), phase stops:")
+    print("\n".join(notes))
+    worse = [r for r in rows if r["placed_weighted"] < r["baseline"]]
+    print(f"rolling days where the solver placed less than the clerk: {len(worse)}")
+    print(
+        f"findings (solver/clerk, validate + clean-room): {sum(r['violations'] for r in rows)}/"
+        f"{sum(r['clerk_violations'] for r in rows)}; kept clients moved: "
+        f"{sum(r['moved'] for r in rows)}"
+    )
+
+
 def _selected(quick: bool, only: str) -> list[int]:
     if only == "steady":
-        return [i for i, c in enumerate(CASES) if c.placed_share]
+        return [i for i, c in enumerate(CASES) if c.placed_share and not c.rolling_weeks]
+    if only == "rolling":
+        return [i for i, c in enumerate(CASES) if c.rolling_weeks]
     if only:
         return [int(i) for i in only.split(",")]
     return [i for i, c in enumerate(CASES) if not quick or c.name == "small"]
@@ -429,7 +587,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small cases only")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument(
-        "--only", type=str, default="", help="comma-separated case indexes, or 'steady'"
+        "--only",
+        type=str,
+        default="",
+        help="comma-separated case indexes, or 'steady', or 'rolling'",
     )
     parser.add_argument(
         "--repeat",
@@ -450,13 +611,18 @@ def main() -> None:
         return
     cases = _selected(args.quick, args.only)
     classic = [i for i in cases if not CASES[i].placed_share]
-    steady = [i for i in cases if CASES[i].placed_share]
+    steady = [i for i in cases if CASES[i].placed_share and not CASES[i].rolling_weeks]
+    rolling = [i for i in cases if CASES[i].rolling_weeks]
     if classic:
         _classic(classic, args.repeat)
     if steady:
         if classic:
             print()
         _steady_report(steady, args.repeat, args.states)
+    if rolling:
+        if classic or steady:
+            print()
+        _rolling_report(rolling, args.repeat, args.states)
 
 
 if __name__ == "__main__":

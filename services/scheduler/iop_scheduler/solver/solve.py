@@ -238,9 +238,19 @@ def _optimise(
     return placements, stats
 
 
+@dataclass
+class Solution:
+    """A part's answer: a placement (group, facilitator, slot and dates) per placed pending
+    client, the ledger they leave beside the kept clients, and the search's statistics."""
+
+    placements: dict[str, Placement]
+    ledger: Ledger
+    stats: dict[str, Any]
+
+
 def solve_instance(
     inst: Instance, settings: SolveSettings, seconds: float, nominal_s: float | None = None
-) -> tuple[dict[str, Placement], Ledger, dict[str, Any]]:
+) -> Solution:
     """Placements for the instance's pending clients and the ledger they leave. ``seconds`` is
     the wall-clock budget; ``nominal_s`` (default: ``seconds``) the clock-free one that sets the
     deterministic time."""
@@ -248,7 +258,7 @@ def solve_instance(
     _with_baseline_slots(inst, baseline)
     baseline_value = _value(inst, baseline)
     if not inst.pending:
-        return {}, inst.ledger.copy(), {"status": "EMPTY", "model": {}}
+        return Solution({}, inst.ledger.copy(), {"status": "EMPTY", "model": {}})
     budget = Budget(seconds, seconds if nominal_s is None else nominal_s)
     placements, stats = _optimise(inst, baseline, settings, budget)
     ledger = inst.ledger.copy()
@@ -266,7 +276,7 @@ def solve_instance(
         baseline_objective=baseline_value,
         topped_up=len(topped),
     )
-    return placements, ledger, stats
+    return Solution(placements, ledger, stats)
 
 
 def solve_part(
@@ -291,7 +301,8 @@ def solve_part(
     # Keep a share of the budget for top-up, reasons and payloads after the search.
     search = 1 - settings.post_share
     wall = max(0.2, seconds * search - (time.perf_counter() - started))
-    placements, ledger, stats = solve_instance(inst, settings, wall, nominal)
+    solution = solve_instance(inst, settings, wall, nominal)
+    placements, ledger, stats = solution.placements, solution.ledger, solution.stats
     scheduled = [dict(s.raw) for s in inst.kept.values()]
     scheduled += [scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements]
     waitlisted = [waitlisted_payload(inst, ledger, c) for c in inst.pending if c not in placements]
@@ -468,4 +479,11 @@ def first_fit(
     return out
 
 
-__all__ = ["SolveSettings", "first_fit", "solve_instance", "solve_snapshot", "split_snapshot"]
+__all__ = [
+    "Solution",
+    "SolveSettings",
+    "first_fit",
+    "solve_instance",
+    "solve_snapshot",
+    "split_snapshot",
+]
