@@ -384,6 +384,7 @@ def _rolling(case: Case, full: dict[str, Any], states: Path | None) -> dict[str,
         "baseline": _weighted(later, clerk, pending),
         "lp_bound": lp_bound,
         "lp_gap": None if not lp_bound else (lp_bound - placed_weighted) / lp_bound,
+        "gap": part.get("gap"),
         "topped_up": part["topped_up"],
         "model": part.get("model", {}),
         "build_s": part.get("build_s"),
@@ -402,12 +403,13 @@ def _rolling_row(r: dict[str, Any]) -> str:
     lp = "-" if r["lp_bound"] is None else str(r["lp_bound"])
     gap = "-" if r["lp_gap"] is None else f"{100 * r['lp_gap']:.2f}%"
     phase1 = "-" if r["phase1_objective"] is None else str(r["phase1_objective"])
+    proven = "-" if r["gap"] is None else f"{100 * r['gap']:.2f}%"
     model = r["model"]
     return (
         f"| {r['case']} s{r['seed']} | 1x{r['sites']} | {r['today']} | {r['kept']} | "
         f"{r['pending']} | {r['phase1_status']} {phase1} | {r['phase2_status']} | "
         f"{r['placed_weighted']} ({r['placed']}) | {r['later_starts']} | {r['baseline']} | {lp} | "
-        f"{gap} | {r['topped_up']} | {model.get('group_options', '-')} / "
+        f"{gap} | {proven} | {r['topped_up']} | {model.get('group_options', '-')} / "
         f"{model.get('start_classes', '-')} / {model.get('variables', '-')} | "
         f"{r['build_s']} | {r['wall_s']:.1f} | {r['clerk_s']:.1f} | "
         f"{r['violations']}/{r['clerk_violations']} moved={r['moved']} |"
@@ -417,9 +419,10 @@ def _rolling_row(r: dict[str, Any]) -> str:
 ROLLING_HEADER = (
     "| case | regions x sites | today | kept (ending in 1-4 weeks) | to place | phase 1 "
     "(objective) | phase 2 | placed weighted (clients) | of whom start after week 1 | clerk "
-    "weighted | LP bound | gap to LP bound | topped up | group options / start classes / "
-    "variables | build s | wall s | clerk s | findings, both checkers (solver/clerk) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "weighted | LP bound | gap to LP bound | gap to proven bound | topped up | group options / "
+    "start classes / variables | build s | wall s | clerk s | findings, both checkers "
+    "(solver/clerk) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
