@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -147,3 +148,31 @@ def test_schedule_versions_raise_a_new_clients_version(iop: SimpleNamespace) -> 
     assert iop.placed(out)["c1"]["schedule_version"] == 4
     assert iop.placed(out)["c2"]["schedule_version"] == 1
     assert [f.rule for f in validate_output(dict(snap, schedule_versions={}), out)] == ["payload"]
+
+
+def test_an_extension_that_would_take_a_later_clients_seat_is_declined(
+    iop: SimpleNamespace,
+) -> None:
+    """Rules 4 and 10 with dates: capacity 1, a's 6 weeks end on Tuesday 12 January and b,
+    placed by an earlier solve, takes the seat from Wednesday the 13th. Lengthening a to 8 weeks
+    would need b's seat on the weeks they then share: declined (groups_full), and b stays; 6
+    weeks, as placed, stand."""
+    from iop_scheduler.solver.extension import extension_reasons
+
+    group = iop.group(capacity=1)
+    a = iop.client("a", program_weeks=6)
+    b = iop.client("b", requested_start="2027-01-13")
+    hour = {"therapist_id": "t1", "day": "sat", "start": "09:00", "end": "10:00"}
+    later = {**hour, "start": "10:00", "end": "11:00"}
+    placed = [
+        iop.kept(a, group, "t1", hour, date(2026, 12, 2)),
+        iop.kept(b, group, "t1", later, date(2027, 1, 13)),
+    ]
+    snap = iop.snapshot(groups=[group], enrollments=[a, b], schedules=placed)
+    assert extension_reasons(snap, "a") == []
+    out = iop.solve(snap)
+    assert [s for s in out["scheduled"]] == placed  # both kept: they share no date
+    a["program_weeks"] = 8
+    lengthened = iop.kept(a, group, "t1", hour, date(2026, 12, 2))
+    extended = iop.snapshot(groups=[group], enrollments=[a, b], schedules=[lengthened, placed[1]])
+    assert extension_reasons(extended, "a") == ["groups_full"]

@@ -3,35 +3,53 @@ therapist and slot, and needs capacity and the therapists' rules to hold over th
 
 The answer is the solver's own admission of existing schedules (instance.py): the snapshot
 carries the client's schedule with its new ``end_date`` and the enrollment its new
-``program_weeks``; the extension fits when that schedule is kept as it is. So the check is exactly
-as strict as the rules the solver keeps schedules by, and grows with them.
+``program_weeks``. Rules 4 and 7 count per date, so the added weeks can meet the dates of a
+client who starts later; an extension never moves anyone (rule 10), so the lengthened schedule
+must fit beside every other schedule the solver keeps, admitted before it. So the check is
+exactly as strict as the rules the solver keeps schedules by, and grows with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from .instance import InstanceSettings, build_instance, parse_roster, schedule_still_valid
+from .dates import DateRange
+from .instance import (
+    InstanceSettings,
+    admit_existing,
+    build_instance,
+    parse_roster,
+    schedule_still_valid,
+)
 from .reasons import waitlist_reasons
 
 
 def extension_reasons(
     snapshot: Mapping[str, Any], client_id: str, settings: InstanceSettings | None = None
 ) -> list[str]:
-    """[] when the client's (lengthened) schedule in ``snapshot`` stands; otherwise the waitlist
-    codes that are true of it: ``groups_full`` when the group has no seat for it beside the
-    clients kept before it, ``therapist_capacity`` when a therapist's caseload, hours or time do
-    not allow it; and for a schedule no longer valid on its own (the roster changed), the reasons
-    the client could not be placed now, computed as for a waitlisting."""
+    """[] when the client's (lengthened) schedule in ``snapshot`` stands beside every other one
+    kept; otherwise the waitlist codes that are true of it: ``groups_full`` when the group has no
+    seat for it on some date beside the others, ``therapist_capacity`` when a therapist's
+    caseload, hours or time do not allow it; and for a schedule no longer valid on its own (the
+    roster changed), the reasons the client could not be placed now, computed as for a
+    waitlisting."""
     roster = parse_roster(snapshot)
-    inst = build_instance(roster, settings)
-    if client_id in inst.kept:
-        return []
+    cfg = settings or InstanceSettings()
+    if cfg.as_of is None:
+        cfg = replace(cfg, as_of=roster.as_of)
     schedule = roster.schedules[client_id]
     client = roster.enrollments[client_id]
-    if not schedule_still_valid(schedule, client, roster, inst.settings):
+    if not schedule_still_valid(schedule, client, roster, cfg):
+        inst = build_instance(roster, cfg)
         return waitlist_reasons(inst, inst.ledger, client_id)[0]
-    if inst.ledger.seats_left(schedule.group_id) <= 0:
+    others = {cid: s for cid, s in roster.schedules.items() if cid != client_id}
+    _, _, ledger = admit_existing(replace(roster, schedules=others), cfg)
+    dates = DateRange(schedule.start_date, schedule.end_date)
+    facilitator = str(schedule.facilitator_id)
+    if ledger.fits(schedule.group_id, facilitator, schedule.individual, dates):
+        return []
+    if ledger.seats_left(schedule.group_id, dates) <= 0:
         return ["groups_full"]
     return ["therapist_capacity"]

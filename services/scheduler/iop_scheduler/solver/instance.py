@@ -448,7 +448,7 @@ def individual_slot_allowed(
     return ok
 
 
-def _admit_existing(
+def admit_existing(
     roster: Roster, cfg: InstanceSettings
 ) -> tuple[dict[str, Schedule], dict[str, Schedule], Ledger]:
     """Sort existing schedules into kept and displaced. A schedule valid on its own is kept if
@@ -713,7 +713,7 @@ def build_instance(
     cfg = settings or InstanceSettings()
     if cfg.as_of is None and roster.as_of is not None:
         cfg = InstanceSettings(**{**cfg.__dict__, "as_of": roster.as_of})
-    kept, displaced, exact = _admit_existing(roster, cfg)
+    kept, displaced, exact = admit_existing(roster, cfg)
     new_ids = [c for c in roster.enrollments if c not in kept and c not in displaced]
     pending = priority_order(roster.enrollments, list(displaced)) + priority_order(
         roster.enrollments, new_ids
