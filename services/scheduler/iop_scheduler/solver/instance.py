@@ -167,9 +167,6 @@ class Instance:
     # The start dates from which a slot option leaves room in its therapist's kept sessions,
     # caseload and hours; a slot absent here suits every start date of its client.
     slot_starts: dict[tuple[str, Slot], frozenset[date]] = field(default_factory=dict)
-    # Facilitation of running groups as the model books it: from the earliest date any of its
-    # clients, kept or new, may start, with no end (model.py books facilitators undated).
-    spans: dict[str, DateRange] = field(default_factory=dict)
 
     @property
     def enrollments(self) -> dict[str, Enrollment]:

@@ -100,19 +100,14 @@ class Ledger:
             return DateRange(first, max(r.end for r in ranges))
         return DateRange(min(first, self.span_from.get(group_id, first)), OPEN_END)
 
-    def bookings(
-        self,
-        therapist_id: str,
-        spans: Mapping[str, DateRange | None] | None = None,
-        skip_group: str | None = None,
-    ) -> list[Booking]:
+    def bookings(self, therapist_id: str, skip_group: str | None = None) -> list[Booking]:
         """Every session the therapist holds from today on: individual sessions and the sessions
-        of the groups they facilitate (over the group's span, or the one ``spans`` gives)."""
+        of the groups they facilitate (but ``skip_group``) over each group's span."""
         held = list(self.sessions.get(therapist_id, ()))
         for gid in self.facilitating.get(therapist_id, ()):
             if gid == skip_group:
                 continue
-            span = spans[gid] if spans is not None and gid in spans else self.span(gid)
+            span = self.span(gid)
             live = None if span is None else self.live(span)
             if live is not None:
                 held += group_bookings(self.groups[gid], live)

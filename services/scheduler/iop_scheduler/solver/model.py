@@ -403,11 +403,11 @@ class PlacementModel:
             chosen = [self.f[gid, t] for t in inst.facilitators[gid]]
             capacity = inst.roster.groups[gid].capacity
             seen: set[frozenset[int]] = set()
-            for _day, active in checks:
+            for day, active in checks:
                 key = frozenset(v.index for v in active)
                 if key not in seen:
                     seen.add(key)
-                    seats = min(capacity - inst.ledger.occupancy(gid, _day), len(active))
+                    seats = min(capacity - inst.ledger.occupancy(gid, day), len(active))
                     self.model.add(sum(active) <= max(0, seats) * sum(chosen))
 
     # ----- soft goals -------------------------------------------------------------------------
