@@ -292,7 +292,11 @@ def check_current(
     output = {
         "scheduled": [e.data for e in current.values() if e.type != "iop.client.waitlisted"],
         "waitlisted": [e.data for e in current.values() if e.type == "iop.client.waitlisted"],
-        "rescheduled": [c for c, e in current.items() if e.type == "iop.client.rescheduled"],
+        "rescheduled": [
+            c
+            for c, e in current.items()
+            if e.type == "iop.client.rescheduled" and (c not in earlier or earlier[c].id != e.id)
+        ],
     }
     return list(validate_output(snapshot, output))
 
