@@ -36,6 +36,8 @@ class SchedulerSettings(BaseSettings):
     solve_time_limit_s: float = Field(2.0, gt=0, le=60)
     solve_workers: int = Field(8, ge=1, le=64)
     solve_relative_gap: float = Field(0.0, ge=0, le=1)
+    # SCHEDULING.md rule 9: a start lies at most this many days after the earliest admissible day.
+    admission_horizon_days: int = Field(28, ge=0, le=365)
     # How many region batches may solve at once (each uses `solve_workers` CP-SAT threads).
     # Two measured best on 2 vCPUs at 100 enrollments/s (bench/results/scheduler_service.md);
     # a lane waiting for a slot keeps collecting records, so batches grow with the load.

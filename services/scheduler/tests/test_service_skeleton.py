@@ -182,3 +182,14 @@ def test_create_app_connects_nothing() -> None:
     finally:  # create_app switches the process to JSON logs; give pytest its handlers back
         root.handlers[:], root.level = handlers, level
     assert app is not None
+
+
+def test_the_admission_horizon_is_a_setting_the_solver_gets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from iop_scheduler.adapters.placer import SolverPlacer
+    from iop_scheduler.settings import SchedulerSettings
+
+    monkeypatch.setenv("SCHEDULER_ADMISSION_HORIZON_DAYS", "14")
+    placer = SolverPlacer(SchedulerSettings())
+    assert placer._settings.admission_horizon_days == 14

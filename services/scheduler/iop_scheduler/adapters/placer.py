@@ -22,6 +22,7 @@ class SolverPlacer:
             time_limit_s=settings.solve_time_limit_s,
             workers=settings.solve_workers,
             relative_gap_limit=settings.solve_relative_gap,
+            admission_horizon_days=settings.admission_horizon_days,
             processes=1,  # we already run off the loop, one region at a time
         )
 
