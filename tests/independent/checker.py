@@ -813,6 +813,18 @@ class _Checker:
                 f"({ADMISSION_HORIZON_DAYS} days) after {earliest}, the earliest it may be",
                 [cid],
             )
+        # Rule 9: the start falls "on a day the group meets and is not cancelled"; rule 11: no
+        # session at a site on its closed_dates. READING: a schedule made in this output may not
+        # start on a closed day of the group's site (an occurrence cancelled only for want of a
+        # substitute is decided after the placement, so it is not judged here).
+        site = self.sites.get(group.get("site_id")) if group is not None else None
+        closed = {parse_date(d) for d in (site or {}).get("closed_dates") or ()}
+        if start in closed:
+            self.add(
+                "rule 9",
+                f"client {cid}: start {start} is a day the group's site is closed",
+                [cid],
+            )
 
     # ------------------------------------------------------------------ per group
     def check_groups(self) -> None:

@@ -464,26 +464,29 @@ def without_can_hold(_real: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def start_ignoring_as_of(real: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda client, group, _as_of, previous: real(client, group, None, previous)
+    return lambda client, group, _as_of, previous, *closed: real(
+        client, group, None, previous, *closed
+    )
 
 
 def start_ignoring_open_from(real: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda client, group, as_of, previous: real(
-        client, replace(group, open_from=None), as_of, previous
+    return lambda client, group, as_of, previous, *closed: real(
+        client, replace(group, open_from=None), as_of, previous, *closed
     )
 
 
 def start_ignoring_requested(real: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda client, group, as_of, previous: real(
-        replace(client, requested_start=date(2000, 1, 3)),
+    return lambda client, group, as_of, previous, *closed: real(
+        replace(client, requested_start=date(2000, 1, 3)),  # long ago
         group,
         as_of,
-        previous,  # long ago
+        previous,
+        *closed,
     )
 
 
 def start_on_any_day(_real: Callable[..., Any]) -> Callable[..., Any]:
-    def floor(client: Any, group: Any, as_of: date | None, _previous: Any) -> date:
+    def floor(client: Any, group: Any, as_of: date | None, _previous: Any, *_closed: Any) -> date:
         dates = [client.requested_start, group.open_from, as_of]
         return max(d for d in dates if d is not None)
 

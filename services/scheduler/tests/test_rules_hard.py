@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from iop_scheduler.solver import SolveSettings, solve_snapshot, validate_output
 
 SATURDAY_NINE = {"day": "sat", "start": "09:00", "end": "10:00"}
@@ -426,3 +427,36 @@ def test_rule9_no_start_beyond_the_admission_horizon(iop: SimpleNamespace) -> No
     assert validate_output(snap, out, admission_horizon_days=42) == []
     assert iop.placed(out)["c1"]["start_date"] == _frees_on(snap).isoformat() == "2027-01-11"
     assert [f.rule for f in validate_output(snap, out)] == ["dates"]  # beyond 28 days
+
+
+def test_rule9_a_start_skips_a_day_the_site_is_closed(iop: SimpleNamespace) -> None:
+    """Rule 9 with rule 11: a start falls on a meeting that is not cancelled. The group meets on
+    Monday 7 December; the site is closed that day, so c1 starts on Wednesday 9 December."""
+    snap = iop.snapshot(enrollments=[iop.client(requested_start="2026-12-04")])
+    snap["sites"][0]["closed_dates"] = ["2026-12-07"]
+    sched = iop.placed(iop.solve(snap))["c1"]
+    assert sched["start_date"] == "2026-12-09"
+    assert date.fromisoformat(sched["end_date"]) == date(2026, 12, 9) + timedelta(weeks=8, days=-1)
+
+
+def test_rule9_a_start_on_a_closed_day_is_refused_by_both_checkers(
+    iop: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With closures ignored (the start-date rule knocked out), the solver starts c1 on the
+    closed Monday, and both checkers refuse that schedule."""
+    from iop_scheduler.solver import instance
+
+    from tests.independent.checker import check_findings
+
+    real = instance.meeting_on_or_after
+    monkeypatch.setattr(
+        instance, "meeting_on_or_after", lambda group, day, closed=frozenset(): real(group, day)
+    )
+    snap = iop.snapshot(enrollments=[iop.client(requested_start="2026-12-04")])
+    snap["sites"][0]["closed_dates"] = ["2026-12-07"]
+    out = solve_snapshot(snap, iop.FAST)
+    assert iop.placed(out)["c1"]["start_date"] == "2026-12-07"
+    assert [(f.rule, f.message) for f in validate_output(snap, out)] == [
+        ("dates", "new schedule starts on a day its site is closed")
+    ]
+    assert [f.rule for f in check_findings(snap, out)] == ["rule 9"]

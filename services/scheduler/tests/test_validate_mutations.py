@@ -208,6 +208,12 @@ def retime_group(snap: Doc, out: Doc, group_id: str, sessions: list[Doc]) -> Non
             entry["weekly_hours"] = _hours(sessions) + _hours([entry["individual"]])
 
 
+def close_site_on(snap: Doc, group_id: str, day: str) -> None:
+    """The site of the group closes on ``day`` (rule 11's `closed_dates`)."""
+    site_id = roster_group(snap, group_id)["site_id"]
+    next(x for x in snap["sites"] if x["site_id"] == site_id)["closed_dates"] = [day]
+
+
 def move_c1(out: Doc) -> None:
     """c1's kept schedule moved an hour later without cause, reported as a proper move."""
     entry = placed(out, "c1")
@@ -650,6 +656,11 @@ ROWS = [
         "rule9-end-date",
         lambda s, o: placed(o, "c3").update(end_date="2027-01-27"),
         F("dates", "end_date is not start + program_weeks weeks - 1 day", "c3", "g2"),
+    ),
+    row(
+        "rule9-start-on-a-closed-day",
+        lambda s, o: close_site_on(s, "g2", placed(o, "c3")["start_date"]),
+        F("dates", "new schedule starts on a day its site is closed", "c3", "g2"),
     ),
     row(
         "rule9-before-as-of",

@@ -59,15 +59,21 @@ class Site:
     region_id: str
     timezone: str
     windows: tuple[Interval, ...]
+    # Rule 11: the site holds no session on these dates (holidays, other closures).
+    closed_dates: frozenset[date] = frozenset()
 
     @classmethod
     def parse(cls, item: Mapping[str, Any]) -> Site:
         windows = item.get("windows")
+        sid = str(_req(item, "site_id", "site"))
         return cls(
-            site_id=str(_req(item, "site_id", "site")),
+            site_id=sid,
             region_id=str(_req(item, "region_id", "site")),
             timezone=str(item.get("timezone") or "UTC"),
             windows=parse_intervals(list(DEFAULT_WINDOWS) if windows is None else windows),
+            closed_dates=frozenset(
+                parse_date(d, f"site {sid} closed_dates") for d in item.get("closed_dates") or ()
+            ),
         )
 
 

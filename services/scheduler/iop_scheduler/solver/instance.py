@@ -239,11 +239,14 @@ def wish_misses(client: Enrollment, group: Group) -> int:
     return misses
 
 
-def meeting_on_or_after(group: Group, earliest: date) -> date:
-    """The first date on or after ``earliest`` when the group meets."""
-    for offset in range(7):
+def meeting_on_or_after(
+    group: Group, earliest: date, closed: frozenset[date] = frozenset()
+) -> date:
+    """The first date on or after ``earliest`` when the group meets and its site is open (rule 9:
+    a start falls on a meeting that is not cancelled; each closed date can skip one meeting)."""
+    for offset in range(7 * (len(closed) + 1)):
         day = earliest + timedelta(days=offset)
-        if group_meets_on(group, day):
+        if group_meets_on(group, day) and day not in closed:
             return day
     raise InvalidSnapshot(f"group {group.group_id} never meets")
 
@@ -256,7 +259,11 @@ def earliest_allowed(client: Enrollment, group: Group, as_of: date | None) -> da
 
 
 def start_date_for(
-    client: Enrollment, group: Group, as_of: date | None, previous: Schedule | None
+    client: Enrollment,
+    group: Group,
+    as_of: date | None,
+    previous: Schedule | None,
+    closed: frozenset[date] = frozenset(),
 ) -> date:
     """Rule 9: on or after ``requested_start`` and ``open_from``, on a day the group meets.
     A displaced client keeps their old start date when the new group allows it, so their
@@ -270,7 +277,7 @@ def start_date_for(
         return previous.start_date
     if as_of is not None:
         floor = max(floor, as_of)
-    return meeting_on_or_after(group, floor)
+    return meeting_on_or_after(group, floor, closed)
 
 
 def start_dates_for(
@@ -279,19 +286,20 @@ def start_dates_for(
     cfg: InstanceSettings,
     previous: Schedule | None,
     freed: Iterable[date],
+    closed: frozenset[date] = frozenset(),
 ) -> tuple[date, ...]:
     """Rule 9's start dates that matter (module docstring): the first, a displaced client's old
     one, and the first meeting day after each day in ``freed`` (kept clients' end dates), all
     within the admission horizon."""
-    first = start_date_for(client, group, cfg.as_of, None)
+    first = start_date_for(client, group, cfg.as_of, None, closed)
     earliest = earliest_allowed(client, group, cfg.as_of)
 
     def in_horizon(day: date) -> bool:
         return within_admission_horizon(day, earliest, cfg.admission_horizon_days)
 
-    starts = {first, start_date_for(client, group, cfg.as_of, previous)}
+    starts = {first, start_date_for(client, group, cfg.as_of, previous, closed)}
     after = {day + timedelta(days=1) for day in freed if day >= first}
-    starts |= {meeting_on_or_after(group, day) for day in after if in_horizon(day)}
+    starts |= {meeting_on_or_after(group, day, closed) for day in after if in_horizon(day)}
     return tuple(sorted(s for s in starts if in_horizon(s)))
 
 
@@ -655,7 +663,8 @@ def _group_options(
         if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
             continue
         freed = [r.end for r in ledger.members.get(gid, ())] + places
-        for start in start_dates_for(client, group, cfg, previous, freed):
+        closed = roster.sites[group.site_id].closed_dates
+        for start in start_dates_for(client, group, cfg, previous, freed, closed):
             options.append(
                 GroupOption(
                     group_id=gid,

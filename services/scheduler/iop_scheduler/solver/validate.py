@@ -428,6 +428,9 @@ class _Checker:
                 cid,
                 gid,
             )
+        site = self.sites.get(group.get("site_id")) or {}
+        if start.isoformat() in {str(d) for d in site.get("closed_dates") or ()}:
+            self.add("dates", "new schedule starts on a day its site is closed", cid, gid)
 
     # ----- groups -----------------------------------------------------------------------------
 
