@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from iop_contracts import topics
-from iop_contracts.consume import _consumer
+from iop_contracts.consume.records import _consumer
 from iop_contracts.kafka import KafkaSettings, client_options, make_broker
 from pydantic import SecretStr, ValidationError
 
