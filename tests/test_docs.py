@@ -58,7 +58,9 @@ def broken(page: Path, target: str) -> str | None:
     if SCHEME.match(target) or target.startswith(("//", "www.")):
         return "leaves the repository (a web address)"
     path, _, fragment = target.partition("#")
-    file = (page.parent / path).resolve() if path else page
+    # "/x" is the repository's root, as the forge renders it: docs link the code that way.
+    base = REPO if path.startswith("/") else page.parent
+    file = (base / path.lstrip("/")).resolve() if path else page
     if not file.is_relative_to(REPO):
         return "leaves the repository"
     if not file.exists():
@@ -73,7 +75,7 @@ def test_the_link_checker_refuses_what_a_clone_cannot_follow() -> None:
         "[a](../shared/SCHEDULING.md) [b](https://example.org/x) <http://localhost:1> "
         "www.example.org. [c](docs/missing.md) [d](docs/contract.md#no-such-heading) "
         "`[not a link](../shared/x.md)` [e](docs/contract.md#topics) [f](#topics)\n"
-        "[g]: bench/results/solver.md\n"
+        "[g]: bench/results/solver.md [h](/iop/cli.py) [i](/../outside.md)\n"
         "```\n[code](../../etc/passwd)\n```\n"
     )
     reasons = {t: broken(README, t) for t in link_targets(text)}
@@ -87,6 +89,8 @@ def test_the_link_checker_refuses_what_a_clone_cannot_follow() -> None:
         "docs/contract.md#topics": None,
         "#topics": None,
         "bench/results/solver.md": None,
+        "/iop/cli.py": None,
+        "/../outside.md": "leaves the repository",
     }
 
 
