@@ -34,7 +34,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -124,6 +124,10 @@ TUESDAY_SIX = block("tue", "18:00", "19:00")
 SATURDAY_NINE = block("sat", "09:00", "10:00")
 
 
+# The kept clients' programmes start on this Wednesday, two days after the pinned today.
+WEDNESDAY_2_DEC = date(2026, 12, 2)
+
+
 def facilitator_only(iop: SimpleNamespace, tid: str = "tf", **over: Any) -> dict[str, Any]:
     """A therapist free only at the group's times: can facilitate it, never see a client
     individually (every such hour overlaps the client's own group)."""
@@ -134,43 +138,6 @@ def individual_only(iop: SimpleNamespace, tid: str = "t1", **over: Any) -> dict[
     """A therapist free only on Tuesday evening: can see clients individually, never
     facilitate the Mon/Wed/Thu group."""
     return iop.therapist(tid, availability=TUESDAY, **over)
-
-
-def kept_schedule(
-    client: dict[str, Any],
-    group: dict[str, Any],
-    facilitator_id: str,
-    individual: dict[str, str],
-    start_date: str = "2026-12-02",
-) -> dict[str, Any]:
-    """An existing, valid ``client.scheduled`` payload (8 weeks from a Wednesday)."""
-    minutes = sum(_minutes(s) for s in group["sessions"]) + _minutes(individual)
-    start = date.fromisoformat(start_date)
-    end = start + timedelta(weeks=client["program_weeks"], days=-1)
-    return {
-        "client_id": client["client_id"],
-        "region_id": client["region_id"],
-        "schedule_version": 1,
-        "group": {
-            "group_id": group["group_id"],
-            "site_id": group["site_id"],
-            "delivery": group["delivery"],
-            "facilitator_id": facilitator_id,
-            "sessions": group["sessions"],
-        },
-        "individual": {"delivery": "in_person", "site_id": group["site_id"], **individual},
-        "start_date": start_date,
-        "end_date": end.isoformat(),
-        "weekly_hours": minutes / 60,
-        "timezone": "America/New_York",
-    }
-
-
-def _minutes(b: dict[str, str]) -> int:
-    def clock(t: str) -> int:
-        return int(t[:2]) * 60 + int(t[3:])
-
-    return clock(b["end"]) - clock(b["start"])
 
 
 def two_clients_one_slot_therapist(iop: SimpleNamespace, **t1: Any) -> Snapshot:
@@ -259,8 +226,12 @@ def running_group_with_one_seat(iop: SimpleNamespace) -> Snapshot:
         therapists=[iop.therapist("t1"), iop.therapist("t2")],
         enrollments=[kept, iop.client("c1"), iop.client("c2")],
         schedules=[
-            kept_schedule(
-                kept, group, "t1", {"therapist_id": "t1", **block("sat", "09:00", "10:00")}
+            iop.kept(
+                kept,
+                group,
+                "t1",
+                {"therapist_id": "t1", **block("sat", "09:00", "10:00")},
+                WEDNESDAY_2_DEC,
             )
         ],
     )
@@ -413,7 +384,7 @@ def kept_session_in_the_only_hour(iop: SimpleNamespace) -> Snapshot:
     return iop.snapshot(
         therapists=[facilitator_only(iop), individual_only(iop)],
         enrollments=[kept, iop.client("c1", availability=[*GROUP_TIMES, hour])],
-        schedules=[kept_schedule(kept, group, "tf", {"therapist_id": "t1", **hour})],
+        schedules=[iop.kept(kept, group, "tf", {"therapist_id": "t1", **hour}, WEDNESDAY_2_DEC)],
     )
 
 
@@ -435,7 +406,13 @@ def facilitator_booked_by_a_kept_client(iop: SimpleNamespace) -> Snapshot:
         ],
         enrollments=[kept, iop.client("c1")],
         schedules=[
-            kept_schedule(kept, g2, "t2", {"therapist_id": "t1", **block("mon", "18:00", "19:00")})
+            iop.kept(
+                kept,
+                g2,
+                "t2",
+                {"therapist_id": "t1", **block("mon", "18:00", "19:00")},
+                WEDNESDAY_2_DEC,
+            )
         ],
     )
 
