@@ -22,10 +22,11 @@ from iop_contracts.examples import EXAMPLES
 PRODUCERS: Final[dict[str, str]] = {
     topics.ROSTER: "the network's admin systems; `iop roster load`",
     topics.REFERRAL: "referral partners and EHRs",
-    topics.ENROLLMENT: "intake",
+    topics.ENROLLMENT: "intake (and clinic, for `makeup.requested`)",
     topics.SCHEDULE: "scheduler",
     topics.STAFFING: "scheduler",
     topics.NOTIFICATION: "notifier",
+    topics.ATTENDANCE: "clinic, and EHRs for `attendance.recorded`",
 }
 
 

@@ -12,6 +12,9 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator, model_
 
 from iop_contracts import topics
 from iop_contracts.values import (
+    AlertReason,
+    AttendanceKind,
+    AttendanceStatus,
     CancellationReason,
     CancelledKind,
     Channel,
@@ -23,6 +26,7 @@ from iop_contracts.values import (
     Delivery,
     EntityId,
     GroupGender,
+    IsoWeek,
     LanguageTag,
     Modality,
     NotificationPurpose,
@@ -37,6 +41,8 @@ from iop_contracts.values import (
     Track,
     UnscheduleCause,
     WaitlistReason,
+    minutes,
+    week_days,
 )
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -330,6 +336,25 @@ class ClientDischarged(EnrollmentWithdrawn):
     event_name: ClassVar[str] = "client.discharged"
 
 
+class MakeupRequested(Payload):
+    """Staff ask, through the clinic service, for one extra group session in ``week`` for a
+    scheduled client whose hours fell short. Keyed by region like every enrollment event, so the
+    region's scheduler sees it in order with the client's other events."""
+
+    event_name: ClassVar[str] = "makeup.requested"
+    topic: ClassVar[str] = topics.ENROLLMENT
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    week: IsoWeek
+    hours: float = Field(gt=0, le=12)
+
+    @property
+    def kafka_key(self) -> str:
+        return self.region_id
+
+
 # ---------------------------------------------------------- schedule (iop.schedule.v1)
 
 
@@ -449,6 +474,49 @@ class ClientCompleted(Payload):
     end_date: ScheduleDate
 
 
+class ClientMakeupScheduled(Payload):
+    """One dated extra group session (SCHEDULING.md rule 12); its seat counts against the
+    group's capacity on that date."""
+
+    event_name: ClassVar[str] = "client.makeup_scheduled"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    week: IsoWeek
+    date: ScheduleDate
+    group_id: EntityId
+    site_id: EntityId
+    delivery: Delivery
+    start: TimeOfDay
+    end: TimeOfDay
+    facilitator_id: EntityId
+    timezone: TimeZoneName
+
+    @model_validator(mode="after")
+    def _on_a_day_of_the_week(self) -> "ClientMakeupScheduled":
+        monday, sunday = week_days(self.week)
+        if not monday <= self.date <= sunday:
+            raise ValueError("date must lie in the requested week")
+        if minutes(self.end) <= minutes(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+class ClientMakeupUnavailable(Payload):
+    """No make-up fits the requested week; ``reasons`` use the waitlist's codes."""
+
+    event_name: ClassVar[str] = "client.makeup_unavailable"
+    topic: ClassVar[str] = topics.SCHEDULE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    week: IsoWeek
+    reasons: list[WaitlistReason] = Field(min_length=1)
+
+
 # ---------------------------------------------------------- staffing (iop.staffing.v1)
 
 
@@ -475,6 +543,77 @@ class FacilitatorSubstituted(Payload):
     @property
     def kafka_key(self) -> str:
         return f"group:{self.group_id}"
+
+
+# ------------------------------------------------------ attendance (iop.attendance.v1)
+
+# Who recorded it: the API key's name (intake's and the clinic's keys are named like ids), or an
+# EHR's integration name. Never a person's name.
+RecorderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$")]
+
+
+class AttendanceRecorded(Payload):
+    """Whether one client attended one dated session. The latest record for a client, date and
+    kind stands: a correction is a new record. No free text (clinical notes belong in the EHR)."""
+
+    event_name: ClassVar[str] = "attendance.recorded"
+    topic: ClassVar[str] = topics.ATTENDANCE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    date: ContractDate
+    kind: AttendanceKind
+    group_id: EntityId | None = None
+    therapist_id: EntityId | None = None
+    status: AttendanceStatus
+    minutes_attended: int = Field(ge=0, le=720)
+    recorded_by: RecorderName
+
+    @model_validator(mode="after")
+    def _names_its_session(self) -> "AttendanceRecorded":
+        if self.kind is AttendanceKind.INDIVIDUAL and self.therapist_id is None:
+            raise ValueError("an individual session's record names its therapist_id")
+        if self.kind is not AttendanceKind.INDIVIDUAL and self.group_id is None:
+            raise ValueError("a group or make-up session's record names its group_id")
+        if not self.status.attended and self.minutes_attended:
+            raise ValueError("an absent or excused client attended 0 minutes")
+        return self
+
+    @property
+    def slot(self) -> tuple[str, date, AttendanceKind]:
+        """What a correction supersedes: the client, the date and the kind of session."""
+        return self.client_id, self.date, self.kind
+
+
+class ClientHoursAtRisk(Payload):
+    """Published once per client and ISO week, as soon as the hours attended plus the hours
+    still scheduled that week fall below the level of care's minimum."""
+
+    event_name: ClassVar[str] = "client.hours_at_risk"
+    topic: ClassVar[str] = topics.ATTENDANCE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    week: IsoWeek
+    attended_hours: float = Field(ge=0)
+    remaining_scheduled_hours: float = Field(ge=0)
+    minimum_hours: float = Field(gt=0)
+
+
+class ClientAttendanceAlert(Payload):
+    """The client missed the network's limit of consecutive sessions without an excuse."""
+
+    event_name: ClassVar[str] = "client.attendance_alert"
+    topic: ClassVar[str] = topics.ATTENDANCE
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: EntityId
+    region_id: EntityId
+    reason: AlertReason
+    count: int = Field(ge=1)
+    last_date: ContractDate
 
 
 # ------------------------------------------------- notification (iop.notification.v1)
@@ -524,7 +663,13 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ClientUnscheduled,
     ClientCompleted,
     ClientExtensionDeclined,
+    MakeupRequested,
+    ClientMakeupScheduled,
+    ClientMakeupUnavailable,
     FacilitatorSubstituted,
+    AttendanceRecorded,
+    ClientHoursAtRisk,
+    ClientAttendanceAlert,
     NotificationSent,
     NotificationFailed,
     NotificationSuppressed,

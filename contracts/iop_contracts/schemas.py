@@ -15,6 +15,7 @@ _KEYS = {
     topics.SCHEDULE: "client_id",
     topics.STAFFING: "group:<id>",
     topics.NOTIFICATION: "client_id",
+    topics.ATTENDANCE: "client_id",
 }
 
 

@@ -10,6 +10,7 @@ ENROLLMENT: Final = "iop.enrollment.v1"
 SCHEDULE: Final = "iop.schedule.v1"
 STAFFING: Final = "iop.staffing.v1"
 NOTIFICATION: Final = "iop.notification.v1"
+ATTENDANCE: Final = "iop.attendance.v1"
 
 DLQ_SUFFIX: Final = ".dlq"
 
@@ -28,6 +29,7 @@ PARTITIONS: Final[dict[str, int]] = {
     SCHEDULE: 6,
     STAFFING: 3,
     NOTIFICATION: 3,
+    ATTENDANCE: 6,
 }
 
 ALL_TOPICS: Final[dict[str, int]] = {
@@ -48,6 +50,8 @@ CONFIGS: Final[dict[str, dict[str, str]]] = {
     SCHEDULE: {"retention.ms": "-1"},
     STAFFING: {"retention.ms": "-1"},
     NOTIFICATION: {"retention.ms": "-1"},
+    # Attendance is what payers audit: every record and correction is kept.
+    ATTENDANCE: {"retention.ms": "-1"},
 }
 
 

@@ -123,6 +123,31 @@ class CancellationReason(StrEnum):
     NO_COVER = "no_cover"  # the facilitator is absent and nobody qualified is free
 
 
+class AttendanceKind(StrEnum):
+    """Which kind of session an attendance record is about."""
+
+    GROUP = "group"
+    INDIVIDUAL = "individual"
+    MAKEUP = "makeup"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "present"
+    LATE = "late"
+    LEFT_EARLY = "left_early"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+
+    @property
+    def attended(self) -> bool:
+        """Whether the client was there at all (hours count only for these)."""
+        return self not in (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)
+
+
+class AlertReason(StrEnum):
+    CONSECUTIVE_ABSENCES = "consecutive_absences"
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
@@ -179,6 +204,37 @@ ScheduleDate = Annotated[
         f"{SCHEDULE_REACH.days // 7} weeks after today"
     ),
 ]
+
+
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def _iso_week(value: str) -> str:
+    match = _ISO_WEEK.match(value)
+    if match is None:
+        raise ValueError("must be an ISO week 'YYYY-Www', e.g. '2026-W50'")
+    try:
+        date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise ValueError("names a week that year does not have") from None
+    return value
+
+
+# An ISO 8601 week, the unit of the weekly hours minimum ("2026-W50").
+IsoWeek = Annotated[str, AfterValidator(_iso_week)]
+
+
+def week_of(day: date) -> str:
+    """The ISO week `day` falls in, as 'YYYY-Www'."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_days(week: str) -> tuple[date, date]:
+    """The Monday and the Sunday of an ISO week 'YYYY-Www'."""
+    year, number = _iso_week(week).split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1)
+    return monday, date.fromisocalendar(int(year), int(number), 7)
 
 
 def minutes(time_of_day: str) -> int:
