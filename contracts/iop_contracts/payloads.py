@@ -5,6 +5,7 @@ the field that is its CloudEvents `subject`, and its topic and Kafka key, so tha
 routing an event needs nothing but the payload.
 """
 
+import datetime as dt
 from datetime import date
 from typing import Annotated, ClassVar
 
@@ -581,7 +582,7 @@ class AttendanceRecorded(Payload):
         return self
 
     @property
-    def slot(self) -> tuple[str, date, AttendanceKind]:
+    def slot(self) -> tuple[str, dt.date, AttendanceKind]:
         """What a correction supersedes: the client, the date and the kind of session."""
         return self.client_id, self.date, self.kind
 
