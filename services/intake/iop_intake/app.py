@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
+from iop_contracts.access import Keyring
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
@@ -28,7 +29,6 @@ from prometheus_client import make_asgi_app
 
 from iop_intake.adapters.publisher import KafkaEventPublisher
 from iop_intake.adapters.referrals import CONSUMER, ReferralDesk
-from iop_intake.domain.access import Keyring
 from iop_intake.http import problems
 from iop_intake.http.api import router
 from iop_intake.http.limits import BodyLimit
@@ -82,7 +82,11 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         settings.kafka, client_id=f"{CLIENT_ID}-referrals", logger=faststream_log
     )
     publisher = KafkaEventPublisher(producer, settings.publish_timeout_s)
-    intake = Intake(settings=settings, publisher=publisher, keyring=Keyring(settings.api_keys))
+    intake = Intake(
+        settings=settings,
+        publisher=publisher,
+        keyring=Keyring(settings.api_keys, "INTAKE_API_KEYS"),
+    )
     desk = ReferralDesk(publisher, intake.projection, intake.projection_ready)
     referrals = subscribe_isolated(
         consumer,

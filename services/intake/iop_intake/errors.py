@@ -26,10 +26,6 @@ class OutOfScope(IntakeError, PermissionError):
     """The API key is valid but its scope does not cover the client's region or sites."""
 
 
-class InvalidSettings(IntakeError, ValueError):
-    """A setting (e.g. INTAKE_API_KEYS) cannot be used."""
-
-
 class ClientIdUnavailable(IntakeError, ContractError):
     """A referral would enroll a client id it may not (a ContractError: the consumption kernel
     dead-letters it with this message, which names the field and no value)."""

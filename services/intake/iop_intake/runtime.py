@@ -5,8 +5,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from iop_contracts.access import Keyring
+
 from iop_intake.adapters.publisher import EventPublisher
-from iop_intake.domain.access import Keyring
 from iop_intake.domain.status import StatusProjection
 from iop_intake.http.idempotency import IdempotencyStore
 from iop_intake.settings import IntakeSettings

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from iop_contracts.access import checked_digests
 from iop_contracts.kafka import KafkaSettings
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,11 +40,7 @@ class IntakeSettings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _hashes_are_sha256_hex(cls, keys: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for digest in keys:
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
-                # Do not echo the entry: an operator may have pasted a raw key by mistake.
-                raise ValueError("every INTAKE_API_KEYS key must be a sha256 hex digest")
-        return {digest.lower(): scope for digest, scope in keys.items()}
+        return checked_digests(keys, "INTAKE_API_KEYS")
 
     def producer_kafka(self) -> KafkaSettings:
         """Kafka settings whose request timeout does not outlive the HTTP publish timeout."""

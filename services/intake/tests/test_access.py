@@ -1,8 +1,7 @@
 """API key scopes: network, regions, sites; keys held as hashes (pure)."""
 
 import pytest
-from iop_intake.domain.access import Keyring, Scope, key_digest
-from iop_intake.errors import InvalidSettings
+from iop_contracts.access import InvalidKeyring, Keyring, Scope, key_digest
 
 SITE = Scope(name="bos-1 desk", sites=frozenset({"bos-1"}), regions=frozenset({"ne"}))
 REGION = Scope(name="ne office", regions=frozenset({"ne"}))
@@ -34,7 +33,7 @@ def test_a_scope_must_say_what_it_covers() -> None:
 
 
 def test_keyring_matches_keys_by_hash_and_refuses_others() -> None:
-    keyring = Keyring({key_digest("s3cret-bos-1"): SITE.model_dump(mode="json")})
+    keyring = Keyring({key_digest("s3cret-bos-1"): SITE.model_dump(mode="json")}, "INTAKE_API_KEYS")
     principal = keyring.principal("s3cret-bos-1")
     assert principal is not None and principal.scope == SITE
     assert keyring.principal("wrong") is None
@@ -42,15 +41,18 @@ def test_keyring_matches_keys_by_hash_and_refuses_others() -> None:
 
 
 def test_without_keys_authentication_is_off_and_everyone_has_network_scope() -> None:
-    keyring = Keyring({})
+    keyring = Keyring({}, "INTAKE_API_KEYS")
     assert not keyring.enabled
     principal = keyring.principal(None)
     assert principal is not None and principal.scope.network
 
 
 def test_an_invalid_scope_is_refused_without_echoing_the_configuration() -> None:
-    with pytest.raises(InvalidSettings) as raised:
-        Keyring({key_digest("k"): {"name": "x", "sites": "bos-1", "secret": "hunter2"}})
+    with pytest.raises(InvalidKeyring) as raised:
+        Keyring(
+            {key_digest("k"): {"name": "x", "sites": "bos-1", "secret": "hunter2"}},
+            "INTAKE_API_KEYS",
+        )
     assert "hunter2" not in str(raised.value)
 
 

@@ -13,8 +13,8 @@ from iop_contracts import (
     new_event,
     topics,
 )
+from iop_contracts.access import key_digest
 from iop_contracts.kafka import KafkaSettings, make_broker, publish_event
-from iop_intake.domain.access import key_digest
 from iop_intake.runtime import Intake
 
 from .conftest import SUITED_SCREENING, intake_settings, running_intake

@@ -25,7 +25,7 @@ from iop_contracts import (
     new_event,
     topics,
 )
-from iop_intake.domain.access import key_digest
+from iop_contracts.access import key_digest
 from iop_intake.runtime import Intake
 from iop_intake.settings import IntakeSettings
 

@@ -1,7 +1,7 @@
 """Who may enroll, read or end a client: judged against the stored record (pure)."""
 
 from iop_contracts import ClientCompleted, EnrollmentDeclined, EnrollmentWithdrawn, Payload
-from iop_intake.domain.access import Scope
+from iop_contracts.access import Scope
 from iop_intake.domain.identity import may_enroll, may_see, referral_may_enroll
 from iop_intake.domain.status import ClientStatus, StatusProjection
 

@@ -44,7 +44,8 @@ name any region and site): that is the broker's ACLs' job.
 
 from collections.abc import Iterable
 
-from iop_intake.domain.access import Scope
+from iop_contracts.access import Scope
+
 from iop_intake.domain.status import ClientStatus
 
 NOT_AVAILABLE = (

@@ -17,9 +17,9 @@ from iop_contracts import (
     EnrollmentWithdrawn,
     Payload,
 )
+from iop_contracts.access import Principal
 from pydantic import BaseModel, Field
 
-from iop_intake.domain.access import Principal
 from iop_intake.domain.admission import DISCLAIMER, EnrollmentRequest, answer_event, decide
 from iop_intake.domain.identity import NOT_AVAILABLE, may_enroll, may_see
 from iop_intake.domain.status import ACTIVE, IN_CARE, ClientStatus, Status, StatusProjection
