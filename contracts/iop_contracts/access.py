@@ -117,3 +117,18 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
         return key
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
     return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def auth_refusal(prefix: str, *, has_keys: bool, auth_disabled: bool) -> str | None:
+    """Why a service with API keys (settings ``<prefix>_API_KEYS`` and ``<prefix>_AUTH_DISABLED``)
+    must not start: authentication off without saying so (safe by default), or both on and off
+    at once. None when it may start."""
+    if has_keys and auth_disabled:
+        return f"{prefix}_API_KEYS is set and {prefix}_AUTH_DISABLED=true; choose one"
+    if not has_keys and not auth_disabled:
+        return (
+            f"authentication is off ({prefix}_API_KEYS is empty); configure API keys "
+            f"(see docs/security-platform.md) or set {prefix}_AUTH_DISABLED=true to run "
+            "without authentication on a trusted network"
+        )
+    return None

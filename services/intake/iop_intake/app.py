@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
-from iop_contracts.access import Keyring
+from iop_contracts.access import Keyring, auth_refusal
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
@@ -57,17 +57,10 @@ def load_settings() -> IntakeSettings:
 
 
 def startup_refusal(settings: IntakeSettings) -> str | None:
-    """Why intake must not start with these settings: authentication off without saying so
-    (safe by default), or both on and off at once."""
-    if settings.api_keys and settings.auth_disabled:
-        return "INTAKE_API_KEYS is set and INTAKE_AUTH_DISABLED=true; choose one"
-    if not settings.api_keys and not settings.auth_disabled:
-        return (
-            "authentication is off (INTAKE_API_KEYS is empty); configure API keys "
-            "(see docs/security-platform.md) or set INTAKE_AUTH_DISABLED=true to run "
-            "without authentication on a trusted network"
-        )
-    return None
+    """Why intake must not start with these settings (see iop_contracts.access.auth_refusal)."""
+    return auth_refusal(
+        "INTAKE", has_keys=bool(settings.api_keys), auth_disabled=settings.auth_disabled
+    )
 
 
 def build_app(settings: IntakeSettings) -> FastAPI:
