@@ -29,7 +29,9 @@ def outcome_event(delivery: Delivery) -> CloudEvent:
 
     `purpose` names the message (see domain.ledger.purpose_told). The reason of a message that
     is not a schedule's confirmation or update still starts with its ledger purpose ("cancel",
-    "cancel:no_consent", "reminder:expired"), as consumers read it before `purpose` existed."""
+    "cancel:no_consent", "reminder:expired", "makeup:withdrawn"), as consumers read it before
+    `purpose` existed. A make-up reports the client's schedule_version when it was planned (0
+    when the notifier knew no schedule of the client's)."""
     key = delivery.key
     kind = outcome_of(delivery.state)
     payload: NotificationOutcome
@@ -51,6 +53,8 @@ def outcome_event(delivery: Delivery) -> CloudEvent:
     else:
         payload = NotificationSuppressed(**fields, reason=reason)
     name = f"{key.client_id}:{key.schedule_version}:{key.purpose}:{key.channel}:{delivery.state}"
+    if key.occasion:  # two make-ups under one schedule version are two messages
+        name = f"{name}:{key.occasion}"
     return new_event(
         payload,
         source=SOURCE,

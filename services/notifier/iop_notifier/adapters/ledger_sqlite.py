@@ -73,6 +73,28 @@ from iop_notifier.errors import LedgerError
 
 log = logging.getLogger("iop_notifier.ledger")
 
+DELIVERIES = """
+CREATE TABLE IF NOT EXISTS {table} (
+    client_id TEXT NOT NULL,
+    schedule_version INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    reason TEXT,
+    sent_at TEXT,
+    reported INTEGER NOT NULL DEFAULT 0,
+    cause_event_id TEXT NOT NULL,
+    correlation_id TEXT,
+    updated_at TEXT NOT NULL,
+    updated INTEGER NOT NULL DEFAULT 0, -- its notice's `updated`: reported as purpose "update"
+    occasion TEXT NOT NULL DEFAULT '',  -- a make-up's "<date>:<group_id>"; '' for the others
+    PRIMARY KEY (client_id, schedule_version, purpose, channel, occasion)
+);
+"""
+DELIVERIES_DUE = "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);"
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_events (
     event_id TEXT PRIMARY KEY
@@ -89,24 +111,18 @@ CREATE TABLE IF NOT EXISTS notices (
     correlation_id TEXT,
     planned INTEGER NOT NULL DEFAULT 0 -- 0 until deliveries were created (needs the contact)
 );
-CREATE TABLE IF NOT EXISTS deliveries (
+{deliveries}
+-- One make-up session (client.makeup_scheduled) to announce, once: its key is the make-up's.
+CREATE TABLE IF NOT EXISTS makeups (
     client_id TEXT NOT NULL,
-    schedule_version INTEGER NOT NULL,
-    purpose TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    reason TEXT,
-    sent_at TEXT,
-    reported INTEGER NOT NULL DEFAULT 0,
+    occasion TEXT NOT NULL,            -- "<date>:<group_id>", the deliveries' occasion
+    makeup_json TEXT NOT NULL,         -- the make-up payload (no contact details in it)
     cause_event_id TEXT NOT NULL,
     correlation_id TEXT,
-    updated_at TEXT NOT NULL,
-    updated INTEGER NOT NULL DEFAULT 0, -- its notice's `updated`: reported as purpose "update"
-    PRIMARY KEY (client_id, schedule_version, purpose, channel)
+    planned INTEGER NOT NULL DEFAULT 0, -- 0 until deliveries were created (needs the contact)
+    withdrawn INTEGER NOT NULL DEFAULT 0, -- 1 once the client's schedule was withdrawn after it
+    PRIMARY KEY (client_id, occasion)
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 -- The reminder the day before the first session: one per client and schedule start.
 CREATE TABLE IF NOT EXISTS reminders (
     client_id TEXT NOT NULL,
@@ -131,7 +147,7 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"""
+""".replace("{deliveries}", DELIVERIES.format(table="deliveries").strip() + "\n" + DELIVERIES_DUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +190,40 @@ class Delivery:
     cause_event_id: str
     correlation_id: str | None
     updated: bool = False  # a schedule the client was told an earlier version of
+
+
+@dataclass(frozen=True, slots=True)
+class Makeup:
+    """A make-up to announce; `occasion` is its "<date>:<group_id>" (see iop_notifier/makeups)."""
+
+    client_id: str
+    occasion: str
+    makeup_json: str
+    cause_event_id: str
+    correlation_id: str | None
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What a set of deliveries is about, as each of their rows records it."""
+
+    client_id: str
+    schedule_version: int
+    cause_event_id: str
+    correlation_id: str | None
+    updated: bool = False
+    occasion: str = ""
+
+
+def _cause_of(notice: "Notice", purpose: Purpose) -> Cause:
+    return Cause(
+        notice.client_id,
+        notice.schedule_version,
+        notice.cause_event_id,
+        notice.correlation_id,
+        updated=notice.updated and purpose is Purpose.CONFIRM,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +276,7 @@ def _with_past_cancellations(row: sqlite3.Row | None, schedule_json: str, day: d
 
 def _insert_deliveries(
     db: sqlite3.Connection,
-    notice: "Notice",
+    cause: Cause,
     purpose: Purpose,
     decisions: Decisions,
     now: datetime,
@@ -235,21 +285,32 @@ def _insert_deliveries(
         db.execute(
             "INSERT OR IGNORE INTO deliveries (client_id, schedule_version, purpose, channel, "
             "state, next_attempt_at, reason, cause_event_id, correlation_id, updated_at, "
-            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "updated, occasion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                notice.client_id,
-                notice.schedule_version,
+                cause.client_id,
+                cause.schedule_version,
                 purpose.value,
                 channel.value,
                 state.value,
                 _ts(now),
                 reason,
-                notice.cause_event_id,
-                notice.correlation_id,
+                cause.cause_event_id,
+                cause.correlation_id,
                 _ts(now),
-                int(notice.updated and purpose is Purpose.CONFIRM),
+                int(cause.updated),
+                cause.occasion,
             ),
         )
+
+
+# One delivery row, by its whole key (see _key_args).
+KEY_WHERE = (
+    "client_id = ? AND schedule_version = ? AND purpose = ? AND channel = ? AND occasion = ?"
+)
+
+
+def _key_args(key: DeliveryKey) -> tuple[str, int, str, str, str]:
+    return (key.client_id, key.schedule_version, key.purpose.value, key.channel.value, key.occasion)
 
 
 class PhoneDigestKeyChanged(LedgerError):
@@ -290,10 +351,27 @@ class SqliteLedger:
             )
 
     def _upgrade_deliveries(self) -> None:
-        """A ledger from before purposes were reported: its deliveries report as confirmations."""
+        """A ledger from before purposes were reported: its deliveries report as confirmations.
+        A ledger from before make-ups: its key gains `occasion` ('' for every row it holds)."""
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deliveries)")}
         if "updated" not in columns:
             self._db.execute("ALTER TABLE deliveries ADD COLUMN updated INTEGER NOT NULL DEFAULT 0")
+        if "occasion" not in columns:
+            self._add_occasion_to_key()
+
+    def _add_occasion_to_key(self) -> None:
+        """SQLite cannot change a primary key in place: the table is copied into one with the
+        new key, in one transaction, so a crash leaves either the old table or the new one."""
+        names = (
+            "client_id, schedule_version, purpose, channel, state, attempts, next_attempt_at, "
+            "reason, sent_at, reported, cause_event_id, correlation_id, updated_at, updated"
+        )
+        with self._tx() as db:
+            db.execute(DELIVERIES.format(table="deliveries_keyed"))
+            db.execute(f"INSERT INTO deliveries_keyed ({names}) SELECT {names} FROM deliveries")
+            db.execute("DROP TABLE deliveries")
+            db.execute("ALTER TABLE deliveries_keyed RENAME TO deliveries")
+            db.execute(DELIVERIES_DUE)
 
     def _check_digest_key(self, digests: PhoneDigests) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'phone_digest_key'").fetchone()
@@ -391,7 +469,8 @@ class SqliteLedger:
         return db.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def record_cancel(self, *, event_id: str, client_id: str, correlation_id: str | None) -> bool:
-        """Queue the cancellation of the client's current schedule (if we know one)."""
+        """Queue the cancellation of the client's current schedule (if we know one). The
+        client's make-ups read before it are withdrawn: one not announced yet never goes."""
         with self._tx() as db:
             if not self._first_sighting(db, event_id):
                 return False
@@ -400,7 +479,66 @@ class SqliteLedger:
                 "planned = 0 WHERE client_id = ? AND purpose = 'confirm'",
                 (event_id, correlation_id, client_id),
             )
-            return cursor.rowcount > 0
+            withdrawn = db.execute(
+                "UPDATE makeups SET withdrawn = 1 WHERE client_id = ? AND withdrawn = 0",
+                (client_id,),
+            )
+            return cursor.rowcount > 0 or withdrawn.rowcount > 0
+
+    # ------------------------------------------------------------------ make-ups
+
+    def record_makeup(
+        self,
+        *,
+        event_id: str,
+        client_id: str,
+        occasion: str,
+        makeup_json: str,
+        correlation_id: str | None,
+    ) -> bool:
+        """Queue a make-up to announce. False when the event id was seen, or a make-up with the
+        same occasion (date and group) was queued before: a replay under a new event id, or
+        the scheduler answering the same request twice, announces nothing more."""
+        with self._tx() as db:
+            if not self._first_sighting(db, event_id):
+                return False
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO makeups (client_id, occasion, makeup_json, "
+                "cause_event_id, correlation_id) VALUES (?, ?, ?, ?, ?)",
+                (client_id, occasion, makeup_json, event_id, correlation_id),
+            )
+            return cursor.rowcount == 1
+
+    def unplanned_makeups(self) -> list[Makeup]:
+        rows = self._db.execute("SELECT * FROM makeups WHERE planned = 0").fetchall()
+        return [_makeup(r) for r in rows]
+
+    def makeup_of(self, client_id: str, occasion: str) -> Makeup | None:
+        row = self._db.execute(
+            "SELECT * FROM makeups WHERE client_id = ? AND occasion = ?", (client_id, occasion)
+        ).fetchone()
+        return None if row is None else _makeup(row)
+
+    def plan_makeup(
+        self, makeup: Makeup, schedule_version: int, decisions: Decisions, now: datetime
+    ) -> None:
+        """Create the make-up's deliveries, reported with `schedule_version` (the client's
+        current one), and mark it planned: it is never planned twice."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE makeups SET planned = 1 WHERE client_id = ? AND occasion = ? "
+                "AND planned = 0",
+                (makeup.client_id, makeup.occasion),
+            )
+            if cursor.rowcount == 1:
+                cause = Cause(
+                    makeup.client_id,
+                    schedule_version,
+                    makeup.cause_event_id,
+                    makeup.correlation_id,
+                    occasion=makeup.occasion,
+                )
+                _insert_deliveries(db, cause, Purpose.MAKEUP, decisions, now)
 
     def mark_seen(self, event_id: str) -> bool:
         with self._tx() as db:
@@ -431,7 +569,7 @@ class SqliteLedger:
         reminder: ReminderDue | None = None,
     ) -> None:
         """Create this notice's deliveries and supersede whatever older ones still wait (but a
-        reminder: whether it still holds is judged when it goes). `reminder`: when the
+        reminder or a make-up: whether it still holds is judged when it goes). `reminder`: when the
         reminder of this schedule's start is due (see `_note_reminder`)."""
         with self._tx() as db:
             current = db.execute(
@@ -443,10 +581,13 @@ class SqliteLedger:
             db.execute(
                 "UPDATE deliveries SET state = 'superseded', reason = 'superseded', reported = 0, "
                 "updated_at = ? WHERE client_id = ? AND state IN ('pending', 'deferred') "
-                "AND purpose != 'reminder' AND NOT (schedule_version = ? AND purpose = ?)",
+                "AND purpose NOT IN ('reminder', 'makeup') "
+                "AND NOT (schedule_version = ? AND purpose = ?)",
                 (_ts(now), notice.client_id, notice.schedule_version, notice.purpose.value),
             )
-            _insert_deliveries(db, notice, notice.purpose, decisions, now)
+            _insert_deliveries(
+                db, _cause_of(notice, notice.purpose), notice.purpose, decisions, now
+            )
             if reminder is not None:
                 self._note_reminder(db, notice.client_id, reminder, now)
             db.execute(
@@ -534,7 +675,9 @@ class SqliteLedger:
                 ),
             )
             if cursor.rowcount == 1:
-                _insert_deliveries(db, notice, Purpose.REMINDER, decisions, now)
+                _insert_deliveries(
+                    db, _cause_of(notice, Purpose.REMINDER), Purpose.REMINDER, decisions, now
+                )
 
     # ------------------------------------------------------------------ deliveries
 
@@ -548,9 +691,7 @@ class SqliteLedger:
 
     def get(self, key: DeliveryKey) -> Delivery | None:
         r = self._db.execute(
-            "SELECT * FROM deliveries WHERE client_id = ? AND schedule_version = ? "
-            "AND purpose = ? AND channel = ?",
-            (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
+            f"SELECT * FROM deliveries WHERE {KEY_WHERE}", _key_args(key)
         ).fetchone()
         return None if r is None else self._delivery(r)
 
@@ -574,9 +715,7 @@ class SqliteLedger:
         """One state change, checked against the domain's transition rules, durable on return."""
         with self._tx() as db:
             row = db.execute(
-                "SELECT state FROM deliveries WHERE client_id = ? AND schedule_version = ? "
-                "AND purpose = ? AND channel = ?",
-                (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
+                f"SELECT state FROM deliveries WHERE {KEY_WHERE}", _key_args(key)
             ).fetchone()
             if row is None:
                 raise LedgerError(f"no delivery for client {key.client_id}")
@@ -588,7 +727,7 @@ class SqliteLedger:
                 "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
                 "sent_at = CASE WHEN ? IN ('sent', 'possibly_sent') THEN ? ELSE sent_at END, "
                 "reported = CASE WHEN ? THEN 0 ELSE reported END, updated_at = ? "
-                "WHERE client_id = ? AND schedule_version = ? AND purpose = ? AND channel = ?",
+                f"WHERE {KEY_WHERE}",
                 (
                     target.value,
                     reason,
@@ -598,10 +737,7 @@ class SqliteLedger:
                     _ts(now),
                     target in FINAL_STATES,
                     _ts(now),
-                    key.client_id,
-                    key.schedule_version,
-                    key.purpose.value,
-                    key.channel.value,
+                    *_key_args(key),
                 ),
             )
 
@@ -626,11 +762,7 @@ class SqliteLedger:
         return [self._delivery(r) for r in rows]
 
     def mark_reported(self, key: DeliveryKey) -> None:
-        self._db.execute(
-            "UPDATE deliveries SET reported = 1 WHERE client_id = ? AND schedule_version = ? "
-            "AND purpose = ? AND channel = ?",
-            (key.client_id, key.schedule_version, key.purpose.value, key.channel.value),
-        )
+        self._db.execute(f"UPDATE deliveries SET reported = 1 WHERE {KEY_WHERE}", _key_args(key))
 
     def sms_sent_times(self, client_id: str) -> list[datetime]:
         rows = self._db.execute(
@@ -732,7 +864,8 @@ class SqliteLedger:
         return Owed(
             waiting=count("SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'deferred')"),
             interrupted=count("SELECT COUNT(*) FROM deliveries WHERE state = 'sending'"),
-            held=count("SELECT COUNT(*) FROM notices WHERE planned = 0"),
+            held=count("SELECT COUNT(*) FROM notices WHERE planned = 0")
+            + count("SELECT COUNT(*) FROM makeups WHERE planned = 0"),
         )
 
     @staticmethod
@@ -743,6 +876,7 @@ class SqliteLedger:
                 schedule_version=r["schedule_version"],
                 purpose=Purpose(r["purpose"]),
                 channel=Channel(r["channel"]),
+                occasion=r["occasion"],
             ),
             state=DeliveryState(r["state"]),
             attempts=r["attempts"],
@@ -776,6 +910,17 @@ def _put_answers(db: sqlite3.Connection, answers: list[SmsAnswer], *, newer_only
         "digest_scheme = excluded.digest_scheme, allowed = excluded.allowed, "
         "changed_at = excluded.changed_at" + newer,
         [(a.phone_digest, a.digest_scheme, int(a.allowed), a.changed_at) for a in answers],
+    )
+
+
+def _makeup(row: sqlite3.Row) -> Makeup:
+    return Makeup(
+        client_id=row["client_id"],
+        occasion=row["occasion"],
+        makeup_json=row["makeup_json"],
+        cause_event_id=row["cause_event_id"],
+        correlation_id=row["correlation_id"],
+        withdrawn=bool(row["withdrawn"]),
     )
 
 

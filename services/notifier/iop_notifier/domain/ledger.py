@@ -1,8 +1,8 @@
 """The delivery ledger's states and the transitions between them.
 
-One ledger row is one (client, schedule_version, purpose, channel). It is written before a send
-(SENDING) and after it (SENT, FAILED, ...), so a crash in between leaves SENDING behind; the next
-run turns that into POSSIBLY_SENT and reports it instead of sending again.
+One ledger row is one (client, schedule_version, purpose, channel, occasion). It is written
+before a send (SENDING) and after it (SENT, FAILED, ...), so a crash in between leaves SENDING
+behind; the next run turns that into POSSIBLY_SENT and reports it instead of sending again.
 """
 
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"  # client.scheduled and client.rescheduled: a (new) schedule
     CANCEL = "cancel"  # client.unscheduled: withdraw the calendar entries
     REMINDER = "reminder"  # the day before the first session
+    MAKEUP = "makeup"  # client.makeup_scheduled: one extra dated session (see makeups.py)
 
 
 def purpose_told(purpose: Purpose, updated: bool) -> NotificationPurpose:
@@ -26,6 +27,8 @@ def purpose_told(purpose: Purpose, updated: bool) -> NotificationPurpose:
         return NotificationPurpose.UPDATE if updated else NotificationPurpose.CONFIRMATION
     if purpose is Purpose.CANCEL:
         return NotificationPurpose.CANCELLATION
+    if purpose is Purpose.MAKEUP:
+        return NotificationPurpose.MAKEUP
     return NotificationPurpose.REMINDER
 
 
@@ -36,8 +39,8 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     POSSIBLY_SENT = "possibly_sent"  # a crash or broken exchange hid the outcome: never resent
     FAILED = "failed"  # permanent failure, or retries exhausted
-    SUPPRESSED = "suppressed"  # no consent, opted out, or nothing to cancel
-    SUPERSEDED = "superseded"  # a newer schedule_version arrived before this one was sent
+    SUPPRESSED = "suppressed"  # no consent, opted out, nothing to cancel, or too late
+    SUPERSEDED = "superseded"  # a newer schedule_version (or a withdrawal) came before it went
 
 
 FINAL_STATES = frozenset(
@@ -106,10 +109,14 @@ class ReminderDue:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryKey:
+    """`occasion` tells apart messages of one purpose that a schedule version does not: a
+    make-up's "<date>:<group_id>" (a client may have several under one version); "" otherwise."""
+
     client_id: str
     schedule_version: int
     purpose: Purpose
     channel: Channel
+    occasion: str = ""
 
 
 class OutcomeKind(StrEnum):
@@ -139,7 +146,7 @@ class Owed:
 
     waiting: int  # deliveries pending or deferred: a client not yet told
     interrupted: int  # deliveries left SENDING by a run that died: to report as possibly sent
-    held: int  # schedules read but not yet planned: their contact details were not read yet
+    held: int  # schedules and make-ups read but not yet planned: no contact details read yet
 
     @property
     def outstanding(self) -> bool:
