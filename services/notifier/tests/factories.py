@@ -3,7 +3,14 @@
 from datetime import date
 from typing import Any
 
-from iop_contracts.payloads import ClientScheduled, Contact, EnrollmentRequested
+from iop_contracts.payloads import (
+    ClientMakeupScheduled,
+    ClientMakeupUnavailable,
+    ClientScheduled,
+    Contact,
+    EnrollmentRequested,
+)
+from iop_contracts.values import week_of
 
 
 def enrollment(
@@ -82,3 +89,43 @@ def schedule(
 
         return ClientRescheduled.model_validate(data)
     return ClientScheduled.model_validate(data)
+
+
+def makeup(
+    client_id: str,
+    day: date,
+    *,
+    group_id: str = "bos-1-sud-eve-a",
+    start: str = "18:00",
+    end: str = "21:00",
+    delivery: str = "in_person",
+    timezone: str = "America/New_York",
+) -> ClientMakeupScheduled:
+    """A make-up on `day` (its week is the one `day` falls in); the default group id spells out
+    the track, as real ones may ("sud": substance use), for the discretion tests."""
+    return ClientMakeupScheduled.model_validate(
+        {
+            "client_id": client_id,
+            "region_id": "ne",
+            "week": week_of(day),
+            "date": day,
+            "group_id": group_id,
+            "site_id": "bos-1",
+            "delivery": delivery,
+            "start": start,
+            "end": end,
+            "facilitator_id": "t-017",
+            "timezone": timezone,
+        }
+    )
+
+
+def makeup_unavailable(client_id: str, day: date) -> ClientMakeupUnavailable:
+    return ClientMakeupUnavailable.model_validate(
+        {
+            "client_id": client_id,
+            "region_id": "ne",
+            "week": week_of(day),
+            "reasons": ["groups_full"],
+        }
+    )

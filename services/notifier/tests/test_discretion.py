@@ -113,11 +113,13 @@ def render_both(scenario: Scenario, lang: str) -> tuple[EmailMessage, str]:
 
 
 def test_every_template_is_exercised() -> None:
-    # A template added later without being rendered here would escape the deny-list.
+    # A template added later without being rendered here would escape the deny-list. The
+    # make-up's are rendered, every language, through it and a scan for ids, tracks and
+    # modalities in test_makeup_messages.py (test_nothing_reveals_the_kind_of_care).
     names = {p.name for p in TEMPLATES.glob("*/*.j2")}
     assert names == {
         f"{name}.{kind}.j2"
-        for name in ("confirm", "update", "cancel", "reminder")
+        for name in ("confirm", "update", "cancel", "reminder", "makeup")
         for kind in ("subject", "txt", "html", "sms")
     }
     assert {template_of(p, u) for p, u, _, _ in SCENARIOS.values()} == {

@@ -4,6 +4,9 @@ UIDs are derived from the client and the session's slot (not from group or thera
 may spell out the track: "bos-1-sud-eve-a"), so the same slot keeps its UID across reschedules
 and a calendar updates the entry instead of adding a second one.
 
+A make-up (see iop_notifier/makeups.py) is one event of its own, without recurrence, whose UID
+is derived from the client and the make-up's occasion (date and group), again never in clear.
+
 Cancelled occurrences (closures, absences) are EXDATEs of their slot's event, at the
 occurrence's local start in the event's TZID: a later request for the same UID with a higher
 SEQUENCE replaces the event whole, so an occurrence whose cancellation is lifted simply loses its
@@ -16,10 +19,11 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
-from iop_contracts.payloads import ClientScheduled
+from iop_contracts.payloads import ClientMakeupScheduled, ClientScheduled
 from iop_contracts.values import Delivery
 
 from iop_notifier.domain.schedule_text import first_on_or_after
+from iop_notifier.makeups import local_end, local_start
 from iop_notifier.messages.occurrences import cancelled_occurrences
 from iop_notifier.messages.schedule_slots import Slot, slots_of
 
@@ -133,10 +137,31 @@ def _event(
     event.add("rrule", {"freq": "weekly", "until": until})
     if excluded:
         event.add("exdate", excluded)
-    event.add("summary", labels.group if slot.kind == "group" else labels.individual)
-    event.add(
-        "location", labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person
+    _describe(
+        event,
+        summary=labels.group if slot.kind == "group" else labels.individual,
+        delivery=slot.delivery,
+        labels=labels,
+        organizer=organizer,
+        attendee=attendee,
+        cancel=cancel,
     )
+    return event
+
+
+def _describe(
+    event: Event,
+    *,
+    summary: str,
+    delivery: Delivery,
+    labels: CalendarLabels,
+    organizer: vCalAddress,
+    attendee: vCalAddress | None,
+    cancel: bool,
+) -> None:
+    """What every event says: a neutral title, in person or online, whom to call."""
+    event.add("summary", summary)
+    event.add("location", labels.online if delivery is Delivery.TELEHEALTH else labels.in_person)
     event.add("description", labels.questions)
     event.add("status", "CANCELLED" if cancel else "CONFIRMED")
     event.add("transp", "OPAQUE")
@@ -144,7 +169,47 @@ def _event(
     if attendee is not None:
         attendee.params["rsvp"] = vText("FALSE")
         event.add("attendee", attendee)
-    return event
+
+
+def makeup_uid(client_id: str, occasion: str, domain: str) -> str:
+    """A make-up's own UID: never one of the weekly slots' ("group-0", "individual")."""
+    return event_uid(client_id, f"makeup:{occasion}", domain)
+
+
+def build_makeup_calendar(
+    makeup: ClientMakeupScheduled,
+    *,
+    occasion: str,
+    labels: CalendarLabels,
+    organizer_email: str,
+    organizer_name: str,
+    attendee_email: str,
+    domain: str,
+    stamp: datetime,
+) -> bytes:
+    """A METHOD:REQUEST calendar with one VEVENT (no RRULE, SEQUENCE 0) and its VTIMEZONE."""
+    event = Event()
+    event.add("uid", makeup_uid(makeup.client_id, occasion, domain))
+    event.add("sequence", 0)
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", local_start(makeup))
+    event.add("dtend", local_end(makeup))
+    _describe(
+        event,
+        summary=labels.group,
+        delivery=makeup.delivery,
+        labels=labels,
+        organizer=_address(organizer_email, organizer_name),
+        attendee=_address(attendee_email, None),
+        cancel=False,
+    )
+    cal = Calendar()
+    cal.add("prodid", f"-//{domain}//appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "REQUEST")
+    cal.add_component(event)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
 
 
 def _time(hhmm: str) -> time:

@@ -6,7 +6,8 @@ can render every template in every language and check the result.
 Templates per message (`template_of`): `confirm` (a first schedule), `update` (a change to one
 the client was told of: new times, a later last day, occurrences cancelled or taking place after
 all), `cancel` (the schedule withdrawn) and `reminder` (the day before the first session, with
-no calendar file: it changes nothing in the calendar). No message gives a reason for a
+no calendar file: it changes nothing in the calendar); `makeup` (one extra dated session) is
+composed in makeup.py from the same parts. No message gives a reason for a
 cancelled occurrence: a closure and a therapist's absence are both just "cancelled".
 """
 
@@ -114,7 +115,8 @@ def message_id(client_id: str, schedule_version: int, purpose: Purpose, domain: 
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def _labels(lang: str, identity: Identity) -> CalendarLabels:
+def calendar_labels(lang: str, identity: Identity) -> CalendarLabels:
+    """The calendar's words in `lang`, with the sender's callback number."""
     base = LABELS[lang]
     return CalendarLabels(
         group=base.group,
@@ -131,8 +133,18 @@ def _label(slot: Slot, lang: str) -> str:
 
 
 def _place(slot: Slot, lang: str) -> str:
+    return place_of(slot.delivery, lang)
+
+
+def place_of(delivery: Delivery, lang: str) -> str:
+    """In person or online, as a message says it."""
     labels = LABELS[lang]
-    return labels.online if slot.delivery is Delivery.TELEHEALTH else labels.in_person
+    return labels.online if delivery is Delivery.TELEHEALTH else labels.in_person
+
+
+def render_template(lang: str, name: str, kind: str, context: dict[str, object]) -> str:
+    """One template (`kind`: subject, txt, html or sms) of message `name` in `lang`."""
+    return _ENV.get_template(f"{lang}/{name}.{kind}.j2").render(context)
 
 
 def _first(schedule: ClientScheduled) -> Occurrence:
@@ -251,7 +263,7 @@ def render_email(
         return message
     ics = build_calendar(
         schedule,
-        labels=_labels(lang, identity),
+        labels=calendar_labels(lang, identity),
         organizer_email=identity.sender_address,
         organizer_name=identity.sender_name,
         attendee_email=card.email,
@@ -271,7 +283,7 @@ def render_email(
     if previous is not None and dropped:
         removal = build_calendar(
             previous,
-            labels=_labels(lang, identity),
+            labels=calendar_labels(lang, identity),
             organizer_email=identity.sender_address,
             organizer_name=identity.sender_name,
             attendee_email=card.email,
@@ -318,17 +330,18 @@ def render_sms(
     body = to_gsm7(template.render(context).strip())
     if len(body) > SMS_MAX_CHARS and updated:
         body = to_gsm7(template.render({**context, "brief": True}).strip())
-    return _fits(body)
+    return fit_sms(body)
 
 
 def render_help_sms(identity: Identity) -> str:
     """The one reply to HELP, in English and Spanish for every number: a reply that depended on
     the number (its client's language) would tell anyone who asks that it is a client's."""
     context = {"network_name": identity.network_name, "callback_number": identity.callback_number}
-    return _fits(to_gsm7(_ENV.get_template("help.sms.j2").render(context).strip()))
+    return fit_sms(to_gsm7(_ENV.get_template("help.sms.j2").render(context).strip()))
 
 
-def _fits(body: str) -> str:
+def fit_sms(body: str) -> str:
+    """`body`, when it fits one SMS; else ValueError (a message is never split or cut)."""
     if len(body) > SMS_MAX_CHARS:
         raise ValueError(f"SMS body is {len(body)} characters, more than {SMS_MAX_CHARS}")
     return body
