@@ -1,7 +1,8 @@
 """The CloudEvents 1.0 envelope and its Kafka binding (structured mode).
 
 A record's value is the whole event as UTF-8 JSON; headers repeat `id` and `type` so that a
-consumer can route or drop a record without parsing it.
+consumer can route or drop a record without parsing it, and carry the W3C `traceparent` (and
+`tracestate`) of the event's trace (see iop_contracts.tracing).
 """
 
 import builtins
@@ -15,8 +16,10 @@ from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from iop_contracts import tracing
 from iop_contracts.dates import check_in_window
 from iop_contracts.payloads import PAYLOAD_TYPES, Payload
+from iop_contracts.tracing import TraceContext
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 TYPE_PREFIX = "iop."
@@ -78,7 +81,28 @@ class CloudEvent(BaseModel):
     # key reused with another body is refused by any instance at any time (intake's
     # Idempotency-Key). Optional; absent on events not made from a keyed request.
     bodydigest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # The CloudEvents distributed-tracing extension: the W3C context the event was created in,
+    # kept as received. A malformed one is dropped, not refused: tracing never costs a record.
+    traceparent: str | None = Field(default=None, pattern=tracing.TRACEPARENT_PATTERN)
+    tracestate: str | None = Field(default=None, max_length=tracing.TRACESTATE_MAX)
     data: dict[str, Any]
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _drop_bad_traceparent(cls, value: object) -> str | None:
+        return tracing.valid_traceparent(value)
+
+    @field_validator("tracestate", mode="before")
+    @classmethod
+    def _drop_bad_tracestate(cls, value: object) -> str | None:
+        return tracing.valid_tracestate(value)
+
+    @property
+    def trace_context(self) -> TraceContext | None:
+        """The distributed-tracing extension, when the event carries one."""
+        if self.traceparent is None:
+            return None
+        return TraceContext(self.traceparent, self.tracestate)
 
     @field_validator("time")
     @classmethod
@@ -125,10 +149,14 @@ def new_event(
     event_id: str | None = None,
     time: datetime | None = None,
     bodydigest: str | None = None,
+    trace: TraceContext | None = None,
 ) -> CloudEvent:
-    """Wrap a payload in a fresh envelope. A chain's first event is its own correlation id."""
+    """Wrap a payload in a fresh envelope. A chain's first event is its own correlation id.
+    Its trace context is ``trace``, else the one it is created in (see
+    ``tracing.creation_context``), else none (the first publish gives it one)."""
     event_type = TYPE_PREFIX + payload.event_name
     new_id = event_id or str(uuid.uuid4())
+    trace = trace or tracing.creation_context(causationid)
     return CloudEvent(
         id=new_id,
         source=source,
@@ -139,18 +167,26 @@ def new_event(
         correlationid=correlationid or new_id,
         causationid=causationid,
         bodydigest=bodydigest,
+        traceparent=trace.traceparent if trace else None,
+        tracestate=trace.tracestate if trace else None,
         data=payload.model_dump(mode="json"),
     )
 
 
 def follow_up(payload: Payload, *, cause: CloudEvent, source: str) -> CloudEvent:
-    """An event caused by `cause`: same correlation id, causation id = the cause's id."""
+    """An event caused by `cause`: same correlation id, causation id = the cause's id. It joins
+    the cause's trace: in the span that handled the cause here, else in the cause's own context."""
     return new_event(
-        payload, source=source, correlationid=cause.correlationid or cause.id, causationid=cause.id
+        payload,
+        source=source,
+        correlationid=cause.correlationid or cause.id,
+        causationid=cause.id,
+        trace=tracing.creation_context(cause.id) or cause.trace_context,
     )
 
 
 Headers = Sequence[tuple[str, bytes]]
+_TRACE_FIELDS = (tracing.TRACEPARENT, tracing.TRACESTATE)
 
 
 @dataclass(frozen=True)
@@ -166,12 +202,16 @@ class KafkaRecord:
 def encode_event(event: CloudEvent, topic: str | None = None) -> KafkaRecord:
     """The Kafka record of an event: topic and key come from the payload unless overridden."""
     payload = event.payload()
-    value = event.model_dump_json(exclude_none=False).encode()
+    # The tracing extension is written only when present: an event without one looks as before.
+    absent = {name for name in _TRACE_FIELDS if getattr(event, name) is None}
+    value = event.model_dump_json(exclude_none=False, exclude=absent).encode()
     headers = [
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_id", event.id.encode()),
         ("ce_type", event.type.encode()),
     ]
+    if event.trace_context is not None:
+        headers += event.trace_context.headers()
     return KafkaRecord(
         topic=topic or payload.topic,
         key=payload.kafka_key.encode(),

@@ -23,8 +23,9 @@ from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from iop_contracts import topics
+from iop_contracts import topics, tracing
 from iop_contracts.envelope import (
+    EVENT_TYPES,
     CloudEvent,
     dead_letter_headers,
     decode_record,
@@ -235,8 +236,10 @@ def make_broker(settings: KafkaSettings, client_id: str, **options: Any) -> Kafk
     """A FastStream Kafka broker whose publishes wait for acks from all in-sync replicas,
     connecting as `settings` say (TLS, SASL). Its per-message lines go to DEBUG: at INFO they
     would be one line per record received and processed; the consumption kernel logs what goes
-    wrong."""
+    wrong. Tracing is set up here from the environment (once per process, named after the
+    first broker's client id unless OTEL_SERVICE_NAME says otherwise): every service has one."""
     options.setdefault("log_level", logging.DEBUG)
+    tracing.setup(default_service=client_id)
     return KafkaBroker(
         settings.bootstrap_servers,
         client_id=client_id,
@@ -255,15 +258,19 @@ def _str_headers(headers: list[tuple[str, bytes]]) -> dict[str, str]:
 async def publish_event(
     broker: KafkaBroker, event: CloudEvent, *, topic: str | None = None
 ) -> RecordMetadata:
-    """Publish one event (structured CloudEvents mode) and wait for the broker's acknowledgement."""
-    record = encode_event(event, topic)
-    return await broker.publish(
-        record.value,
-        record.topic,
-        key=record.key,
-        headers=_str_headers(record.headers),
-        correlation_id=event.correlationid or event.id,
-    )
+    """Publish one event (structured CloudEvents mode) and wait for the broker's acknowledgement,
+    inside a producer span whose context the record's headers carry (when tracing is on)."""
+    payload_type = EVENT_TYPES.get(event.type)
+    span_topic = topic or (payload_type.topic if payload_type else "unknown")
+    with tracing.sending(event, span_topic) as sending:
+        record = encode_event(sending.event, topic)
+        return await broker.publish(
+            record.value,
+            record.topic,
+            key=record.key,
+            headers=_str_headers(sending.headers(record.headers)),
+            correlation_id=event.correlationid or event.id,
+        )
 
 
 def decode_message(message: KafkaMessage) -> CloudEvent:

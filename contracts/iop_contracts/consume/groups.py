@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from iop_contracts import tracing
 from iop_contracts.consume.records import (
     TRANSIENT,
     Backoff,
@@ -41,18 +42,41 @@ async def handle_isolated(
     handle: Handle,
     dead_letters: DeadLetters,
     transient: tuple[type[BaseException], ...] = TRANSIENT,
+    *,
+    group: str | None = None,
 ) -> None:
     """One record of a group subscriber: decode once, handle, then commit. A failure of the
     record's own (anything but ``transient``) dead-letters it; a transient one is retried in
     place, so the partition waits for the broker (or the service's storage) instead of
-    skipping work."""
+    skipping work. All of it inside the record's consumer span (see ``tracing.consuming``)."""
+    raw: Record = message.raw_message
+    try:
+        event: CloudEvent | None = decode(raw)
+        undecodable: Exception | None = None
+    except Exception as error:
+        event, undecodable = None, error
+    with tracing.consuming(raw, event, group=group):
+        if event is None:
+            assert undecodable is not None
+            await dead_letters.send(raw, describe(undecodable))
+        else:
+            await _handle_until_done(message, event, handle, dead_letters, transient)
+    await until_done(message.ack, "commit")
+
+
+async def _handle_until_done(
+    message: KafkaMessage,
+    event: CloudEvent,
+    handle: Handle,
+    dead_letters: DeadLetters,
+    transient: tuple[type[BaseException], ...],
+) -> None:
     raw: Record = message.raw_message
     backoff = Backoff()
     while True:
         try:
-            event = decode(raw)
             await handle(event, message)
-            break
+            return
         except asyncio.CancelledError:
             raise
         except transient as error:
@@ -63,8 +87,7 @@ async def handle_isolated(
             await backoff.wait()
         except Exception as error:
             await dead_letters.send(raw, describe(error))
-            break
-    await until_done(message.ack, "commit")
+            return
 
 
 def subscribe_isolated(
@@ -85,7 +108,7 @@ def subscribe_isolated(
     retried = TRANSIENT + transient
 
     async def on_record(message: KafkaMessage) -> None:
-        await handle_isolated(message, handle, dead_letters, retried)
+        await handle_isolated(message, handle, dead_letters, retried, group=group_id)
 
     options.setdefault("auto_offset_reset", "earliest")
     options.setdefault("parser", tolerant_headers)
@@ -165,6 +188,7 @@ class PartitionLanes:
         **options: Any,
     ) -> None:
         self.topic = topic
+        self._group = group_id
         self._hooks = hooks
         self._dead_letters = dead_letters
         # Made in start(): aiokafka objects need a running loop, and create_app() has none.
@@ -246,11 +270,18 @@ class PartitionLanes:
                 self._hooks.deliver(tp, deliveries, span)
 
     async def _decoded(self, records: list[Record]) -> AsyncIterator[Delivery]:
+        """Each record's receive span covers its decoding (and dead letter); the service's work
+        on it comes later, in a batch, and joins the trace through ``tracing.creation_context``."""
         for record in records:
             try:
-                yield Delivery(record, decode(record))
+                event = decode(record)
             except ContractError as error:
-                await self._dead_letters.send(record, describe(error))
+                with tracing.consuming(record, None, group=self._group, operation="receive"):
+                    await self._dead_letters.send(record, describe(error))
+                continue
+            with tracing.consuming(record, event, group=self._group, operation="receive"):
+                pass
+            yield Delivery(record, event)
 
 
 class _Listener(ConsumerRebalanceListener):

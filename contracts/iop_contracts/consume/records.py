@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from iop_contracts import tracing
 from iop_contracts.envelope import CloudEvent, ContractError, decode_record
 from iop_contracts.kafka import KafkaTarget, client_options, dead_letter_record
 
@@ -90,6 +91,7 @@ class DeadLetters:
 
     async def send(self, record: Record, reason: str) -> None:
         log.warning("dead-lettering a record", extra={**where(record), "reason": reason[:300]})
+        tracing.refused(reason)
         await until_done(
             lambda: dead_letter_record(
                 self.broker,
