@@ -25,6 +25,7 @@ from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from iop_contracts.logs import configure_logging
 from iop_contracts.operator_errors import settings_or_exit
+from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
 from iop_intake.adapters.publisher import KafkaEventPublisher
@@ -138,6 +139,8 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     app.mount("/metrics", make_asgi_app())
     problems.install(app, settings.retry_after_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: a request's server span covers all of it, and parents the events it publishes.
+    app.add_middleware(TracingMiddleware)
     return app
 
 

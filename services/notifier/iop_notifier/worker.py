@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
 from email.message import EmailMessage
 
+from iop_contracts import tracing
 from iop_contracts.consume import describe
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.payloads import ClientScheduled
@@ -223,7 +224,9 @@ class DeliveryWorker:
         that cannot render it) is failed alone, and the round goes on. The ledger's own trouble
         is not the delivery's fault: it fails the round, which is retried."""
         try:
-            await self.deliver(delivery)
+            # Inside the trace of the schedule event it answers, while this process remembers it.
+            with tracing.resumed(delivery.cause_event_id):
+                await self.deliver(delivery)
         except sqlite3.Error:
             raise
         except Exception as error:

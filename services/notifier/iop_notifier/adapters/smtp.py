@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import aiosmtplib
+from iop_contracts import tracing
 
 from iop_notifier.errors import (
     AmbiguousDeliveryError,
@@ -76,6 +77,17 @@ class SmtpTransport:
         self.timeout_s = timeout_s
 
     async def send(self, message: EmailMessage) -> None:
+        """Send one message; its span (when tracing is on) names the server, never the
+        recipient, and a failure by its type (TransientDeliveryError, ...)."""
+        attributes: dict[str, str | int] = {
+            "server.address": self.host,
+            "server.port": self.port,
+            "network.protocol.name": "smtp",
+        }
+        with tracing.client_span("smtp send", attributes):
+            await self._send(message)
+
+    async def _send(self, message: EmailMessage) -> None:
         try:
             await aiosmtplib.send(
                 message,
