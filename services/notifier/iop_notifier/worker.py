@@ -1,7 +1,8 @@
 """The delivery worker: turns queued notices into sent messages and reported outcomes.
 
 Three steps, each driven by the ledger so that any of them can be interrupted and resumed:
-plan (notice + contact -> one delivery per channel; reminders that fell due -> theirs),
+plan (notice + contact -> one delivery per channel; make-ups and reminders that fell due ->
+theirs),
 deliver (due deliveries -> transport, with the ledger written before and after), report
 (final states -> notification events on Kafka). It runs on every tick of its clock, which is
 what makes a reminder go when its time comes (see reminders.py).
@@ -21,11 +22,18 @@ from email.message import EmailMessage
 from iop_contracts import tracing
 from iop_contracts.consume import describe
 from iop_contracts.envelope import CloudEvent
-from iop_contracts.payloads import ClientScheduled
+from iop_contracts.payloads import ClientMakeupScheduled, ClientScheduled
 from iop_contracts.values import Channel
 from pydantic import ValidationError
 
-from iop_notifier.adapters.ledger_sqlite import Delivery, Notice, Reminder, SqliteLedger
+from iop_notifier.adapters.ledger_sqlite import (
+    Decisions,
+    Delivery,
+    Makeup,
+    Notice,
+    Reminder,
+    SqliteLedger,
+)
 from iop_notifier.adapters.transports import EmailTransport, SmsTransport
 from iop_notifier.domain.contacts import ContactCard, ContactDirectory
 from iop_notifier.domain.ledger import (
@@ -42,6 +50,8 @@ from iop_notifier.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from iop_notifier.makeups import begun
+from iop_notifier.messages.makeup import render_makeup_email, render_makeup_sms
 from iop_notifier.messages.render import Identity, render_email, render_sms
 from iop_notifier.metrics import NotifierMetrics
 from iop_notifier.outcomes import outcome_event
@@ -127,15 +137,39 @@ class DeliveryWorker:
             self.ledger.plan(
                 notice, self._decisions(notice, card), self.clock(), self._reminder_due(notice)
             )
+        self.plan_makeups()
         self.plan_reminders()
 
     def _decisions(
         self, notice: Notice, card: ContactCard, purpose: Purpose | None = None
-    ) -> dict[Channel, tuple[DeliveryState, str | None]]:
+    ) -> Decisions:
         purpose = purpose or notice.purpose
         return {
-            Channel.EMAIL: self._email_decision(purpose, notice, card),
-            Channel.SMS: self._sms_decision(purpose, notice, card),
+            Channel.EMAIL: self._email_decision(purpose, notice.client_id, card),
+            Channel.SMS: self._sms_decision(purpose, notice.client_id, card),
+        }
+
+    def plan_makeups(self) -> None:
+        """Each make-up read, once its client's contact is (see makeups.py), reported with the
+        client's current schedule_version (0 when the notifier knows none)."""
+        for makeup in self.ledger.unplanned_makeups():
+            card = self.directory.get(makeup.client_id)
+            if card is None:
+                continue  # held: the enrollment with the contact details has not been read yet
+            notice = self.ledger.notice_of(makeup.client_id)
+            version = notice.schedule_version if notice is not None else 0
+            decisions = self._makeup_decisions(makeup, card)
+            self.ledger.plan_makeup(makeup, version, decisions, self.clock())
+
+    def _makeup_decisions(self, makeup: Makeup, card: ContactCard) -> Decisions:
+        if makeup.withdrawn:
+            return {
+                channel: (DeliveryState.SUPERSEDED, "withdrawn")
+                for channel in (Channel.EMAIL, Channel.SMS)
+            }
+        return {
+            Channel.EMAIL: self._email_decision(Purpose.MAKEUP, makeup.client_id, card),
+            Channel.SMS: self._sms_decision(Purpose.MAKEUP, makeup.client_id, card),
         }
 
     def _reminder_due(self, notice: Notice) -> ReminderDue | None:
@@ -181,32 +215,32 @@ class DeliveryWorker:
             self.ledger.plan_reminder(reminder, notice, timing.session.day, decisions, now)
 
     def _email_decision(
-        self, purpose: Purpose, notice: Notice, card: ContactCard
+        self, purpose: Purpose, client_id: str, card: ContactCard
     ) -> tuple[DeliveryState, str | None]:
         if not card.email_consent:
             return DeliveryState.SUPPRESSED, "no_consent"
-        if purpose is Purpose.CANCEL and not self._was_told(notice, Channel.EMAIL):
+        if purpose is Purpose.CANCEL and not self._was_told(client_id, Channel.EMAIL):
             return DeliveryState.SUPPRESSED, "nothing_to_cancel"
         return DeliveryState.PENDING, None
 
     def _sms_decision(
-        self, purpose: Purpose, notice: Notice, card: ContactCard
+        self, purpose: Purpose, client_id: str, card: ContactCard
     ) -> tuple[DeliveryState, str | None]:
         if not self._sms_consent(card):
             opted_out = card.phone is not None and self.ledger.sms_allowed(card.phone) is False
             return DeliveryState.SUPPRESSED, "opted_out" if opted_out else "no_consent"
         if self.sms is None:
             return DeliveryState.SUPPRESSED, "sms_unavailable"
-        if purpose is Purpose.CANCEL and not self._was_told(notice, Channel.SMS):
+        if purpose is Purpose.CANCEL and not self._was_told(client_id, Channel.SMS):
             return DeliveryState.SUPPRESSED, "nothing_to_cancel"
         return DeliveryState.PENDING, None
 
-    def _was_told(self, notice: Notice, channel: Channel) -> bool:
+    def _was_told(self, client_id: str, channel: Channel) -> bool:
         return any(
             d.key.channel is channel
             and d.key.purpose is Purpose.CONFIRM
             and d.state in (DeliveryState.SENT, DeliveryState.POSSIBLY_SENT)
-            for d in self.ledger.deliveries_of(notice.client_id)
+            for d in self.ledger.deliveries_of(client_id)
         )
 
     def _sms_consent(self, card: ContactCard) -> bool:
@@ -234,6 +268,9 @@ class DeliveryWorker:
 
     async def deliver(self, delivery: Delivery) -> None:
         key = delivery.key
+        if key.purpose is Purpose.MAKEUP:
+            await self._deliver_makeup(delivery)
+            return
         notice = self.ledger.notice_of(key.client_id)
         card = self.directory.get(key.client_id)
         if notice is None or card is None:
@@ -245,6 +282,37 @@ class DeliveryWorker:
         message = self._compose(delivery, notice, schedule, card, now)
         if message is not None:
             await self._send(delivery, card, message)
+
+    async def _deliver_makeup(self, delivery: Delivery) -> None:
+        key = delivery.key
+        makeup = self.ledger.makeup_of(key.client_id, key.occasion)
+        card = self.directory.get(key.client_id)
+        if makeup is None or card is None:
+            return
+        now = self.clock()
+        session = ClientMakeupScheduled.model_validate_json(makeup.makeup_json)
+        if makeup.withdrawn:
+            self.ledger.move(key, DeliveryState.SUPERSEDED, now, reason="withdrawn")
+        elif begun(session, now):
+            self.ledger.move(key, DeliveryState.SUPPRESSED, now, reason="expired")
+            log.info("make-up expired", extra=_ids(key))
+        elif (message := self._compose_makeup(delivery, session, card, now)) is not None:
+            await self._send(delivery, card, message)
+
+    def _compose_makeup(
+        self, delivery: Delivery, session: ClientMakeupScheduled, card: ContactCard, now: datetime
+    ) -> EmailMessage | str | None:
+        """The make-up's message, or None when it may not go now (the ledger says why)."""
+        key = delivery.key
+        if key.channel is Channel.EMAIL:
+            return render_makeup_email(session, card, self.identity, occasion=key.occasion, now=now)
+        if not self._sms_may_go(delivery, card, session.timezone, now):
+            return None
+        try:
+            return render_makeup_sms(session, card, self.identity)
+        except ValueError:
+            self._fail(key, now, "sms_too_long")
+            return None
 
     def _current_schedule(
         self, key: DeliveryKey, notice: Notice, now: datetime

@@ -25,10 +25,11 @@ from iop_contracts import topics
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.kafka import publish_event
-from iop_contracts.payloads import ClientScheduled, ClientUnscheduled
+from iop_contracts.payloads import ClientMakeupScheduled, ClientScheduled, ClientUnscheduled
 
 from iop_notifier.adapters.ledger_sqlite import SqliteLedger
 from iop_notifier.domain.contacts import ContactDirectory
+from iop_notifier.makeups import occasion_of
 from iop_notifier.metrics import NotifierMetrics
 
 log = logging.getLogger("iop_notifier.kafka")
@@ -92,8 +93,17 @@ class ScheduleRecorder:
             queued = self.ledger.record_cancel(
                 event_id=event.id, client_id=payload.client_id, correlation_id=event.correlationid
             )
+        elif isinstance(payload, ClientMakeupScheduled):
+            queued = self.ledger.record_makeup(
+                event_id=event.id,
+                client_id=payload.client_id,
+                occasion=occasion_of(payload),
+                makeup_json=payload.model_dump_json(),
+                correlation_id=event.correlationid,
+            )
         else:
-            # client.completed among them: the programme ended as planned, nothing to tell.
+            # Nothing to tell the client: client.completed (the programme ended as planned),
+            # client.makeup_unavailable (for staff: the client was never offered the make-up).
             queued = False
             self.ledger.mark_seen(event.id)
         log.info(
