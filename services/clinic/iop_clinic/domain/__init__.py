@@ -1,6 +1,7 @@
 """The clinic's domain: its read model (Clinic), weekly hours compliance, the alerts due and the
 reports. Pure Python: no I/O, no clock (every date-dependent question takes `today`)."""
 
+from iop_clinic.domain.alerts import due_alerts
 from iop_clinic.domain.clinic import Clinic
 from iop_clinic.domain.compliance import (
     MINIMUM_MINUTES,
@@ -54,6 +55,7 @@ __all__ = [
     "Substitute",
     "WaitlistEntry",
     "WeekHours",
+    "due_alerts",
     "minimum_minutes",
     "slot_outcome",
     "week_hours",
