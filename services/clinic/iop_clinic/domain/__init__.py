@@ -14,6 +14,17 @@ from iop_clinic.domain.compliance import (
 )
 from iop_clinic.domain.occurrences import Seat, Substitute
 from iop_clinic.domain.programme import ClientSlot, Programme
+from iop_clinic.domain.reports import (
+    CensusRow,
+    ComplianceRow,
+    UtilisationRow,
+    WaitlistRow,
+    census_report,
+    compliance_report,
+    utilisation_report,
+    waitlist_report,
+    why_not,
+)
 from iop_clinic.domain.views import (
     AttendanceView,
     CancelledClient,
@@ -35,10 +46,12 @@ __all__ = [
     "MINIMUM_MINUTES",
     "AttendanceView",
     "CancelledClient",
+    "CensusRow",
     "ClientSlot",
     "ClientStatus",
     "ClientView",
     "Clinic",
+    "ComplianceRow",
     "GroupView",
     "MakeupRequestView",
     "MakeupUnavailableView",
@@ -53,10 +66,17 @@ __all__ = [
     "SlotOutcome",
     "SlotState",
     "Substitute",
+    "UtilisationRow",
     "WaitlistEntry",
+    "WaitlistRow",
     "WeekHours",
+    "census_report",
+    "compliance_report",
     "due_alerts",
     "minimum_minutes",
     "slot_outcome",
+    "utilisation_report",
+    "waitlist_report",
     "week_hours",
+    "why_not",
 ]

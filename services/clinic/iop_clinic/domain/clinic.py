@@ -36,6 +36,7 @@ from iop_contracts import (
     Payload,
     Population,
     TimeWindow,
+    Track,
     week_days,
 )
 
@@ -280,6 +281,26 @@ class Clinic:
             waitlist_reasons=state.waitlist_reasons,
             waitlisted_since=self._local_date(state.waitlisted_since, state.region_id),
         )
+
+    def client_ids(self) -> list[str]:
+        return sorted(self.clients)
+
+    def first_name(self, client_id: str) -> str | None:
+        state = self.clients.get(client_id)
+        return None if state is None else state.first_name
+
+    def status(self, client_id: str) -> ClientStatus | None:
+        state = self.clients.get(client_id)
+        return None if state is None else state.status
+
+    def track(self, client_id: str) -> Track | None:
+        """The client's track: the enrollment's, else their group's."""
+        state = self.clients.get(client_id)
+        if state is not None and state.profile is not None:
+            return state.profile.value.track
+        latest = None if state is None else state.latest
+        group = None if latest is None else self.roster.group(latest.schedule.group.group_id)
+        return None if group is None else group.track
 
     def client_site(self, client_id: str) -> str | None:
         """The client's home site: their group's (latest schedule), else the first site they
