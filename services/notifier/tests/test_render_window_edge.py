@@ -14,10 +14,12 @@ from iop_contracts import TODAY_ENV, date_window
 from iop_notifier.domain.contacts import ContactCard
 from iop_notifier.domain.ledger import Purpose
 from iop_notifier.domain.schedule_text import long_date
+from iop_notifier.makeups import occasion_of
+from iop_notifier.messages.makeup import render_makeup_email, render_makeup_sms
 from iop_notifier.messages.render import SMS_MAX_CHARS, Identity, render_email, render_sms
 from iop_notifier.reminders import reminder_timing
 
-from .factories import schedule
+from .factories import makeup, schedule
 
 IDENTITY = Identity("Appointments", "a@example.org", "Appointments", "+1 555 0100", "ex.org")
 CARD = ContactCard("c-1", "Ana", "en", "c-1@example.org", "+16175550101", True, True)
@@ -46,8 +48,9 @@ def _calendar(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(part.get_content())
 
 
-# Every message: (purpose, updated); an update of a schedule told with another end.
-MESSAGES = [(p, False) for p in Purpose] + [(Purpose.CONFIRM, True)]
+# Every message about a schedule: (purpose, updated); an update of a schedule told with another
+# end. A make-up is one dated session, rendered on its own (below).
+MESSAGES = [(p, False) for p in Purpose if p is not Purpose.MAKEUP] + [(Purpose.CONFIRM, True)]
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -76,3 +79,24 @@ def test_schedules_at_the_window_edges_render_everywhere(
         assert event["RRULE"]["UNTIL"][0] == local_end_of_day.astimezone(UTC)
     if purpose is Purpose.CONFIRM:
         assert long_date(end, "en") in message.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("day", sorted({day for edge in _edges() for day in edge}))
+def test_makeups_at_the_window_edges_render_everywhere(zone: str, day: date) -> None:
+    session = makeup("c-1", day, timezone=zone)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    message = render_makeup_email(session, CARD, IDENTITY, occasion=occasion_of(session), now=now)
+    assert 0 < len(render_makeup_sms(session, CARD, IDENTITY)) <= SMS_MAX_CHARS
+    [event] = _calendar(message).walk("VEVENT")
+    assert event["DTSTART"].dt.date() == day
+    assert long_date(day, "en") in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_makeup_is_not_rendered_as_a_schedule() -> None:
+    sched = schedule("c-1")
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with pytest.raises(ValueError, match="make-up"):
+        render_email(sched, CARD, Purpose.MAKEUP, IDENTITY, updated=False, now=now)
+    with pytest.raises(ValueError, match="make-up"):
+        render_sms(sched, CARD, Purpose.MAKEUP, IDENTITY, updated=False)

@@ -34,10 +34,10 @@ every new schedule for an old one. So it records the broker's identity
   set aside earlier belongs to the current broker (the notifier was briefly pointed elsewhere),
   it is put back instead of starting fresh, so nothing it sent is sent again.
 - another broker, and the old ledger still owes work (deliveries pending or deferred, deliveries
-  a crash left SENDING, schedules held for contact details): it refuses to start. Starting fresh
-  would silently drop confirmations a client is waiting for, and the likeliest cause is a wrong
-  KAFKA_BOOTSTRAP_SERVERS; the message says how to go on either way. Outcomes not yet reported
-  do not block: the set-aside file keeps them for when that broker comes back.
+  a crash left SENDING, schedules or make-ups held for contact details): it refuses to start.
+  Starting fresh would silently drop confirmations a client is waiting for, and the likeliest
+  cause is a wrong KAFKA_BOOTSTRAP_SERVERS; the message says how to go on either way. Outcomes
+  not yet reported do not block: the set-aside file keeps them for when that broker comes back.
 
 To carry a ledger over to a migrated cluster on purpose (mirrored topics, same events), delete
 its recorded identity (`DELETE FROM meta WHERE key = 'cluster'`): it then adopts the new one.
@@ -979,9 +979,10 @@ def open_for_cluster(
         raise LedgerOfAnotherCluster(
             f"ledger {path} belongs to broker {recorded}, not {identity}, and still owes "
             f"{owed.waiting} waiting and {owed.interrupted} interrupted deliveries and "
-            f"{owed.held} schedules held for contact details. If KAFKA_BOOTSTRAP_SERVERS is "
-            f"wrong, point it back at that broker; to abandon that work, move {path.name} aside "
-            "(or set NOTIFIER_LEDGER_PATH to another file) and start again."
+            f"{owed.held} schedules or make-ups held for contact details. If "
+            "KAFKA_BOOTSTRAP_SERVERS is wrong, point it back at that broker; to abandon that "
+            f"work, move {path.name} aside (or set NOTIFIER_LEDGER_PATH to another file) and "
+            "start again."
         )
     return _switch(ledger, path, recorded, identity)
 

@@ -244,6 +244,7 @@ def render_email(
     """
     if card.email is None:
         raise ValueError("client has no email address")
+    _about_a_schedule(purpose)
     lang = language_of(card.language)
     updated = updated and purpose is Purpose.CONFIRM
     context = _context(schedule, card, lang, identity, _change(schedule, previous, updated))
@@ -303,6 +304,12 @@ def render_email(
     return message
 
 
+def _about_a_schedule(purpose: Purpose) -> None:
+    """A make-up is one dated session, not a schedule: makeup.py renders it."""
+    if purpose is Purpose.MAKEUP:
+        raise ValueError("a make-up is rendered by messages/makeup.py, not as a schedule")
+
+
 def _dropped_slots(previous: ClientScheduled | None, current: ClientScheduled) -> frozenset[str]:
     if previous is None:
         return frozenset()
@@ -323,6 +330,7 @@ def render_sms(
 
     An update that does not fit (new times and several dates) is sent in its brief form, which
     says that appointments changed and whom to call."""
+    _about_a_schedule(purpose)
     lang = language_of(card.language)
     updated = updated and purpose is Purpose.CONFIRM
     context = _context(schedule, card, lang, identity, _change(schedule, previous, updated))
