@@ -35,6 +35,7 @@ from .domain import (
 )
 from .errors import InvalidSnapshot
 from .ledger import ALWAYS, Ledger, group_bookings, slot_booking
+from .makeup import BookedMakeup, parse_makeups
 from .rules import (
     bookings_clash,
     facilitator_qualifies,
@@ -77,6 +78,8 @@ class Roster:
     # ``schedule_versions``, optional): a client placed anew gets one more, so the scheduler
     # service can place a client again after ``client.unscheduled`` above what was published.
     versions: dict[str, int] = field(default_factory=dict)
+    # Make-ups already granted (snapshot key ``makeups``, optional): a seat each on its date.
+    makeups: tuple[BookedMakeup, ...] = ()
 
     def therapist_regions(self, therapist: Therapist) -> frozenset[str]:
         """Regions a therapist serves: those of their sites; a telehealth-only therapist with no
@@ -113,6 +116,7 @@ def parse_roster(snapshot: Mapping[str, Any]) -> Roster:
         schedules={s.client_id: s for s in map(Schedule.parse, _items(snapshot, "schedules"))},
         as_of=None if as_of is None else parse_date(as_of, "as_of"),
         versions=_versions(snapshot),
+        makeups=parse_makeups(snapshot),
     )
 
 
@@ -459,7 +463,8 @@ def admit_existing(
     """Sort existing schedules into kept and displaced. A schedule valid on its own is kept if
     the ones kept before it leave room on its dates (capacity, facilitator, therapist
     time/caseload/hours), read exactly as the checkers read them; the order (start date,
-    client id) keeps the longest-standing clients first."""
+    client id) keeps the longest-standing clients first. Granted make-ups then take their
+    seats (makeup.py)."""
     ledger = Ledger(roster.groups, roster.therapists, cfg.travel_minutes, floor=cfg.as_of)
     kept: dict[str, Schedule] = {}
     displaced: dict[str, Schedule] = {}
@@ -477,6 +482,9 @@ def admit_existing(
             kept[schedule.client_id] = schedule
         else:
             displaced[schedule.client_id] = schedule
+    for makeup in roster.makeups:  # after the schedules: a make-up never displaces anyone
+        if makeup.group_id in roster.groups:
+            ledger.book_makeup(makeup.group_id, makeup.day)
     return kept, displaced, ledger
 
 

@@ -19,7 +19,8 @@ solver is never worse than the clerk):
   - a group's facilitation runs with no end, from the earliest date any of its clients, kept or
     new, may start (``span_from``; the model books a facilitator for a group whatever its
     clients' dates, so a newcomer who starts before the kept clients never grows the span).
-Both only ever refuse more than the rules do. Group seats are counted exactly in both.
+Both only ever refuse more than the rules do. Group seats are counted exactly in both, the
+seats granted make-ups hold on their dates included (``book_makeup``).
 """
 
 from __future__ import annotations
@@ -212,6 +213,12 @@ class Ledger:
         live = self.live(self.session_dates(dates))
         if live is not None:  # a programme over before today holds no session any more
             self.sessions.setdefault(slot.therapist_id, []).append(slot_booking(slot, live))
+
+    def book_makeup(self, group_id: str, day: date) -> None:
+        """Rule 4: a granted make-up holds one seat of the group on ``day`` (makeup.py). It is
+        a seat for one day, counted where the group's clients are (``members``), so that seats,
+        occupancy and the days seats free see it; it adds no session to any therapist."""
+        self.members.setdefault(group_id, []).append(DateRange(day, day))
 
     def open_for(self, group_id: str, facilitator_id: str, dates: DateRange | None = None) -> bool:
         """Can ``facilitator_id`` (still) run ``group_id``, holding its sessions over ``dates``

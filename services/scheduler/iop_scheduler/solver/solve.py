@@ -347,12 +347,14 @@ def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
             "therapists": [],
             "enrollments": [],
             "schedules": [],
+            "makeups": [],
             "as_of": snapshot.get("as_of"),
             "schedule_versions": snapshot.get("schedule_versions") or {},
         }
     for item in snapshot.get("sites") or []:
         parts[site_part[str(item["site_id"])]]["sites"].append(item)
-    for item in snapshot.get("groups") or []:
+    groups = snapshot.get("groups") or []
+    for item in groups:
         group_root = site_part.get(str(item.get("site_id")))
         if group_root is not None:  # a group at an unknown site can hold nobody
             parts[group_root]["groups"].append(item)
@@ -361,6 +363,11 @@ def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
         served = roster.therapist_regions(t)
         if served:
             parts[part_of[next(iter(served))]]["therapists"].append(item)
+    group_part = {str(g.get("group_id")): site_part.get(str(g.get("site_id"))) for g in groups}
+    for item in snapshot.get("makeups") or []:
+        makeup_root = group_part.get(str(item.get("group_id")))
+        if makeup_root is not None:  # a seat of a group the snapshot no longer holds: none
+            parts[makeup_root]["makeups"].append(item)
     for item in snapshot.get("enrollments") or []:
         parts[client_part[str(item["client_id"])]]["enrollments"].append(item)
     for item in snapshot.get("schedules") or []:
