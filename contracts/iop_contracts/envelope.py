@@ -58,6 +58,10 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 def dataschema_of(event_type: str) -> str:
     return f"urn:{event_type.replace('.', ':', 1)}:{SCHEMA_VERSION}"
 
@@ -83,8 +87,13 @@ class CloudEvent(BaseModel):
     bodydigest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # The CloudEvents distributed-tracing extension: the W3C context the event was created in,
     # kept as received. A malformed one is dropped, not refused: tracing never costs a record.
-    traceparent: str | None = Field(default=None, pattern=tracing.TRACEPARENT_PATTERN)
-    tracestate: str | None = Field(default=None, max_length=tracing.TRACESTATE_MAX)
+    # Written only when present: an event without one looks as it did before tracing.
+    traceparent: str | None = Field(
+        default=None, pattern=tracing.TRACEPARENT_PATTERN, exclude_if=_absent
+    )
+    tracestate: str | None = Field(
+        default=None, max_length=tracing.TRACESTATE_MAX, exclude_if=_absent
+    )
     data: dict[str, Any]
 
     @field_validator("traceparent", mode="before")
@@ -186,7 +195,6 @@ def follow_up(payload: Payload, *, cause: CloudEvent, source: str) -> CloudEvent
 
 
 Headers = Sequence[tuple[str, bytes]]
-_TRACE_FIELDS = (tracing.TRACEPARENT, tracing.TRACESTATE)
 
 
 @dataclass(frozen=True)
@@ -202,9 +210,7 @@ class KafkaRecord:
 def encode_event(event: CloudEvent, topic: str | None = None) -> KafkaRecord:
     """The Kafka record of an event: topic and key come from the payload unless overridden."""
     payload = event.payload()
-    # The tracing extension is written only when present: an event without one looks as before.
-    absent = {name for name in _TRACE_FIELDS if getattr(event, name) is None}
-    value = event.model_dump_json(exclude_none=False, exclude=absent).encode()
+    value = event.model_dump_json(exclude_none=False).encode()
     headers = [
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_id", event.id.encode()),

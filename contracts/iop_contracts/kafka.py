@@ -27,6 +27,7 @@ from iop_contracts import topics, tracing
 from iop_contracts.envelope import (
     EVENT_TYPES,
     CloudEvent,
+    KafkaRecord,
     dead_letter_headers,
     decode_record,
     encode_event,
@@ -260,17 +261,28 @@ async def publish_event(
 ) -> RecordMetadata:
     """Publish one event (structured CloudEvents mode) and wait for the broker's acknowledgement,
     inside a producer span whose context the record's headers carry (when tracing is on)."""
+    if not tracing.enabled():
+        return await _publish(broker, event, encode_event(event, topic))
     payload_type = EVENT_TYPES.get(event.type)
     span_topic = topic or (payload_type.topic if payload_type else "unknown")
     with tracing.sending(event, span_topic) as sending:
         record = encode_event(sending.event, topic)
-        return await broker.publish(
-            record.value,
-            record.topic,
-            key=record.key,
-            headers=_str_headers(sending.headers(record.headers)),
-            correlation_id=event.correlationid or event.id,
-        )
+        return await _publish(broker, event, record, sending.headers(record.headers))
+
+
+async def _publish(
+    broker: KafkaBroker,
+    event: CloudEvent,
+    record: KafkaRecord,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> RecordMetadata:
+    return await broker.publish(
+        record.value,
+        record.topic,
+        key=record.key,
+        headers=_str_headers(record.headers if headers is None else headers),
+        correlation_id=event.correlationid or event.id,
+    )
 
 
 def decode_message(message: KafkaMessage) -> CloudEvent:

@@ -61,10 +61,14 @@ REMEMBERED_MAX: Final = 10_000
 SCOPE: Final = "iop_contracts"
 
 _TRACEPARENT_RE: Final = re.compile(TRACEPARENT_PATTERN)
+# What every hook returns while tracing is off: entering and leaving it costs next to nothing.
+_UNTRACED: Final = contextlib.nullcontext()
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 Headers: TypeAlias = "Iterable[tuple[str, bytes | str | None]] | None"
+# A hook's scope: a span (current while inside), or nothing while tracing is off.
+Traced: TypeAlias = contextlib.AbstractContextManager[Any]
 
 
 @dataclass(frozen=True)
@@ -204,15 +208,17 @@ def _remember(event_id: str, span: Span) -> None:
         del handled[next(iter(handled))]  # the oldest
 
 
-@contextlib.contextmanager
-def resumed(event_id: str | None) -> Iterator[None]:
+def resumed(event_id: str | None) -> Traced:
     """Work done now for an event handled earlier in this process (the notifier's delivery of a
     schedule) happens inside that event's consumer span, while it is remembered."""
     found = _state.handled.get(event_id) if _state.tracer and event_id else None
+    return _UNTRACED if found is None else _attached(found)
+
+
+@contextlib.contextmanager
+def _attached(found: TraceContext) -> Iterator[None]:
     parent = _otel_context(found)
-    if parent is None:
-        yield
-        return
+    assert parent is not None
     token = otel_context.attach(parent)
     try:
         yield
@@ -279,21 +285,31 @@ def sending(event: CloudEvent, topic: str) -> Iterator[Sending]:
         yield Sending(event, hop)
 
 
-@contextlib.contextmanager
 def consuming(
     record: ConsumerRecord[bytes, bytes],
     event: CloudEvent | None,
     *,
     group: str | None,
     operation: str = "process",
-) -> Iterator[None]:
+) -> Traced:
     """The consumer span of one record, current while it is handled: a child of the record's
     ``traceparent`` header, else of its envelope's. Remembered under the event's id, so that
     answers made later in this process join the trace (see ``creation_context``)."""
     tracer = _state.tracer
     if tracer is None:
-        yield
-        return
+        return _UNTRACED
+    return _consuming(tracer, record, event, group=group, operation=operation)
+
+
+@contextlib.contextmanager
+def _consuming(
+    tracer: Tracer,
+    record: ConsumerRecord[bytes, bytes],
+    event: CloudEvent | None,
+    *,
+    group: str | None,
+    operation: str,
+) -> Iterator[None]:
     parent = from_headers(record.headers) or (event.trace_context if event else None)
     attributes: dict[str, str | int] = {
         **_messaging(operation, record.topic),
@@ -324,15 +340,12 @@ def refused(reason: str) -> None:
         span.set_status(Status(StatusCode.ERROR, f"dead-lettered: {reason[:200]}"))
 
 
-@contextlib.contextmanager
-def client_span(name: str, attributes: dict[str, str | int]) -> Iterator[None]:
+def client_span(name: str, attributes: dict[str, str | int]) -> Traced:
     """A span around a call to another system (an SMTP server, an SMS gateway)."""
     tracer = _state.tracer
     if tracer is None:
-        yield
-        return
-    with _current(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)):
-        yield
+        return _UNTRACED
+    return _current(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes))
 
 
 def _messaging(operation: str, topic: str) -> dict[str, str]:
@@ -366,14 +379,19 @@ ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 class TracingMiddleware:
     """ASGI middleware: one server span per HTTP request, a child of the caller's
     ``traceparent`` header when it sends one. Named by method and route template (never the
-    path: it holds client ids); passes straight through while tracing is off."""
+    path: it holds client ids); passes straight through while tracing is off. Probes and
+    scrapes (``untraced``) are not traced: they are no one's journey, and come every few
+    seconds."""
+
+    untraced: tuple[str, ...] = ("/health", "/metrics")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracer = _state.tracer
-        if tracer is None or scope.get("type") != "http":
+        path = str(scope.get("path", ""))
+        if tracer is None or scope.get("type") != "http" or path.startswith(self.untraced):
             await self.app(scope, receive, send)
             return
         method = str(scope.get("method", "GET"))

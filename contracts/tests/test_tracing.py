@@ -10,12 +10,12 @@ import asyncio
 import json
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
-from faststream.kafka import KafkaMessage
+from faststream.kafka import KafkaBroker, KafkaMessage
 from iop_contracts import topics, tracing
 from iop_contracts.consume import DeadLetters, handle_isolated, read_records, subscribe_isolated
 from iop_contracts.envelope import (
@@ -65,6 +65,10 @@ class CapturingBroker:
 
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []
+
+    @property
+    def kafka(self) -> KafkaBroker:
+        return cast(KafkaBroker, self)
 
     async def publish(self, value: bytes, topic: str, **options: Any) -> None:
         self.published.append({"value": value, "topic": topic, **options})
@@ -147,7 +151,7 @@ async def test_a_published_record_carries_its_producer_spans_context(
     spans: InMemorySpanExporter,
 ) -> None:
     broker = CapturingBroker()
-    await publish_event(broker, withdrawn())
+    await publish_event(broker.kafka, withdrawn())
     producer = only(list(spans.get_finished_spans()), f"send {topics.ENROLLMENT}")
     assert producer.kind is SpanKind.PRODUCER
     assert producer.attributes is not None
@@ -162,12 +166,12 @@ async def test_a_handlers_span_is_the_child_of_the_producers_and_parents_its_ans
     spans: InMemorySpanExporter,
 ) -> None:
     broker = CapturingBroker()
-    await publish_event(broker, withdrawn())
+    await publish_event(broker.kafka, withdrawn())
 
     async def answer(event: CloudEvent, _: KafkaMessage) -> None:
-        await publish_event(broker, unscheduled(event))
+        await publish_event(broker.kafka, unscheduled(event))
 
-    dead = DeadLetters(broker, "test")
+    dead = DeadLetters(broker.kafka, "test")
     await handle_isolated(fake_message(broker.consumer_record(0)), answer, dead, group="g-1")
     found = list(spans.get_finished_spans())
     sent = only(found, f"send {topics.ENROLLMENT}")
@@ -188,12 +192,12 @@ async def test_an_answer_made_after_the_receive_span_ended_joins_the_trace(
 ) -> None:
     """The scheduler's case: records are received, then answered later in a batch."""
     broker = CapturingBroker()
-    await publish_event(broker, withdrawn())
+    await publish_event(broker.kafka, withdrawn())
     record = broker.consumer_record(0)
     cause = decode_record(record.value)
     with tracing.consuming(record, cause, group="scheduler", operation="receive"):
         pass
-    await publish_event(broker, unscheduled(cause))
+    await publish_event(broker.kafka, unscheduled(cause))
     found = list(spans.get_finished_spans())
     received = only(found, f"receive {topics.ENROLLMENT}")
     answered = only(found, f"send {topics.SCHEDULE}")
@@ -206,7 +210,7 @@ async def test_work_resumed_for_a_handled_event_is_inside_its_consumer_span(
 ) -> None:
     """The notifier's case: the email goes out from the delivery worker, later."""
     broker = CapturingBroker()
-    await publish_event(broker, withdrawn())
+    await publish_event(broker.kafka, withdrawn())
     record = broker.consumer_record(0)
     event = decode_record(record.value)
     with tracing.consuming(record, event, group="notifier"):
@@ -233,7 +237,7 @@ async def test_a_dead_lettered_record_fails_its_span_without_quoting_the_record(
     async def never(event: CloudEvent, _: KafkaMessage) -> None:
         raise AssertionError("an undecodable record reaches no handler")
 
-    await handle_isolated(fake_message(record), never, DeadLetters(broker, "t"))
+    await handle_isolated(fake_message(record), never, DeadLetters(broker.kafka, "t"))
     handled = only(list(spans.get_finished_spans()), f"process {topics.ENROLLMENT}")
     assert handled.status.status_code is StatusCode.ERROR
     assert f"{handled.parent.trace_id:032x}" == FOREIGN.split("-")[1]  # type: ignore[union-attr]
@@ -266,7 +270,7 @@ async def test_with_tracing_off_no_span_is_made_and_the_context_still_travels(
     cause = withdrawn().model_copy(update={"traceparent": FOREIGN})
     answer = unscheduled(cause)
     assert answer.traceparent == FOREIGN  # follow_up takes the cause's context
-    await publish_event(broker, answer)
+    await publish_event(broker.kafka, answer)
     assert broker.published[0]["headers"]["traceparent"] == FOREIGN
     assert tracing.creation_context(None) is None
 
@@ -293,7 +297,7 @@ def test_setup_follows_the_standard_environment(monkeypatch: pytest.MonkeyPatch)
         assert tracing.setup("iop-test") is on, env
         assert tracing.setup("another-name") is on, "the first call decides"
         if service is not None:
-            resource = tracing._state.tracer.resource
+            resource = cast(Any, tracing._state.tracer).resource
             assert resource.attributes["service.name"] == service
         tracing.use_provider(None)
 
@@ -310,14 +314,22 @@ async def test_an_http_request_is_a_server_span_named_by_its_route_that_parents_
         made.append(withdrawn(request.path_params["client_id"]))
         return JSONResponse({}, status_code=202)
 
-    app = tracing.TracingMiddleware(
-        Starlette(routes=[Route("/enrollments/{client_id}", withdraw, methods=["DELETE"])])
-    )
+    async def ready(_: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    routes = [
+        Route("/enrollments/{client_id}", withdraw, methods=["DELETE"]),
+        Route("/health/ready", ready),
+    ]
+    app = tracing.TracingMiddleware(Starlette(routes=routes))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
         response = await client.delete("/enrollments/c-77", headers={"traceparent": FOREIGN})
+        assert (await client.get("/health/ready")).status_code == 200
     assert response.status_code == 202
-    served = only(list(spans.get_finished_spans()), "DELETE /enrollments/{client_id}")
+    # Probes are not traced: the request is the only span.
+    (served,) = spans.get_finished_spans()
+    assert served.name == "DELETE /enrollments/{client_id}"
     assert served.kind is SpanKind.SERVER
     assert served.parent is not None and f"{served.parent.span_id:016x}" == FOREIGN.split("-")[2]
     assert served.attributes is not None
