@@ -1,0 +1,1 @@
+"""Kafka <-> clinic: the publisher, the attendance front door, the alert desk."""
