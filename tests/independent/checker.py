@@ -50,6 +50,28 @@ Global READINGS (apply to every rule below):
 - The roster in the snapshot is the truth. The group payload inside ``client.scheduled`` repeats
   site, delivery and sessions; rules are checked against the roster, and any disagreement of the
   payload with the roster is a separate ``payload`` finding.
+- Make-ups (rule 12, CONTRACT.md ``client.makeup_scheduled`` / ``client.makeup_unavailable``). The
+  snapshot's optional ``makeups`` are granted ones, the output's optional ``makeups`` new ones,
+  its optional ``makeups_unavailable`` refusals; the snapshot's optional ``substitutions`` are the
+  ``facilitator.substituted`` payloads that stand. Rule 4 counts every make-up (old and new) as a
+  seat of its group on its date. READINGS, each tagged ``rule 12`` (the strict ones ``rule 12
+  (strict)``):
+  * "one occurrence of a group": the make-up's date, start and end are one session of the
+    group on that weekday; (strict) never the client's own group (its occurrences are theirs
+    already);
+  * (strict) the date lies in the client's programme (start_date..end_date) and not before
+    as_of (a make-up makes up the programme's hours, and cannot be in the past);
+  * "not overlapping their own sessions": their group's and individual sessions that weekday and
+    their other make-ups that date; (strict) even an occurrence of theirs that is cancelled
+    counts, since a closure can be lifted;
+  * the occurrence must take place: (strict) some client of the group attends that date (a group
+    with nobody in it does not meet), its site is not closed (rule 11), and its facilitator is
+    present, or absent with a substitute recorded for that date who replaces them and is
+    present; otherwise it is cancelled (``no_cover``);
+  * "run by its facilitator": the make-up names whoever runs that occurrence;
+  * a refusal is true: no occurrence of the week (from as_of, in the programme) meets every
+    rule above with a free seat; ``groups_full`` needs one that fails only for want of a seat,
+    ``no_group_in_availability`` needs none that does.
 """
 
 from __future__ import annotations
@@ -253,6 +275,18 @@ class _Checker:
         self.waitlisted: list[Json] = [
             w for w in output.get("waitlisted") or [] if isinstance(w, Mapping)
         ]
+        self.granted: list[Json] = [
+            m for m in snapshot.get("makeups") or [] if isinstance(m, Mapping)
+        ]
+        self.new_makeups: list[Json] = [
+            m for m in output.get("makeups") or [] if isinstance(m, Mapping)
+        ]
+        self.refusals: list[Json] = [
+            m for m in output.get("makeups_unavailable") or [] if isinstance(m, Mapping)
+        ]
+        self.substitutions: list[Json] = [
+            c for c in snapshot.get("substitutions") or [] if isinstance(c, Mapping)
+        ]
         self.group_slots: dict[str, list[Slot]] = {}
         self.group_minutes: dict[str, int] = {}
         for gid, group in self.groups.items():
@@ -331,6 +365,7 @@ class _Checker:
             self.check_waitlist()
             self.check_stability()
             self.check_rescheduled()
+            self.check_makeups()
         return self.findings
 
     # ------------------------------------------------------------------ coverage
@@ -840,10 +875,13 @@ class _Checker:
         self.members = members
         # therapist id -> running groups they facilitate (each group once)
         self.facilitating: dict[str, set[str]] = defaultdict(set)
-        for gid, cids in members.items():
+        makeup_seats = self.makeup_seats()
+        for gid in [*members, *(g for g in makeup_seats if g not in members)]:
+            cids = members.get(gid, [])
             group = self.groups[gid]
             capacity = group.get("capacity")
             seats = [(d, cid) for cid in cids if (d := self.programme(cid)) is not None]
+            seats += makeup_seats.get(gid, [])
             if not isinstance(capacity, int):
                 self.add("rule 4", f"group {gid}: capacity {capacity!r} is not an integer", cids)
                 continue
@@ -854,6 +892,8 @@ class _Checker:
                     f"group {gid} holds {count:g} clients on {day}, capacity {capacity}",
                     involved,
                 )
+            if not cids:
+                continue
             named = facilitators[gid]
             if len(named) != 1:
                 self.add(
@@ -1140,6 +1180,305 @@ class _Checker:
                     f"client {cid}: kept schedule re-emitted with different {', '.join(changed)}",
                     [cid],
                 )
+
+    # ------------------------------------------------------------------ rule 12: make-ups
+    def makeup_seats(self) -> dict[str, list[tuple[Dates, str]]]:
+        """Rule 4: every make-up, granted before or now, holds a seat of its group on its date
+        (from as_of on, like every other date)."""
+        seats: dict[str, list[tuple[Dates, str]]] = defaultdict(list)
+        for m in [*self.granted, *self.new_makeups]:
+            day, gid = parse_date(m.get("date")), m.get("group_id")
+            if day is None or gid not in self.groups:
+                continue
+            if self.dates_from_today((day, day)) is not None:
+                seats[gid].append(((day, day), f"make-up of {m.get('client_id')}"))
+        return seats
+
+    def check_makeups(self) -> None:
+        for index, m in enumerate(self.new_makeups):
+            others = [*self.granted, *self.new_makeups[:index], *self.new_makeups[index + 1 :]]
+            for rule, message in self.makeup_faults(m, others):
+                cid = m.get("client_id")
+                self.add(rule, f"make-up of client {cid}: {message}", [cid] if cid else [])
+        for refusal in self.refusals:
+            self.check_refusal(refusal)
+
+    def makeup_faults(self, m: Json, others: list[Json]) -> list[tuple[str, str]]:
+        """What is wrong with one make-up beside ``others`` (every other make-up), seats aside
+        (rule 4 counts those for the whole group)."""
+        cid, gid = m.get("client_id"), m.get("group_id")
+        enr = self.enrollments.get(cid) if isinstance(cid, str) else None
+        own = self.placed.get(cid) if isinstance(cid, str) else None
+        group = self.groups.get(gid) if isinstance(gid, str) else None
+        if enr is None or own is None:
+            return [("rule 12", "the client has no schedule in the output")]
+        if group is None:
+            return [("payload", f"group {gid!r} is not in the roster")]
+        day = parse_date(m.get("date"))
+        start, end = parse_time(m.get("start")), parse_time(m.get("end"))
+        if day is None or start is None or end is None or start >= end:
+            return [("payload", "date, start or end is malformed")]
+        slot = Slot(
+            DAYS[day.weekday()], start, end, group.get("site_id"), "", "make-up", frozenset()
+        )
+        return [
+            *self.makeup_payload_faults(m, enr, group, day, slot),
+            *self.makeup_client_faults(m, enr, own, group, day, slot, others),
+            *self.makeup_occurrence_faults(m, group, day),
+        ]
+
+    def makeup_payload_faults(
+        self, m: Json, enr: Json, group: Json, day: dt.date, slot: Slot
+    ) -> list[tuple[str, str]]:
+        faults = []
+        site = self.sites.get(str(group.get("site_id"))) or {}
+        year, week, _ = day.isocalendar()
+        expected = {
+            "site_id": group.get("site_id"),
+            "delivery": group.get("delivery"),
+            "timezone": site.get("timezone"),
+            "region_id": enr.get("region_id"),
+            "week": f"{year}-W{week:02d}",
+        }
+        for key, value in expected.items():
+            if m.get(key) != value:
+                faults.append(("payload", f"{key} is {m.get(key)!r}, expected {value!r}"))
+        if not any(
+            (s.day, s.start, s.end) == (slot.day, slot.start, slot.end)
+            for s in self.group_slots[group["group_id"]]
+        ):
+            faults.append(
+                ("rule 12", f"{slot.text()} is not a session of group {group['group_id']}")
+            )
+        return faults
+
+    def makeup_client_faults(
+        self,
+        m: Json,
+        enr: Json,
+        own: Json,
+        group: Json,
+        day: dt.date,
+        slot: Slot,
+        others: list[Json],
+    ) -> list[tuple[str, str]]:
+        """Rules 1-3 for the client, their own group, their programme's dates."""
+        faults = []
+        gid = group["group_id"]
+        own_gid = (own.get("group") or {}).get("group_id")
+        if gid == own_gid:
+            faults.append(("rule 12 (strict)", f"group {gid} is the client's own group"))
+        if any(group.get(k) != enr.get(k) for k in ("track", "population", "language")):
+            faults.append(
+                ("rule 12", f"group {gid} is not of the client's track, population and language")
+            )
+        gender = group_gender(group)
+        if gender != "any" and GENDER_GROUP.get(enr.get("gender", "")) != gender:
+            faults.append(("rule 12", f"{gender!r} group {gid} for a client of another gender"))
+        if not self.makeup_reachable(enr, group):
+            faults.append(("rule 12", f"the client cannot reach group {gid}"))
+        if not inside(slot.day, slot.start, slot.end, intervals(enr.get("availability"))):
+            faults.append(("rule 12", f"{slot.text()} is outside the client's availability"))
+        site = self.sites.get(str(group.get("site_id")))
+        if site is None or not inside(slot.day, slot.start, slot.end, site_windows(site)):
+            faults.append(("rule 12", f"{slot.text()} is outside the site's windows"))
+        for mine in self.sessions_of_client_on(own, day, others):
+            if overlaps(slot, mine):
+                faults.append(
+                    ("rule 12 (strict)", f"{slot.text()} overlaps {mine.text()} on {day}")
+                )
+        first, last = parse_date(own.get("start_date")), parse_date(own.get("end_date"))
+        if first is None or last is None or not first <= day <= last:
+            faults.append(("rule 12 (strict)", f"{day} lies outside the client's programme"))
+        if self.as_of is not None and day < self.as_of:
+            faults.append(("rule 12 (strict)", f"{day} is before as_of {self.as_of}"))
+        return faults
+
+    def makeup_reachable(self, enr: Json, group: Json) -> bool:
+        """Rule 2 read for a make-up: "a site the client can reach"."""
+        site = self.sites.get(str(group.get("site_id")))
+        if site is None:
+            return False
+        if group.get("delivery") == "telehealth":
+            return enr.get("accepts_telehealth") is True and site.get("region_id") == enr.get(
+                "region_id"
+            )
+        return group.get("delivery") == "in_person" and group.get("site_id") in (
+            enr.get("preferred_site_ids") or []
+        )
+
+    def sessions_of_client_on(self, own: Json, day: dt.date, others: list[Json]) -> list[Slot]:
+        cid = own.get("client_id")
+        weekday = DAYS[day.weekday()]
+        gid = (own.get("group") or {}).get("group_id")
+        mine = [s for s in self.group_slots.get(str(gid), []) if s.day == weekday]
+        individual = self.individual_slot(str(cid), own)
+        if individual is not None and individual.day == weekday:
+            mine.append(individual)
+        for other in others:
+            start, end = parse_time(other.get("start")), parse_time(other.get("end"))
+            if (
+                other.get("client_id") == cid
+                and parse_date(other.get("date")) == day
+                and start is not None
+                and end is not None
+            ):
+                mine.append(
+                    Slot(
+                        weekday,
+                        start,
+                        end,
+                        other.get("site_id"),
+                        "",
+                        "another make-up",
+                        frozenset(),
+                    )
+                )
+        return mine
+
+    def attendees(self, gid: str, day: dt.date) -> list[str]:
+        """The group's placed clients whose programme covers ``day``."""
+        out = []
+        for cid in self.members.get(gid, []):
+            dates = self.programme(cid)
+            if dates is not None and dates[0] <= day <= dates[1]:
+                out.append(cid)
+        return out
+
+    def absent_on(self, tid: Any, day: dt.date) -> bool:
+        therapist = self.therapists.get(tid) if isinstance(tid, str) else None
+        for absence in (therapist or {}).get("absences") or []:
+            first = parse_date(absence.get("start_date"))
+            last = parse_date(absence.get("end_date"))
+            if first is not None and last is not None and first <= day <= last:
+                return True
+        return False
+
+    def who_runs(self, gid: str, day: dt.date) -> tuple[str | None, str]:
+        """Who runs the group's occurrence on ``day``, or None and why it does not take place."""
+        if not self.attendees(gid, day):
+            return None, "no client of the group attends that date"
+        site = self.sites.get(str(self.groups[gid].get("site_id"))) or {}
+        if day in {parse_date(d) for d in site.get("closed_dates") or ()}:
+            return None, "the group's site is closed that date"
+        named = sorted(
+            str((self.placed[c].get("group") or {}).get("facilitator_id"))
+            for c in self.attendees(gid, day)
+        )
+        regular = named[0]
+        if not self.absent_on(regular, day):
+            return regular, ""
+        for sub in self.substitutions:
+            if (
+                sub.get("group_id") == gid
+                and parse_date(sub.get("date")) == day
+                and sub.get("replaces") == regular
+                and not self.absent_on(sub.get("facilitator_id"), day)
+            ):
+                return str(sub.get("facilitator_id")), ""
+        return None, f"facilitator {regular} is absent and nobody covers (no_cover)"
+
+    def makeup_occurrence_faults(self, m: Json, group: Json, day: dt.date) -> list[tuple[str, str]]:
+        runner, why = self.who_runs(group["group_id"], day)
+        if runner is None:
+            return [
+                ("rule 12 (strict)", f"group {group['group_id']} does not meet on {day}: {why}")
+            ]
+        if m.get("facilitator_id") != runner:
+            return [
+                (
+                    "rule 12",
+                    f"names facilitator {m.get('facilitator_id')!r}, but {runner} runs it on {day}",
+                )
+            ]
+        return []
+
+    def seat_free(self, gid: str, day: dt.date, others: list[Json]) -> bool:
+        capacity = self.groups[gid].get("capacity")
+        taken = len(self.attendees(gid, day)) + sum(
+            1 for o in others if o.get("group_id") == gid and parse_date(o.get("date")) == day
+        )
+        return isinstance(capacity, int) and taken < capacity
+
+    def week_candidates(self, refusal: Json) -> list[tuple[Json, list[tuple[str, str]], bool]]:
+        """Every occurrence the refused client could have had that week: (make-up, faults,
+        seat free)."""
+        cid = refusal.get("client_id")
+        own = self.placed.get(cid) if isinstance(cid, str) else None
+        enr = self.enrollments.get(cid) if isinstance(cid, str) else None
+        week = refusal.get("week")
+        try:
+            year, number = str(week).split("-W")
+            monday = dt.date.fromisocalendar(int(year), int(number), 1)
+        except ValueError:
+            return []
+        if own is None or enr is None:
+            return []
+        own_gid = (own.get("group") or {}).get("group_id")
+        others = [*self.granted, *self.new_makeups]
+        found: list[tuple[Json, list[tuple[str, str]], bool]] = []
+        for offset in range(7):
+            day = monday + dt.timedelta(days=offset)
+            for gid, group in self.groups.items():
+                if gid == own_gid:
+                    continue
+                for slot in self.group_slots[gid]:
+                    if slot.day != DAYS[day.weekday()]:
+                        continue
+                    runner, _ = self.who_runs(gid, day)
+                    m = {
+                        "client_id": cid,
+                        "region_id": enr.get("region_id"),
+                        "week": week,
+                        "date": day.isoformat(),
+                        "group_id": gid,
+                        "site_id": group.get("site_id"),
+                        "delivery": group.get("delivery"),
+                        "start": fmt(slot.start),
+                        "end": fmt(slot.end),
+                        "facilitator_id": runner,
+                        "timezone": (self.sites.get(str(group.get("site_id"))) or {}).get(
+                            "timezone"
+                        ),
+                    }
+                    found.append(
+                        (m, self.makeup_faults(m, others), self.seat_free(gid, day, others))
+                    )
+        return found
+
+    def check_refusal(self, refusal: Json) -> None:
+        cid = refusal.get("client_id")
+        who = [cid] if isinstance(cid, str) else []
+        reasons = refusal.get("reasons")
+        if (
+            not isinstance(reasons, list)
+            or not reasons
+            or any(r not in REASON_CODES for r in reasons)
+        ):
+            self.add("rule 12", f"client {cid}: make-up refused with reasons {reasons!r}", who)
+            reasons = reasons if isinstance(reasons, list) else []
+        candidates = self.week_candidates(refusal)
+        fits = [m for m, faults, free in candidates if not faults and free]
+        if fits:
+            where = f"{fits[0]['group_id']} on {fits[0]['date']}"
+            self.add("rule 12", f"client {cid}: make-up refused, but {where} fits", who)
+            return
+        seat_only = [m for m, faults, free in candidates if not faults and not free]
+        if "groups_full" in reasons and not seat_only:
+            self.add(
+                "rule 12",
+                f"client {cid}: make-up refused for groups_full, "
+                "but no occurrence that week lacks only a seat",
+                who,
+            )
+        if "no_group_in_availability" in reasons and seat_only:
+            where = f"{seat_only[0]['group_id']} on {seat_only[0]['date']}"
+            self.add(
+                "rule 12",
+                f"client {cid}: make-up refused for no_group_in_availability, "
+                f"but {where} meets in their availability",
+                who,
+            )
 
     def check_version_bump(self, cid: str, old: Json, new: Json) -> None:
         before, after = old.get("schedule_version"), new.get("schedule_version")

@@ -19,6 +19,11 @@ The dated rows (rules 4, 7 and 9 per date) move c2's programme to start on Mon 2
 requested start moved with it, so that rule 9 still holds): c1's programme ends Tue 2027-01-26,
 so the two share two dates, 25 and 26 January, and nothing else.
 
+The make-up rows (rule 12) start from the same base with a make-up in it (``makeup_base``): g3 at
+s1 (tue 17-21, sat 9-13, capacity 2, facilitator t1) with c5 in it from Sat 2026-12-05, c1 is
+granted g3's occurrence on Tue 2026-12-08, and c3's request for that week is refused for
+no_group_in_availability (every occurrence overlaps c3's own group or individual session).
+
 A completeness test reads ``validate.py`` and fails when a ``self.add`` site has no row. The
 same mutations also go through the clean-room checker (tests/independent), which must report
 each of them under a corresponding tag (its three known misses are strict xfails).
@@ -732,6 +737,241 @@ ROWS = [
 ]
 
 
+# ----- make-ups (rule 12) ------------------------------------------------------------------------
+
+MAKEUP_DAY = "2026-12-08"  # a Tuesday of week 2026-W50: g3 meets, c5 attends, c1 is free
+G3_SESSIONS = [
+    {"day": "tue", "start": "17:00", "end": "21:00"},
+    {"day": "sat", "start": "09:00", "end": "13:00"},
+]
+
+
+def _makeup_base(iop: SimpleNamespace) -> tuple[Doc, Doc]:
+    snap = _base_snapshot(iop)
+    out = _base_output(snap)
+    g3 = iop.group("g3", "s1", capacity=2, sessions=G3_SESSIONS)
+    c5 = iop.client("c5", gender="man", accepts_telehealth=True, program_weeks=10)
+    snap["groups"].append(g3)
+    snap["enrollments"].append(c5)
+    individual = {"therapist_id": "t5", "day": "mon", "start": "17:00", "end": "18:00"}
+    kept = iop.kept(c5, g3, "t1", individual, date(2026, 12, 5))
+    snap["schedules"].append(kept)
+    out["scheduled"].append(copy.deepcopy(kept))
+    snap["makeups"], snap["substitutions"] = [], []
+    out["makeups"] = [
+        {
+            "client_id": "c1",
+            "region_id": "r1",
+            "week": "2026-W50",
+            "date": MAKEUP_DAY,
+            "group_id": "g3",
+            "site_id": "s1",
+            "delivery": "in_person",
+            "start": "17:00",
+            "end": "21:00",
+            "facilitator_id": "t1",
+            "timezone": "America/New_York",
+        }
+    ]
+    out["makeups_unavailable"] = [refusal("c3")]
+    return snap, out
+
+
+@pytest.fixture
+def makeup_base(iop: SimpleNamespace) -> tuple[Doc, Doc]:
+    return _makeup_base(iop)
+
+
+def refusal(client_id: str, reasons: tuple[str, ...] = ("no_group_in_availability",)) -> Doc:
+    return {"client_id": client_id, "region_id": "r1", "week": "2026-W50", "reasons": list(reasons)}
+
+
+def makeup(out: Doc) -> Doc:
+    made: Doc = out["makeups"][0]
+    return made
+
+
+def drop_c5(snap: Doc, out: Doc) -> None:
+    """c5, g3's only client, is gone: nobody attends g3 any more."""
+    snap["enrollments"].remove(enrolled(snap, "c5"))
+    snap["schedules"].remove(_by(snap["schedules"], "client_id", "c5"))
+    out["scheduled"].remove(placed(out, "c5"))
+
+
+def g3_telehealth(snap: Doc, out: Doc) -> None:
+    """g3 becomes a telehealth group (run from s1); its payloads follow."""
+    roster_group(snap, "g3")["delivery"] = "telehealth"
+    for doc in (_by(snap["schedules"], "client_id", "c5"), placed(out, "c5")):
+        doc["group"]["delivery"] = "telehealth"
+    makeup(out)["delivery"] = "telehealth"
+
+
+def refuse_c1(snap: Doc, out: Doc, reasons: tuple[str, ...]) -> None:
+    out["makeups"] = []
+    out["makeups_unavailable"].append(refusal("c1", reasons))
+
+
+def also_granted(client_id: str, group_id: str, start: str, end: str) -> Doc:
+    """A make-up granted earlier (the snapshot's), on the make-up day."""
+    return {
+        "client_id": client_id,
+        "region_id": "r1",
+        "week": "2026-W50",
+        "date": MAKEUP_DAY,
+        "group_id": group_id,
+        "site_id": "s1",
+        "delivery": "in_person",
+        "start": start,
+        "end": end,
+        "facilitator_id": "t1",
+        "timezone": "America/New_York",
+    }
+
+
+ON_DAY = f"on {MAKEUP_DAY}"
+
+MAKEUP_ROWS = [
+    row(
+        "makeup-client-not-scheduled",
+        lambda s, o: makeup(o).update(client_id="c4"),
+        F("makeup", "make-up for a client who is not scheduled", "c4", "g3"),
+    ),
+    row(
+        "makeup-group-not-in-roster",
+        lambda s, o: makeup(o).update(group_id="g9"),
+        F("payload", "make-up names a group the roster does not hold", "c1", "g9"),
+    ),
+    row(
+        "makeup-malformed-date",
+        lambda s, o: makeup(o).update(date="2026-12-32"),
+        F("payload", "make-up has no valid date, start or end", "c1", "g3"),
+    ),
+    row(
+        "makeup-week-not-the-dates",
+        lambda s, o: makeup(o).update(week="2026-W51"),
+        F(
+            "payload",
+            "make-up's site, delivery, timezone, region or week differ from the roster",
+            "c1",
+            "g3",
+        ),
+    ),
+    row(
+        "makeup-not-a-session",
+        lambda s, o: makeup(o).update(start="18:00"),
+        F("makeup", "make-up is not a session of its group on that day", "c1", "g3"),
+    ),
+    row(
+        "makeup-own-group",
+        lambda s, o: makeup(o).update(client_id="c5"),
+        F("makeup", "make-up in the client's own group", "c5", "g3"),
+        F("makeup", f"make-up overlaps the client's own sessions {ON_DAY}", "c5", "g3"),
+        why="the own group's session that date is one of the client's own sessions",
+    ),
+    row(
+        "makeup-group-fit",
+        lambda s, o: roster_group(s, "g3").update(gender="men"),
+        F("makeup", "make-up group does not fit the client (rule 1)", "c1", "g3"),
+    ),
+    row(
+        "makeup-access",
+        g3_telehealth,
+        F("makeup", "make-up group not accessible to the client (rule 2)", "c1", "g3"),
+    ),
+    row(
+        "makeup-availability",
+        lambda s, o: enrolled(s, "c1").update(
+            availability=without_day(enrolled(s, "c1")["availability"], "tue")
+        ),
+        F("makeup", "make-up outside the client's availability", "c1", "g3"),
+    ),
+    row(
+        "makeup-site-window",
+        lambda s, o: roster_site(s, "s1").update(
+            windows=without_day(roster_site(s, "s1")["windows"], "tue")
+        ),
+        F("time", "group session outside its site's windows", "c5", "g3"),
+        F("makeup", "make-up outside its site's windows", "c1", "g3"),
+        why="the make-up is a session of a group with a client, whose schedule holds it too",
+    ),
+    row(
+        "makeup-overlaps-a-granted-one",
+        lambda s, o: s["makeups"].append(also_granted("c1", "g2", "17:00", "18:00")),
+        F("makeup", f"make-up overlaps the client's own sessions {ON_DAY}", "c1", "g3"),
+    ),
+    row(
+        "makeup-outside-the-programme",
+        lambda s, o: makeup(o).update(date="2027-02-02", week="2027-W05"),
+        F(
+            "makeup",
+            "make-up on 2027-02-02, before as_of or outside the client's programme",
+            "c1",
+            "g3",
+        ),
+    ),
+    row(
+        "makeup-nobody-attends",
+        drop_c5,
+        F("makeup", f"make-up {ON_DAY}, when no client of the group attends", "c1", "g3"),
+    ),
+    row(
+        "makeup-site-closed",
+        lambda s, o: roster_site(s, "s1").update(closed_dates=[MAKEUP_DAY]),
+        F("makeup", f"make-up {ON_DAY}, when its site is closed", "c1", "g3"),
+    ),
+    row(
+        "makeup-facilitator-absent",
+        lambda s, o: staff(s, "t1").update(
+            absences=[{"start_date": MAKEUP_DAY, "end_date": MAKEUP_DAY}]
+        ),
+        F(
+            "makeup",
+            f"make-up {ON_DAY}, when its facilitator is absent and nobody covers",
+            "c1",
+            "g3",
+        ),
+    ),
+    row(
+        "makeup-wrong-facilitator",
+        lambda s, o: makeup(o).update(facilitator_id="t2"),
+        F("makeup", f"make-up names 't2', not t1, who runs it {ON_DAY}", "c1", "g3"),
+    ),
+    row(
+        "makeup-no-free-seat",
+        lambda s, o: roster_group(s, "g3").update(capacity=1),
+        F("capacity", f"make-up {ON_DAY} takes a seat of a full group", "c1", "g3"),
+    ),
+    row(
+        "makeup-seat-of-a-granted-one",
+        lambda s, o: s["makeups"].append(also_granted("c9", "g3", "17:00", "21:00")),
+        F("capacity", f"make-up {ON_DAY} takes a seat of a full group", "c1", "g3"),
+    ),
+    row(
+        "makeup-refused-without-reason",
+        lambda s, o: o["makeups_unavailable"][0].update(reasons=[]),
+        F("makeup", "make-up unavailable with missing or unknown reason codes", "c3"),
+    ),
+    row(
+        "makeup-refused-yet-fits",
+        lambda s, o: refuse_c1(s, o, ("groups_full",)),
+        F("makeup", "make-up unavailable, yet an occurrence fits rule 12", "c1"),
+    ),
+    row(
+        "makeup-refused-untrue-groups-full",
+        lambda s, o: o["makeups_unavailable"][0].update(reasons=["groups_full"]),
+        F("makeup", "groups_full, yet no occurrence lacks only a seat", "c3"),
+    ),
+    row(
+        "makeup-refused-untrue-no-group",
+        lambda s, o: (
+            roster_group(s, "g3").update(capacity=1),
+            refuse_c1(s, o, ("no_group_in_availability",)),
+        ),
+        F("makeup", "no_group_in_availability, yet an occurrence lacks only a seat", "c1"),
+    ),
+]
+
+
 def _mutated(base: tuple[Doc, Doc], r: Row) -> tuple[Doc, Doc]:
     snap, out = copy.deepcopy(base)
     r.mutate(snap, out)
@@ -755,6 +995,56 @@ def test_solver_output_for_the_base_is_valid(iop: SimpleNamespace) -> None:
 def test_one_mutation_one_exact_finding(base: tuple[Doc, Doc], r: Row) -> None:
     assert len(r.expected) == 1 or r.why, f"{r.name}: several findings need a reason"
     snap, out = _mutated(base, r)
+    assert validate_output(snap, out) == list(r.expected)
+
+
+def test_makeup_base_is_valid(makeup_base: tuple[Doc, Doc]) -> None:
+    snap, out = makeup_base
+    assert validate_output(snap, out) == []
+    assert [str(f) for f in check_findings(snap, out)] == []
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(
+            lambda s, o: (
+                staff(s, "t1").update(
+                    absences=[{"start_date": MAKEUP_DAY, "end_date": MAKEUP_DAY}]
+                ),
+                s["substitutions"].append(
+                    {"group_id": "g3", "date": MAKEUP_DAY, "facilitator_id": "t2", "replaces": "t1"}
+                ),
+                makeup(o).update(facilitator_id="t2"),
+            ),
+            id="a-substitute-runs-it",
+        ),
+        pytest.param(
+            lambda s, o: (
+                s["makeups"].append(also_granted("c9", "g3", "17:00", "21:00")),
+                roster_group(s, "g3").update(capacity=3),
+            ),
+            id="a-granted-make-up-beside-it",
+        ),
+        pytest.param(
+            lambda s, o: s["makeups"].append(also_granted("c1", "g2", "21:00", "21:30")),
+            id="another-make-up-that-date-touching-it",
+        ),
+    ],
+)
+def test_makeup_variants_that_keep_every_rule(
+    makeup_base: tuple[Doc, Doc], variant: Mutation
+) -> None:
+    snap, out = copy.deepcopy(makeup_base)
+    variant(snap, out)
+    assert validate_output(snap, out) == []
+    assert [str(f) for f in check_findings(snap, out)] == []
+
+
+@pytest.mark.parametrize("r", MAKEUP_ROWS)
+def test_one_makeup_mutation_one_exact_finding(makeup_base: tuple[Doc, Doc], r: Row) -> None:
+    assert len(r.expected) == 1 or r.why, f"{r.name}: several findings need a reason"
+    snap, out = _mutated(makeup_base, r)
     assert validate_output(snap, out) == list(r.expected)
 
 
@@ -843,7 +1133,7 @@ def _covers(site: tuple[str, str], r: Row) -> bool:
 def test_every_check_of_validate_has_a_row() -> None:
     sites = _add_sites()
     assert len(sites) >= 60  # the parse found the checks (about 62 when written)
-    rows = [p.values[0] for p in ROWS]
+    rows = [p.values[0] for p in (*ROWS, *MAKEUP_ROWS)]
     missing = [s for s in sites if s not in UNREACHABLE and not any(_covers(s, r) for r in rows)]
     assert missing == [], f"self.add sites without a mutation row: {missing}"
     stale = [s for s in UNREACHABLE if s not in sites or any(_covers(s, r) for r in rows)]
@@ -876,6 +1166,7 @@ CLEAN_ROOM_TAGS: dict[str, set[str]] = {
     "stability": {"rule 10", "payload"},
     "waitlist": {"waitlist"},
     "personal_data": {"payload"},
+    "makeup": {"rule 12"},
 }
 
 
@@ -907,6 +1198,16 @@ def _tag(rule: str) -> str:
 @pytest.mark.parametrize("r", _clean_room_rows())
 def test_clean_room_checker_reports_each_mutation(base: tuple[Doc, Doc], r: Row) -> None:
     snap, out = _mutated(base, r)
+    wanted = set().union(*(CLEAN_ROOM_TAGS[f.rule] for f in r.expected))
+    found = check_findings(snap, out)
+    assert {_tag(f.rule) for f in found} & wanted, [str(f) for f in found]
+
+
+@pytest.mark.parametrize("r", MAKEUP_ROWS)
+def test_clean_room_checker_reports_each_makeup_mutation(
+    makeup_base: tuple[Doc, Doc], r: Row
+) -> None:
+    snap, out = _mutated(makeup_base, r)
     wanted = set().union(*(CLEAN_ROOM_TAGS[f.rule] for f in r.expected))
     found = check_findings(snap, out)
     assert {_tag(f.rule) for f in found} & wanted, [str(f) for f in found]

@@ -11,6 +11,19 @@ week (Monday to Sunday; a session counts in every week its dates meet), and two 
 only if their dates meet. Dates before the snapshot's ``as_of`` (today) are history no schedule
 made today can change, and are not counted. A schedule made in this solve (new, or changed)
 starts at most ``admission_horizon_days`` after the earliest date it may start.
+
+Make-ups (rule 12). The snapshot's optional ``makeups`` are those granted before: each holds a
+seat of its group on its date (rule 4, from today on). The output's optional ``makeups`` are
+granted now and are checked one by one: the client is scheduled; a group of their track,
+population, language and gender rule, not their own, that they can reach; inside their
+availability and the site's windows; overlapping none of their own sessions that date (their
+group's and individual session, their other make-ups; cancelled or not); on a date from today
+within their programme on which the group is held (a client of it attends, the site is open,
+the facilitator is present or covered by a substitute of the snapshot's ``substitutions``); run
+by whoever runs it that date; and a free seat that date beside the group's clients and every
+other make-up. The output's optional ``makeups_unavailable`` must be true: no occurrence of the
+week meets those rules, ``groups_full`` only when one would but for its seat, and
+``no_group_in_availability`` only when none would even then.
 """
 
 from __future__ import annotations
@@ -134,6 +147,37 @@ def _weekly_peak(loads: list[tuple[Dates, float]]) -> tuple[float, date | None]:
     return _peak([((_monday(d[0]), _monday(d[1])), n) for d, n in loads])
 
 
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _makeup_span(m: Mapping[str, Any], day: date) -> Span | None:
+    """A make-up's time on its date's weekday (None when malformed)."""
+    try:
+        span = _span({"day": _DAYS[day.weekday()], "start": m["start"], "end": m["end"]})
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+    return span if span[0] < span[1] else None
+
+
+def _week_dates(week: Any) -> list[date]:
+    """The seven dates of an ISO week 'YYYY-Www' (none when malformed)."""
+    try:
+        year, number = str(week).split("-W")
+        monday = date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        return []
+    return [monday + timedelta(days=n) for n in range(7)]
+
+
 def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
     """``schedule_versions``: the highest ``schedule_version`` consumers have seen per client
     (optional; the scheduler service may pass it so that a client placed again after
@@ -183,6 +227,13 @@ class _Checker:
         self.floor = date.fromisoformat(self.as_of) if self.as_of else None
         self.output = output
         self.findings: list[Finding] = []
+        self.snapshot = snapshot
+        self.booked = [m for m in snapshot.get("makeups") or [] if isinstance(m, Mapping)]
+        self.covers = {
+            (c.get("group_id"), str(c.get("date"))): c
+            for c in snapshot.get("substitutions") or []
+            if isinstance(c, Mapping)
+        }
 
     def add(
         self,
@@ -438,18 +489,22 @@ class _Checker:
         members: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
         for s in scheduled:
             members[(s.get("group") or {}).get("group_id")].append(s)
-        for gid, rows in members.items():
+        booked_only = [m.get("group_id") for m in self.booked if m.get("group_id") not in members]
+        for gid in [*members, *dict.fromkeys(booked_only)]:
+            rows = members.get(gid, [])
             group = self.groups.get(gid)
             if group is None:
                 continue
             seats = [(d, 1.0) for r in rows if (d := self.live(r)) is not None]
-            count, day = _peak(seats)
+            count, day = _peak(seats + self.booked_seats(gid))
             if count > int(group["capacity"]):
                 self.add(
                     "capacity",
                     f"{count:g} clients on {day} in a group of {group['capacity']}",
                     group=gid,
                 )
+            if not rows:
+                continue  # seats held by make-ups alone: no facilitator to check
             facs = {(r.get("group") or {}).get("facilitator_id") for r in rows}
             if len(facs) != 1:
                 self.add("facilitation", f"{len(facs)} different facilitators", group=gid)
@@ -460,6 +515,15 @@ class _Checker:
             # checking None against the roster would report the same fault a second time.
             for fid in facs - {None}:
                 self.facilitator(group, fid)
+
+    def booked_seats(self, gid: Any) -> list[tuple[Dates, float]]:
+        """Rule 4: a make-up granted before holds a seat of its group on its date (from today)."""
+        seats: list[tuple[Dates, float]] = []
+        for m in self.booked:
+            day = _day(m.get("date"))
+            if m.get("group_id") == gid and day is not None and _from((day, day), self.floor):
+                seats.append(((day, day), 1.0))
+        return seats
 
     def facilitator(self, group: Mapping[str, Any], fid: Any) -> None:
         gid = group["group_id"]
@@ -733,6 +797,293 @@ class _Checker:
                 return True
         return False
 
+    # ----- make-ups (rule 12) -------------------------------------------------------------------
+
+    def makeups(self, scheduled: list[Mapping[str, Any]]) -> None:
+        placed = {s.get("client_id"): s for s in scheduled}
+        new = [m for m in self.output.get("makeups") or [] if isinstance(m, Mapping)]
+        for i, m in enumerate(new):
+            self.makeup(m, placed, [*self.booked, *new[:i], *new[i + 1 :]])
+        for entry in self.output.get("makeups_unavailable") or []:
+            if isinstance(entry, Mapping):
+                self.makeup_unavailable(entry, placed, [*self.booked, *new])
+
+    def makeup(
+        self,
+        m: Mapping[str, Any],
+        placed: Mapping[Any, Mapping[str, Any]],
+        others: list[Mapping[str, Any]],
+    ) -> None:
+        """Rule 12 for one make-up, beside ``others`` (every other make-up granted)."""
+        cid, gid = m.get("client_id"), m.get("group_id")
+        client, own = self.clients.get(cid), placed.get(cid)
+        if client is None or own is None:
+            self.add("makeup", "make-up for a client who is not scheduled", cid, gid)
+            return
+        group = self.groups.get(gid)
+        if group is None or group.get("site_id") not in self.sites:
+            self.add("payload", "make-up names a group the roster does not hold", cid, gid)
+            return
+        day = _day(m.get("date"))
+        span = None if day is None else _makeup_span(m, day)
+        if day is None or span is None:
+            self.add("payload", "make-up has no valid date, start or end", cid, gid)
+            return
+        self.makeup_payload(m, client, group, day, span)
+        self.makeup_fits(m, client, own, group, day, span, others)
+        self.makeup_held(m, placed, group, day, others)
+
+    def makeup_payload(
+        self,
+        m: Mapping[str, Any],
+        client: Mapping[str, Any],
+        group: Mapping[str, Any],
+        day: date,
+        span: Span,
+    ) -> None:
+        cid, gid = m.get("client_id"), m.get("group_id")
+        site = self.sites[group["site_id"]]
+        stated = [m.get(k) for k in ("site_id", "delivery", "timezone", "region_id", "week")]
+        roster = [
+            group["site_id"],
+            group.get("delivery", "in_person"),
+            site.get("timezone"),
+            client.get("region_id"),
+            _iso_week(day),
+        ]
+        if stated != roster:
+            self.add(
+                "payload",
+                "make-up's site, delivery, timezone, region or week differ from the roster",
+                cid,
+                gid,
+            )
+        if span not in _spans(group["sessions"]):
+            self.add("makeup", "make-up is not a session of its group on that day", cid, gid)
+
+    def makeup_fits(
+        self,
+        m: Mapping[str, Any],
+        client: Mapping[str, Any],
+        own: Mapping[str, Any],
+        group: Mapping[str, Any],
+        day: date,
+        span: Span,
+        others: list[Mapping[str, Any]],
+    ) -> None:
+        """Rules 1-3 and the dates, for the client."""
+        cid, gid = m.get("client_id"), m.get("group_id")
+        if gid == (own.get("group") or {}).get("group_id"):
+            self.add("makeup", "make-up in the client's own group", cid, gid)
+        gender = group.get("gender", "any")
+        if (client["track"], client["population"], client["language"]) != (
+            group["track"],
+            group["population"],
+            group["language"],
+        ) or (gender != "any" and _GROUP_GENDER.get(client.get("gender", "")) != gender):
+            self.add("makeup", "make-up group does not fit the client (rule 1)", cid, gid)
+        if not self.reachable(client, group):
+            self.add("makeup", "make-up group not accessible to the client (rule 2)", cid, gid)
+        if not _inside(span, _spans(client.get("availability"))):
+            self.add("makeup", "make-up outside the client's availability", cid, gid)
+        if not _inside(span, self.windows(str(group["site_id"]))):
+            self.add("makeup", "make-up outside its site's windows", cid, gid)
+        if any(_overlap(span, mine) for mine in self.own_sessions(own, day, others)):
+            self.add("makeup", f"make-up overlaps the client's own sessions on {day}", cid, gid)
+        start, end = _schedule_dates(own)
+        if not start <= day <= end or (self.floor is not None and day < self.floor):
+            self.add(
+                "makeup",
+                f"make-up on {day}, before as_of or outside the client's programme",
+                cid,
+                gid,
+            )
+
+    def reachable(self, client: Mapping[str, Any], group: Mapping[str, Any]) -> bool:
+        """Rule 2 for a group: in person at a preferred site, or telehealth in the region."""
+        if group.get("delivery", "in_person") == "telehealth":
+            site = self.sites[group["site_id"]]
+            return bool(client.get("accepts_telehealth")) and (
+                site["region_id"] == client["region_id"]
+            )
+        return group["site_id"] in (client.get("preferred_site_ids") or [])
+
+    def own_sessions(
+        self, own: Mapping[str, Any], day: date, others: list[Mapping[str, Any]]
+    ) -> list[Span]:
+        """The client's sessions on ``day``: their group's and individual session (cancelled
+        or not: a lifted closure brings them back) and their other make-ups that date."""
+        weekday = _DAYS[day.weekday()]
+        blocks = [b for b in (own.get("group") or {}).get("sessions") or [] if b["day"] == weekday]
+        individual = own.get("individual") or {}
+        if individual.get("day") == weekday:
+            blocks.append(individual)
+        for other in others:
+            if other.get("client_id") == own.get("client_id") and _day(other.get("date")) == day:
+                blocks.append({"day": weekday, "start": other["start"], "end": other["end"]})
+        return _spans(blocks)
+
+    def makeup_held(
+        self,
+        m: Mapping[str, Any],
+        placed: Mapping[Any, Mapping[str, Any]],
+        group: Mapping[str, Any],
+        day: date,
+        others: list[Mapping[str, Any]],
+    ) -> None:
+        """The occurrence is held that date, by the make-up's facilitator, with a free seat."""
+        cid, gid = m.get("client_id"), m.get("group_id")
+        attending = self.attending(placed, gid, day)
+        site = self.sites[group["site_id"]]
+        if not attending:
+            self.add("makeup", f"make-up on {day}, when no client of the group attends", cid, gid)
+        if day.isoformat() in {str(d) for d in site.get("closed_dates") or ()}:
+            self.add("makeup", f"make-up on {day}, when its site is closed", cid, gid)
+        runner = self.runner(placed, gid, day)
+        if attending and runner is None:
+            self.add(
+                "makeup",
+                f"make-up on {day}, when its facilitator is absent and nobody covers",
+                cid,
+                gid,
+            )
+        if runner is not None and m.get("facilitator_id") != runner:
+            self.add(
+                "makeup",
+                f"make-up names {m.get('facilitator_id')!r}, not {runner}, who runs it on {day}",
+                cid,
+                gid,
+            )
+        taken = len(attending) + sum(
+            1 for o in others if o.get("group_id") == gid and _day(o.get("date")) == day
+        )
+        if taken >= int(group["capacity"]):
+            self.add("capacity", f"make-up on {day} takes a seat of a full group", cid, gid)
+
+    def attending(
+        self, placed: Mapping[Any, Mapping[str, Any]], gid: Any, day: date
+    ) -> list[Mapping[str, Any]]:
+        """The group's clients whose programme covers ``day``."""
+        return [
+            s
+            for s in placed.values()
+            if (s.get("group") or {}).get("group_id") == gid
+            and _schedule_dates(s)[0] <= day <= _schedule_dates(s)[1]
+        ]
+
+    def absent(self, tid: Any, day: date) -> bool:
+        therapist = self.therapists.get(tid) or {}
+        return any(
+            str(a.get("start_date")) <= day.isoformat() <= str(a.get("end_date"))
+            for a in therapist.get("absences") or []
+        )
+
+    def runner(self, placed: Mapping[Any, Mapping[str, Any]], gid: Any, day: date) -> Any:
+        """Who runs the group on ``day``: the facilitator its clients name, or when absent
+        the substitute recorded for that date (present, replacing them); None: nobody."""
+        named = sorted(
+            {
+                str((s.get("group") or {}).get("facilitator_id"))
+                for s in self.attending(placed, gid, day)
+            }
+        )
+        if not named:
+            return None
+        if not self.absent(named[0], day):
+            return named[0]
+        cover = self.covers.get((gid, day.isoformat())) or {}
+        sub = cover.get("facilitator_id")
+        if cover.get("replaces") != named[0] or sub is None or self.absent(sub, day):
+            return None
+        return sub
+
+    def makeup_unavailable(
+        self,
+        entry: Mapping[str, Any],
+        placed: Mapping[Any, Mapping[str, Any]],
+        others: list[Mapping[str, Any]],
+    ) -> None:
+        """The reasons of an unavailable make-up are known codes, and true."""
+        cid, reasons = entry.get("client_id"), entry.get("reasons") or []
+        if not reasons or set(reasons) - _REASON_CODES:
+            self.add("makeup", "make-up unavailable with missing or unknown reason codes", cid)
+        verdicts = [
+            self.probe(candidate, placed, others) for candidate in self.candidates(entry, placed)
+        ]
+        if any(not findings for findings in verdicts):
+            self.add("makeup", "make-up unavailable, yet an occurrence fits rule 12", cid)
+            return
+        seat_only = any(all(f.rule == "capacity" for f in v) for v in verdicts)
+        if "groups_full" in reasons and not seat_only:
+            self.add("makeup", "groups_full, yet no occurrence lacks only a seat", cid)
+        if "no_group_in_availability" in reasons and seat_only:
+            self.add(
+                "makeup",
+                "no_group_in_availability, yet an occurrence lacks only a seat",
+                cid,
+            )
+
+    def candidates(
+        self, entry: Mapping[str, Any], placed: Mapping[Any, Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Every occurrence of another group in the week, from today within the client's
+        programme, as the make-up it would be."""
+        cid = entry.get("client_id")
+        own, client = placed.get(cid), self.clients.get(cid)
+        if own is None or client is None:
+            return []
+        start, end = _schedule_dates(own)
+        days = [
+            d
+            for d in _week_dates(entry.get("week"))
+            if start <= d <= end and (self.floor is None or d >= self.floor)
+        ]
+        own_gid = (own.get("group") or {}).get("group_id")
+        found = []
+        for gid, group in self.groups.items():
+            if gid == own_gid or group.get("site_id") not in self.sites:
+                continue
+            for day in days:
+                for block in group["sessions"]:
+                    if block["day"] == _DAYS[day.weekday()]:
+                        found.append(self.candidate(client, group, day, block, placed))
+        return found
+
+    def candidate(
+        self,
+        client: Mapping[str, Any],
+        group: Mapping[str, Any],
+        day: date,
+        block: Mapping[str, Any],
+        placed: Mapping[Any, Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        return {
+            "client_id": client["client_id"],
+            "region_id": client.get("region_id"),
+            "week": _iso_week(day),
+            "date": day.isoformat(),
+            "group_id": group["group_id"],
+            "site_id": group["site_id"],
+            "delivery": group.get("delivery", "in_person"),
+            "start": block["start"],
+            "end": block["end"],
+            "facilitator_id": self.runner(placed, group["group_id"], day),
+            "timezone": self.sites[group["site_id"]].get("timezone"),
+        }
+
+    def probe(
+        self,
+        candidate: Mapping[str, Any],
+        placed: Mapping[Any, Mapping[str, Any]],
+        others: list[Mapping[str, Any]],
+    ) -> list[Finding]:
+        """What rule 12 finds against one candidate make-up (a scratch checker's findings)."""
+        scratch = _Checker(
+            self.snapshot, self.output, self.individual_minutes, self.horizon, existing=True
+        )
+        scratch.makeup(candidate, placed, others)
+        return scratch.findings
+
     def run(self) -> list[Finding]:
         scheduled = [s for s in self.output.get("scheduled") or [] if isinstance(s, Mapping)]
         self.coverage()
@@ -742,6 +1093,7 @@ class _Checker:
         self.therapist_rules(scheduled)
         self.stability(scheduled)
         self.waitlist()
+        self.makeups(scheduled)
         return self.findings
 
 
