@@ -233,3 +233,9 @@ def test_a_new_streak_after_an_attendance_alerts_again() -> None:
     clinic.apply(feed(record("c1", days[4], "absent")))
     [alert] = absence_alerts(clinic, THU)
     assert alert.last_date == days[4]
+
+
+def test_a_record_matching_none_of_the_clients_slots_is_not_counted() -> None:
+    tuesday = LAST_MON + timedelta(days=1)  # g1 does not meet on Tuesdays
+    clinic = clinic_of(record("c1", LAST_MON, "absent"), record("c1", tuesday, "absent"))
+    assert absence_alerts(clinic, MON) == []

@@ -19,6 +19,7 @@ from iop_contracts import (
     CancellationReason,
     ClientWaitlisted,
     Delivery,
+    FacilitatorSubstituted,
 )
 
 TODAY = date(2027, 3, 1)  # a Monday
@@ -226,3 +227,25 @@ def test_a_waiting_client_belongs_to_the_sites_they_asked_for(clinic: Clinic, fe
     assert "c5" in clinic.clients_of_site("s1")
     [entry] = clinic.waitlist()
     assert (entry.client_id, entry.since, entry.preferred_site_ids) == ("c5", TODAY, ("s2", "s1"))
+
+
+def test_an_occurrence_asked_before_a_change_reflects_the_change_after_it(
+    clinic: Clinic, feed: Feed
+) -> None:
+    before = clinic.occurrence("g1", WED)
+    assert before is not None and before.expected == ("c1", "c2")
+    clinic.apply(feed(makeup("c4", G1, WED)))
+    after_makeup = clinic.occurrence("g1", WED)
+    assert after_makeup is not None and after_makeup.expected == ("c1", "c2", "c4")
+    clinic.apply(feed(site("s1", closed_dates=[WED])))
+    closed = clinic.occurrence("g1", WED)
+    assert closed is not None and closed.cancel_reason is CancellationReason.SITE_CLOSED
+    clinic.apply(
+        feed(
+            FacilitatorSubstituted(
+                group_id="g1", region_id="r1", date=THU, facilitator_id="t2", replaces="t1"
+            )
+        )
+    )
+    covered = clinic.occurrence("g1", THU)
+    assert covered is not None and covered.substitute_id == "t2"

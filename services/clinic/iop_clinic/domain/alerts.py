@@ -11,13 +11,14 @@ not due when the read model has seen one for that week (it reads its own back fr
 the caller also applies what it publishes, so a second evaluation before the read-back does not
 publish again).
 
-Attendance alert. The client's slots over the whole programme, in time order, with the record
-that stands for each; cancelled slots and slots without a record are skipped, `excused` neither
-counts nor breaks a streak, `present`, `late` and `left_early` break it. Due when the slots end in
-at least `absence_limit` consecutive `absent` records: count = the limit, last_date = the date of
-the last absence. Once per streak: not due when any date of the current streak is the last_date
-of an alert already seen (so a third absence after an alert on the second does not alert again,
-and a streak broken by an attendance, or by a correction, starts afresh).
+Attendance alert. The client's slots that have a record, in time order, with the record that
+stands for each (a record matching none of the client's slots is ignored); cancelled slots are
+skipped, `excused` neither counts nor breaks a streak, `present`, `late` and `left_early` break
+it. Due when the slots end in at least `absence_limit` consecutive `absent` records: count =
+the limit, last_date = the date of the last absence. Once per streak: not due when any date of
+the current streak is the last_date of an alert already seen (so a third absence after an alert
+on the second does not alert again, and a streak broken by an attendance, or by a correction,
+starts afresh).
 """
 
 from collections.abc import Sequence
@@ -97,17 +98,23 @@ def trailing_absences(outcomes: Sequence[SlotOutcome]) -> list[SlotOutcome]:
     return streak[::-1]
 
 
+def recorded_outcomes(clinic: Clinic, client_id: str, today: date) -> list[SlotOutcome]:
+    """The client's slots that have a record, with it, in time order (a record matching no
+    slot of the client's, which an EHR may publish, is left out)."""
+    records = clinic.records(client_id)
+    outcomes = []
+    for day in sorted({day for day, _ in records}):
+        for slot in clinic.slots(client_id, day, day):
+            record = records.get((slot.date, slot.kind))
+            if record is not None:
+                outcomes.append(slot_outcome(slot, record, today))
+    return outcomes
+
+
 def absence_alert_due(
     clinic: Clinic, client_id: str, region_id: str, today: date, limit: int
 ) -> list[ClientAttendanceAlert]:
-    span = clinic.programme_span(client_id)
-    if span is None:
-        return []
-    records = clinic.records(client_id)
-    slots = clinic.slots(client_id, *span)
-    streak = trailing_absences(
-        [slot_outcome(s, records.get((s.date, s.kind)), today) for s in slots]
-    )
+    streak = trailing_absences(recorded_outcomes(clinic, client_id, today))
     published = clinic.alerts_published(client_id)
     if len(streak) < limit or any(o.slot.date in published for o in streak):
         return []

@@ -91,6 +91,19 @@ CLIENT_HANDLERS: tuple[tuple[type[Payload], ClientHandler], ...] = (
 )
 
 
+# Events that never change an occurrence (who meets, where, when, with whom, cancelled or not).
+OCCURRENCE_NEUTRAL = (
+    EnrollmentRequested,
+    MakeupRequested,
+    AttendanceRecorded,
+    ClientHoursAtRisk,
+    ClientAttendanceAlert,
+    NotificationOutcome,
+)
+OCCURRENCE_CACHE = 100_000
+"""Occurrences kept built at most (a region's weeks of meetings; then it starts afresh)."""
+
+
 def client_handler(payload: Payload) -> ClientHandler | None:
     return next((h for kind, h in CLIENT_HANDLERS if isinstance(payload, kind)), None)
 
@@ -110,6 +123,12 @@ class Clinic:
     # (a superset; each question checks the client's dates itself).
     _by_site: dict[str, set[str]] = field(default_factory=dict)
     _by_group: dict[str, set[str]] = field(default_factory=dict)
+    # Occurrences already built, until an event that can change one (see OCCURRENCE_NEUTRAL):
+    # recording attendance, the evening's bulk, then asks about the same meetings again and
+    # again without changing any of them.
+    _occurrences: dict[tuple[str, date], Occurrence | None] = field(
+        default_factory=dict, repr=False
+    )
 
     # ------------------------------------------------------------------ apply
 
@@ -118,6 +137,12 @@ class Clinic:
         and a type the clinic does not keep change nothing. An invalid payload raises
         iop_contracts.ContractError (the consumer dead-letters it)."""
         payload = event.payload()
+        changed = self._fold(event, payload)
+        if changed and not isinstance(payload, OCCURRENCE_NEUTRAL):
+            self._occurrences.clear()
+        return changed
+
+    def _fold(self, event: CloudEvent, payload: Payload) -> bool:
         if isinstance(payload, ROSTER_PAYLOADS):
             return self.roster.apply(event, payload)
         if isinstance(payload, FacilitatorSubstituted):
@@ -182,6 +207,15 @@ class Clinic:
         return groups
 
     def occurrence(self, group_id: str, day: date) -> Occurrence | None:
+        """The group's occurrence that day (None: it does not meet and nobody sits in it)."""
+        key = (group_id, day)
+        if key not in self._occurrences:
+            if len(self._occurrences) >= OCCURRENCE_CACHE:
+                self._occurrences.clear()
+            self._occurrences[key] = self._build_occurrence(group_id, day)
+        return self._occurrences[key]
+
+    def _build_occurrence(self, group_id: str, day: date) -> Occurrence | None:
         group = self.roster.group(group_id)
         seats = self._seats(group_id, day)
         site_id = group.site_id if group else (seats[0].site_id if seats else None)

@@ -25,6 +25,8 @@ from iop_contracts import (
     TimeWindow,
 )
 
+from iop_clinic.domain.views import WEEKDAY
+
 
 @dataclass(frozen=True, slots=True)
 class Programme:
@@ -45,11 +47,11 @@ class Programme:
         return self.start_date <= day <= self.last_day
 
     def group_sessions_on(self, day: date) -> tuple[TimeWindow, ...]:
-        sessions = self.schedule.group.sessions
-        return tuple(s for s in sessions if s.day.weekday == day.weekday())
+        weekday = day.weekday()
+        return tuple(s for s in self.schedule.group.sessions if WEEKDAY[s.day] == weekday)
 
     def individual_on(self, day: date) -> bool:
-        return self.schedule.individual.day.weekday == day.weekday()
+        return WEEKDAY[self.schedule.individual.day] == day.weekday()
 
     def cancellation(self, day: date, kind: CancelledKind) -> CancellationReason | None:
         """Why the schedule's `cancelled` list takes this occurrence away, or None."""

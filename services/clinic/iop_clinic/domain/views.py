@@ -14,6 +14,7 @@ from iop_contracts import (
     Cancellation,
     CancellationReason,
     Channel,
+    Day,
     Delivery,
     GroupGender,
     Modality,
@@ -23,6 +24,9 @@ from iop_contracts import (
     WaitlistReason,
     minutes,
 )
+
+WEEKDAY: dict[Day, int] = {day: number for number, day in enumerate(Day)}
+"""Monday is 0, as in `date.weekday()` (a lookup: `Day.weekday` searches the enum each time)."""
 
 
 class ClientStatus(StrEnum):
@@ -69,7 +73,8 @@ class GroupView:
     retired: bool = False
 
     def sessions_on(self, day: date) -> tuple[TimeWindow, ...]:
-        return tuple(s for s in self.sessions if s.day.weekday == day.weekday())
+        weekday = day.weekday()
+        return tuple(s for s in self.sessions if WEEKDAY[s.day] == weekday)
 
     def meets_on(self, day: date) -> bool:
         """A live group meets on each of its session days from `open_from`."""
