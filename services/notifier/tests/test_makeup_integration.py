@@ -10,6 +10,7 @@ import asyncio
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,11 +90,11 @@ async def test_one_invite_through_redelivery_replay_and_restart(
             kafka_bootstrap, tmp_path, unique, smtp_port=sink.port, smtp_tls="plaintext"
         )
         async with running(settings, clock=clock) as runtime:
-            events = await publish(
+            published = await publish(
                 kafka_bootstrap, enrollment(client), weekly, makeup(client, thursday)
             )
             await wait_until(lambda: len(invites(sink.messages())) == 1, 30)
-            await republish(kafka_bootstrap, events[2])  # redelivered
+            await republish(kafka_bootstrap, published[2])  # redelivered
             await publish(kafka_bootstrap, makeup(client, thursday))  # published again
             await read_up_to(runtime, kafka_bootstrap, client, thursday + timedelta(days=7))
             assert len(sink.messages()) == 2  # the confirmation and one invite
@@ -130,7 +131,8 @@ async def test_one_invite_through_redelivery_replay_and_restart(
     [part] = [p for p in invite.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert part.get_param("method") == "REQUEST"
     calendar = Calendar.from_ical(part.get_content())
-    [event] = calendar.walk("VEVENT")
+    events: list[Any] = calendar.walk("VEVENT")  # icalendar's property types vary
+    [event] = events
     assert "RRULE" not in event and int(event["SEQUENCE"]) == 0
     assert event["DTSTART"].params["TZID"] == "America/New_York"
     assert event["DTSTART"].dt.replace(tzinfo=None) == datetime.combine(thursday, time(18, 0))

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -67,6 +68,12 @@ def invite(message: EmailMessage) -> Calendar:
     return Calendar.from_ical(part.get_content())
 
 
+def only(cal: Calendar, kind: str = "VEVENT") -> Any:
+    """The one component of `kind` (icalendar's property types vary: Any)."""
+    [component] = cal.walk(kind)
+    return component
+
+
 def all_text(message: EmailMessage) -> list[str]:
     parts = [str(message["Subject"]), str(message["From"]), str(message["Message-ID"])]
     for part in message.walk():
@@ -81,7 +88,7 @@ def all_text(message: EmailMessage) -> list[str]:
 def test_the_invite_is_one_event_without_recurrence_at_local_times() -> None:
     cal = invite(email_of(makeup("c-1", THURSDAY)))
     assert str(cal["METHOD"]) == "REQUEST"
-    [event] = cal.walk("VEVENT")
+    event = only(cal)
     assert "RRULE" not in event and "EXDATE" not in event and "RECURRENCE-ID" not in event
     assert int(event["SEQUENCE"]) == 0
     start, end = event["DTSTART"], event["DTEND"]
@@ -89,7 +96,7 @@ def test_the_invite_is_one_event_without_recurrence_at_local_times() -> None:
     assert start.dt.replace(tzinfo=None) == datetime(2026, 12, 10, 18, 0)
     assert end.dt.replace(tzinfo=None) == datetime(2026, 12, 10, 21, 0)
     # The zone is in the file, and it places 18:00 local at 23:00 UTC (EST) that day.
-    [zone] = cal.walk("VTIMEZONE")
+    zone = only(cal, "VTIMEZONE")
     assert str(zone["TZID"]) == "America/New_York"
     assert start.dt.replace(tzinfo=zone.to_tz()).astimezone(UTC) == datetime(
         2026, 12, 10, 23, 0, tzinfo=UTC
@@ -105,16 +112,16 @@ def test_the_invite_keeps_the_session_wall_clock_across_a_dst_change(
 ) -> None:
     monkeypatch.setenv(TODAY_ENV, "2027-03-01")
     after_dst = makeup("c-1", date(2027, 3, 15))  # New York is on EDT from March 14
-    [event] = invite(email_of(after_dst)).walk("VEVENT")
+    event = only(invite(email_of(after_dst)))
     assert event["DTSTART"].dt.replace(tzinfo=None) == datetime(2027, 3, 15, 18, 0)
     assert event["DTSTART"].dt.astimezone(UTC) == datetime(2027, 3, 15, 22, 0, tzinfo=UTC)
 
 
 def test_the_uid_is_the_make_ups_own_and_stable() -> None:
     session = makeup("c-1", THURSDAY)
-    [first] = invite(email_of(session)).walk("VEVENT")
+    first = only(invite(email_of(session)))
     later = email_of(session, now=datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
-    [again] = invite(later).walk("VEVENT")
+    again = only(invite(later))
     uid = str(first["UID"])
     assert str(again["UID"]) == uid  # a resend updates the same calendar entry
     assert str(later["Message-ID"]) == str(email_of(session)["Message-ID"])
@@ -125,7 +132,7 @@ def test_the_uid_is_the_make_ups_own_and_stable() -> None:
         makeup("c-2", THURSDAY),  # another client
     ]
     for other in others:
-        [event] = invite(email_of(other)).walk("VEVENT")
+        event = only(invite(email_of(other)))
         assert str(event["UID"]) != uid
     weekly = {
         event_uid("c-1", key, IDENTITY.domain) for key in ("group-0", "group-1", "individual")
@@ -158,7 +165,7 @@ def test_spanish_and_online() -> None:
         "- Reunión de grupo: jueves, 10 de diciembre de 2026, 09:00 - 12:00 "
         "(en línea, el enlace de video llegará aparte)"
     ) in text
-    [event] = invite(message).walk("VEVENT")
+    event = only(invite(message))
     assert str(event["LOCATION"]) == "en línea, el enlace de video llegará aparte"
     sms = render_makeup_sms(session, card("es"), IDENTITY)
     assert "jue 10 dic a las 09:00" in sms

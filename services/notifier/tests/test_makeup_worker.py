@@ -19,6 +19,7 @@ from iop_contracts.envelope import CloudEvent, new_event
 from iop_contracts.payloads import Payload
 from iop_contracts.values import Channel
 from iop_notifier.adapters.kafka_io import ScheduleRecorder
+from iop_notifier.adapters.ledger_sqlite import SqliteLedger
 from iop_notifier.domain.ledger import DeliveryKey, DeliveryState, Purpose
 
 from .factories import makeup, makeup_unavailable
@@ -36,6 +37,8 @@ def pinned_today(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 class MakeupHarness(Harness):
+    ledger: SqliteLedger
+
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self.recorder = self.make_recorder()
