@@ -224,6 +224,9 @@ class Clinic:
         return group_occurrence(group_id, group, site, day, seats, sub.value if sub else None)
 
     def _seats(self, group_id: str, day: date) -> list[Seat]:
+        """Who sits in the group that day: members whose programme holds it, and make-ups
+        booked into it by clients whose programme covers that date (a client who left before
+        their make-up is no longer expected at it)."""
         seats = []
         for client_id in sorted(self._by_group.get(group_id, ())):
             state = self.clients[client_id]
