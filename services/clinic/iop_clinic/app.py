@@ -94,12 +94,12 @@ class Parts:
         self.reader = TableReader(
             settings.kafka, READ_TOPICS, self.clock.fold, name=f"{CLIENT_ID}-board"
         )
-        desk = AttendanceDesk(self.runtime, self.alerts, lambda: self.reader.caught_up(30))
+        self.desk = AttendanceDesk(self.runtime, self.alerts, lambda: self.reader.caught_up(30))
         self.subscriber: Any = subscribe_isolated(
             self.consumer,
             topics.ATTENDANCE,
             group_id=settings.attendance_group_id,
-            handle=desk.answer,
+            handle=self.desk.answer,
             dead_letters=DeadLetters(self.producer, CONSUMER),
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,

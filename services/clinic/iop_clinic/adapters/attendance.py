@@ -44,6 +44,7 @@ class AttendanceDesk:
         # Reads the topics up to their current end: a record judged "not expected" is judged
         # again after it, in case the schedule that expects the client came in meanwhile.
         self._catch_up = catch_up
+        self.handled = 0  # attendance records judged and evaluated (tests wait for them)
 
     async def answer(self, event: CloudEvent, _: KafkaMessage) -> None:
         payload = event.payload()
@@ -57,6 +58,7 @@ class AttendanceDesk:
         self._runtime.model.apply(event)
         RECORDS.labels("accepted").inc()
         await self._alerts.evaluate(payload.client_id, cause=event)
+        self.handled += 1
 
     async def _judge(self, record: AttendanceRecorded) -> None:
         if not not_expected(self._runtime.model, record):

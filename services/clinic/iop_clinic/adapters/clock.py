@@ -33,6 +33,7 @@ class AlertClock:
         self._touched: set[str] = set()
         self._everyone = True  # the first look evaluates everyone
         self._days: dict[str, date] = {}
+        self.looks = 0  # how many looks are done (tests wait for one)
 
     def fold(self, event: CloudEvent) -> bool:
         """The table reader's apply: into the read model, noting whom a change may put at risk."""
@@ -66,6 +67,7 @@ class AlertClock:
         clients = sorted(c for c in due if self._ownership.owns(c))
         self._everyone, self._touched = False, set()
         published = await self._alerts.sweep(clients)
+        self.looks += 1
         if published:
             log.info("alerts published by the clock", extra={"count": published})
         return published
