@@ -26,9 +26,9 @@ def test_enrollment_schema_carries_the_strict_rules() -> None:
 def test_asyncapi_lists_every_topic_and_every_event() -> None:
     document = asyncapi_document()
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == set(topics.PARTITIONS)
+    assert addresses == set(topics.ALL_TOPICS)  # the dead-letter topics too
     names = {message["name"] for message in document["components"]["messages"].values()}
-    assert names == set(EVENT_TYPES)
+    assert names == set(EVENT_TYPES) | {"dead_letter"}
 
 
 def test_iop_contracts_export_writes_the_files(tmp_path: Path) -> None:
