@@ -1,5 +1,5 @@
-"""The operator command line: iop broker, up, demo, topics, roster load, enroll import and
-contracts. Every command ends an operator's mistake (a bad file or setting, no broker) with one
+"""The operator command line: iop broker, up, demo, topics, roster load, enroll import, report
+and contracts. Every command ends an operator's mistake (a bad file or setting, no broker) with one
 line on stderr and a non-zero status (iop_contracts.operator_errors)."""
 
 import asyncio
@@ -17,6 +17,7 @@ from iop_contracts.operator_errors import EXIT_BAD_INPUT, OperatorError, at_cli_
 from iop_intake.cli import import_command as intake_import_command
 
 from iop.broker import EmbeddedBroker
+from iop.reports import ReportName
 
 
 def _app(text: str) -> typer.Typer:
@@ -82,7 +83,8 @@ def up() -> None:
 
     Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts the embedded broker; NOTIFIER_SMTP_HOST/PORT
     if set, else a local SMTP sink that writes each message to .iop/outbox/. Without
-    INTAKE_API_KEYS, intake runs with authentication off (INTAKE_AUTH_DISABLED=true), and says so.
+    INTAKE_API_KEYS, intake runs with authentication off (INTAKE_AUTH_DISABLED=true), and says so;
+    so does the clinic without CLINIC_API_KEYS.
     """
     from iop.system import System
 
@@ -120,7 +122,7 @@ def demo(
     # Free ports and a fresh state folder per run: a demo never collides with a running `iop up`.
     state = Path(os.environ.get("IOP_STATE_DIR", ".iop")) / "demo"
     system = System(SystemSettings.isolated(state))
-    typer.echo("starting broker, SMTP sink and the three services ...", err=True)
+    typer.echo("starting broker, SMTP sink and the four services ...", err=True)
     typer.echo(system.describe_auth(), err=True)
     outcome, afterwards = run_demo(system, later_weeks=later)
     typer.echo(render(outcome))
@@ -190,6 +192,31 @@ def topics_create(
         f"min.insync.replicas {replication.min_insync}), {existed} existed already"
         + "".join(f"\n  {name}" for name in created)
     )
+
+
+@app.command()
+@at_cli_boundary
+def report(
+    name: ReportName = typer.Argument(..., help="compliance, census, utilisation or waitlist"),
+    week: str = typer.Option(None, help="ISO week, e.g. 2027-W09 (default: this week)"),
+    site: str = typer.Option(None, help="one site (default: every site of the key)"),
+    out: Path = typer.Option(None, help="write the CSV here instead of to stdout"),
+    url: str = typer.Option(None, help="the clinic's address (default CLINIC_URL, else local)"),
+    api_key: str = typer.Option(
+        None, envvar="IOP_CLINIC_API_KEY", help="a clinic API key (its scope applies)"
+    ),
+) -> None:
+    """A clinic report as CSV, read from the running clinic service: weekly hours compliance,
+    census per site and level of care, group utilisation, or the waitlist by reason and age."""
+    from iop.reports import default_url, fetch_report
+
+    text = fetch_report(url or default_url(), name, week=week, site=site, api_key=api_key)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    rows = max(0, len(text.splitlines()) - 1)
+    typer.echo(f"wrote {rows} rows to {out}", err=True)
 
 
 @contracts_app.command("export")

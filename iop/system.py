@@ -1,4 +1,4 @@
-"""The whole system on one machine: broker, SMTP sink and the three services as processes.
+"""The whole system on one machine: broker, SMTP sink and the four services as processes.
 
 `iop up`, `iop demo` and the end-to-end tests all start the system this way, so what the tests
 exercise is what an operator runs.
@@ -23,8 +23,11 @@ from iop_notifier.adapters.smtp_sink import SmtpSink
 
 from iop.broker import EmbeddedBroker, ensure_topics, free_port
 
-SERVICES = ("scheduler", "intake", "notifier")
-DEFAULT_PORTS = {"intake": 8080, "scheduler": 8081, "notifier": 8082}
+SERVICES = ("scheduler", "intake", "notifier", "clinic")
+DEFAULT_PORTS = {"intake": 8080, "scheduler": 8081, "notifier": 8082, "clinic": 8083}
+# The services with API keys: without <NAME>_API_KEYS a local run turns their authentication off
+# explicitly (<NAME>_AUTH_DISABLED=true; they refuse to start otherwise) and says so.
+KEYED_SERVICES = ("intake", "clinic")
 SECURITY_DOC = "docs/security-platform.md"
 # Kafka connection settings that the embedded broker (plaintext, 127.0.0.1) cannot honour.
 KAFKA_SECURITY_ENV = (
@@ -37,6 +40,10 @@ KAFKA_SECURITY_ENV = (
     "KAFKA_SASL_USERNAME",
     "KAFKA_SASL_PASSWORD",
 )
+
+
+def _without_keys(service: str) -> bool:
+    return not os.environ.get(f"{service.upper()}_API_KEYS", "").strip()
 
 
 def _env_int(name: str, default: int) -> int:
@@ -62,9 +69,14 @@ class SystemSettings:
     state_dir: Path = field(default_factory=lambda: Path(os.environ.get("IOP_STATE_DIR", ".iop")))
     # A local run without INTAKE_API_KEYS runs intake with authentication off, explicitly
     # (INTAKE_AUTH_DISABLED=true; intake refuses to start otherwise) and says so on the console.
-    intake_auth_disabled: bool = field(
-        default_factory=lambda: not os.environ.get("INTAKE_API_KEYS", "").strip()
-    )
+    intake_auth_disabled: bool = field(default_factory=lambda: _without_keys("intake"))
+    # The same for the clinic and CLINIC_API_KEYS.
+    clinic_auth_disabled: bool = field(default_factory=lambda: _without_keys("clinic"))
+
+    def auth_disabled(self, service: str) -> bool:
+        return {"intake": self.intake_auth_disabled, "clinic": self.clinic_auth_disabled}.get(
+            service, False
+        )
 
     @classmethod
     def isolated(cls, state_dir: Path) -> "SystemSettings":
@@ -177,8 +189,8 @@ class System:
         if self.broker is not None:
             for name in KAFKA_SECURITY_ENV:
                 env.pop(name, None)
-        if service == "intake" and self.settings.intake_auth_disabled:
-            env["INTAKE_AUTH_DISABLED"] = "true"
+        if self.settings.auth_disabled(service):
+            env[f"{service.upper()}_AUTH_DISABLED"] = "true"
         if service == "notifier":
             env["NOTIFIER_SMTP_HOST"] = self.smtp_address[0]
             env["NOTIFIER_SMTP_PORT"] = str(self.smtp_address[1])
@@ -260,19 +272,25 @@ class System:
             f"intake     {self.url('intake')}  (API docs at /docs)",
             f"scheduler  {self.url('scheduler', '/health/ready')}  (metrics at /metrics)",
             f"notifier   {self.url('notifier', '/health/ready')}  (metrics at /metrics)",
+            f"clinic     {self.url('clinic')}  (API docs at /docs)",
             f"smtp       {self.smtp_address[0]}:{self.smtp_address[1]}  [{smtp}]",
             f"logs       {self.run_dir}/",
             self.describe_auth(),
         ]
 
     def describe_auth(self) -> str:
-        if self.settings.intake_auth_disabled:
+        """One line per service with API keys: where its keys come from, or that it is open."""
+        return "\n".join(self._auth_line(service) for service in KEYED_SERVICES)
+
+    def _auth_line(self, service: str) -> str:
+        name = service.upper()
+        if self.settings.auth_disabled(service):
             return (
-                "auth       intake authentication is OFF for this local run "
-                "(INTAKE_AUTH_DISABLED=true); set INTAKE_API_KEYS to turn it on, "
+                f"auth       {service} authentication is OFF for this local run "
+                f"({name}_AUTH_DISABLED=true); set {name}_API_KEYS to turn it on, "
                 f"see {SECURITY_DOC}"
             )
-        return f"auth       intake API keys from INTAKE_API_KEYS (see {SECURITY_DOC})"
+        return f"auth       {service} API keys from {name}_API_KEYS (see {SECURITY_DOC})"
 
     def __enter__(self) -> "System":
         return self.start()

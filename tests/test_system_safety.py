@@ -62,3 +62,20 @@ def test_an_external_kafka_keeps_the_environment_security_settings(
     system = System(SystemSettings.isolated(tmp_path))
     system.bootstrap_servers = "kafka-1:9093"  # as _start_broker leaves it for external Kafka
     assert system.service_env("scheduler")["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+
+
+def test_without_keys_the_clinic_is_told_explicitly_and_the_console_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLINIC_API_KEYS", raising=False)
+    monkeypatch.setenv("INTAKE_API_KEYS", KEYS)
+    system = local_system(tmp_path)
+    assert system.service_env("clinic")["CLINIC_AUTH_DISABLED"] == "true"
+    assert "INTAKE_AUTH_DISABLED" not in system.service_env("intake")
+    said = system.describe_auth().splitlines()
+    assert said[0].startswith("auth       intake API keys from INTAKE_API_KEYS")
+    assert said[1].startswith("auth       clinic authentication is OFF")
+    monkeypatch.setenv("CLINIC_API_KEYS", KEYS)
+    keyed = local_system(tmp_path)
+    assert "CLINIC_AUTH_DISABLED" not in keyed.service_env("clinic")
+    assert "clinic API keys from CLINIC_API_KEYS" in keyed.describe_auth()
