@@ -6,10 +6,19 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from iop_contracts import CloudEvent, decode_record, encode_event, new_event, parse_payload, topics
+from iop_contracts import (
+    CloudEvent,
+    contract_today,
+    decode_record,
+    encode_event,
+    new_event,
+    parse_payload,
+    topics,
+)
 from iop_contracts.consume import read_records
 from iop_contracts.kafka import KafkaSettings
 
@@ -19,12 +28,20 @@ from iop_scheduler.solver import Finding, generate, validate_output
 SCHEDULED_TYPES = ("iop.client.scheduled", "iop.client.rescheduled")
 
 
+def first_day() -> date:
+    """The day the test networks open and their clients ask to start: tomorrow, by the clock
+    the scheduler under test reads (IOP_TODAY when pinned), so the suite passes on any day."""
+    return contract_today() + timedelta(days=1)
+
+
 def network(
     prefix: str, *, seed: int = 3, regions: int = 1, sites: int = 1, load: float = 0.5
 ) -> dict[str, Any]:
     """A generated network whose every id starts with `prefix` (so tests sharing one broker
-    never see each other's regions, sites or clients)."""
-    text = json.dumps(generate(seed, regions=regions, sites_per_region=sites, load=load))
+    never see each other's regions, sites or clients), opening tomorrow."""
+    snapshot = generate(seed, regions=regions, sites_per_region=sites, load=load, start=first_day())
+    snapshot["as_of"] = contract_today().isoformat()
+    text = json.dumps(snapshot)
     return dict(json.loads(text.replace('"r0', f'"{prefix}r0')))
 
 
@@ -248,7 +265,7 @@ def small_region(
                 "capacity": capacity,
                 "sessions": [{"day": d, "start": "18:00", "end": "21:00"} for d in patterns[i % 3]],
                 "facilitator_id": None,
-                "open_from": "2026-12-01",
+                "open_from": first_day().isoformat(),
             }
             for i in range(groups)
         ],
@@ -283,7 +300,7 @@ def small_region(
                     *({"day": d, "start": "17:00", "end": "21:30"} for d in evenings),
                     {"day": "sat", "start": "09:00", "end": "13:00"},
                 ],
-                "requested_start": "2026-12-01",
+                "requested_start": first_day().isoformat(),
                 "program_weeks": 8,
                 "priority": "routine",
                 "contact": {"first_name": "Test", "email": f"c{i}@example.org"},
