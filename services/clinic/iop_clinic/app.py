@@ -26,6 +26,7 @@ from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from iop_contracts.logs import configure_logging
 from iop_contracts.operator_errors import settings_or_exit
+from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
 from iop_clinic.adapters.alerts import AlertDesk, AttendanceOwnership
@@ -167,6 +168,8 @@ def build_app(settings: ClinicSettings) -> FastAPI:
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     problems.install(app, settings.retry_after_s)
+    # Outermost: a request's server span covers all of it, and parents the events it publishes.
+    app.add_middleware(TracingMiddleware)
     return app
 
 
