@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
 from iop_contracts.access import Keyring, auth_refusal
+from iop_contracts.asgi import BodyLimit
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
@@ -32,7 +33,6 @@ from iop_intake.adapters.publisher import KafkaEventPublisher
 from iop_intake.adapters.referrals import CONSUMER, ReferralDesk
 from iop_intake.http import problems
 from iop_intake.http.api import router
-from iop_intake.http.limits import BodyLimit
 from iop_intake.runtime import Intake
 from iop_intake.settings import IntakeSettings
 
