@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from iop_contracts import topics
 from iop_contracts.access import auth_refusal
+from iop_contracts.asgi import BodyLimit
 from iop_contracts.consume import DeadLetters, TableReader, subscribe_isolated, subscriber_alive
 from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
@@ -168,6 +169,7 @@ def build_app(settings: ClinicSettings) -> FastAPI:
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     problems.install(app, settings.retry_after_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refusal=problems.too_large)
     # Outermost: a request's server span covers all of it, and parents the events it publishes.
     app.add_middleware(TracingMiddleware)
     return app

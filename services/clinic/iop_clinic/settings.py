@@ -22,6 +22,8 @@ class ClinicSettings(BaseSettings):
     # request timeout is capped to it (see producer_kafka).
     publish_timeout_s: float = Field(5.0, gt=0, le=60)
     retry_after_s: int = Field(5, ge=1)
+    # A roll call of a full group is a few kilobytes; anything far larger is refused unread.
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
     # Intake's format: {"<sha256 hex>": {"name": ..., "network": true} | {"name": ...,
     # "regions": [...], "sites": [...]}}. Empty: authentication off, which the clinic refuses
     # to start with unless auth_disabled says so (a local demo; `iop up` sets it).

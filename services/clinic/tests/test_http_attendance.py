@@ -194,3 +194,37 @@ async def test_health_and_the_openapi_page(clinic: Clinic) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/v1/occurrences/{group_id}/{day}/roll-call" in paths
     assert "/v1/reports/{report}.csv" in paths
+
+
+async def test_an_individual_session_is_recorded_with_the_clients_own_therapist(
+    clinic: Clinic, seeded: Network, kafka_bootstrap: str
+) -> None:
+    client, _ = clinic
+    saturday = MONDAY - timedelta(days=2)  # every client's individual hour
+    url = f"/v1/clients/{seeded.client('cy')}/sessions/{saturday.isoformat()}/individual"
+    response = await client.post(url, json={"status": "present"}, headers=seeded.key_of("s1"))
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert (answer["kind"], answer["minutes_attended"]) == ("individual", 60)
+    assert (answer["therapist_id"], answer["group_id"]) == (seeded.therapist, None)
+    sunday = (saturday + timedelta(days=1)).isoformat()
+    url = f"/v1/clients/{seeded.client('cy')}/sessions/{sunday}/individual"
+    refused = await client.post(url, json={"status": "present"}, headers=seeded.key_of("s1"))
+    assert refused.status_code == 422
+
+
+async def test_a_body_too_large_is_413_before_it_is_read(clinic: Clinic, seeded: Network) -> None:
+    client, _ = clinic
+    roll = [{"client_id": seeded.client("ana"), "status": "present"}] * 10_000
+    url = f"/v1/occurrences/{seeded.group(1)}/{MONDAY.isoformat()}/roll-call"
+    response = await client.post(url, json=roll, headers=seeded.key_of("s1"))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "(body)"
+
+
+async def test_an_unknown_path_is_a_problem_too(clinic: Clinic, seeded: Network) -> None:
+    client, _ = clinic
+    response = await client.get("/v1/nothing-here", headers=seeded.key_of("s1"))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -203,6 +203,33 @@ async def record_one(body: AttendanceIn, runtime: Runtime, caller: Caller) -> Re
     return recorded(event, record)
 
 
+class IndividualIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AttendanceStatus
+    minutes_attended: int | None = Field(None, ge=0, le=720)
+
+
+@router.post(
+    "/v1/clients/{client_id}/sessions/{day}/individual",
+    status_code=201,
+    response_model=Recorded,
+    responses=_REFUSALS,
+    summary="Record a client's individual session that day (with their own therapist)",
+)
+async def record_individual(
+    client_id: EntityId, day: ContractDate, body: IndividualIn, runtime: Runtime, caller: Caller
+) -> Recorded:
+    one = AttendanceIn(
+        client_id=client_id,
+        date=day,
+        kind=AttendanceKind.INDIVIDUAL,
+        status=body.status,
+        minutes_attended=body.minutes_attended,
+    )
+    return await record_one(one, runtime, caller)
+
+
 def _not_expected_at_session(body: AttendanceIn) -> Problem:
     session = body.group_id or body.therapist_id or f"their {body.kind} session"
     detail = (

@@ -2,6 +2,7 @@
 wrong and names the field or the id; a value from the request is never echoed (it may be
 personal data or a key)."""
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,6 +56,20 @@ def problem_response(
     if errors:
         body["errors"] = list(errors)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def too_large(max_bytes: int) -> tuple[bytes, bytes]:
+    """The 413 of iop_contracts.asgi.BodyLimit, as a problem."""
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Content too large",
+            "status": 413,
+            "detail": f"the body is larger than {max_bytes} bytes",
+            "errors": [field_error("(body)", f"larger than {max_bytes} bytes")],
+        }
+    )
+    return MEDIA_TYPE.encode(), body.encode()
 
 
 def field_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
