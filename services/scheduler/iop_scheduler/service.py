@@ -22,6 +22,16 @@ regions it touches) re-publishes exactly the clients whose list changed, and a n
 schedule already lists what lies ahead. A substitute for an absent facilitator is published once
 on `iop.staffing.v1` before the schedules that rely on it; the staffing table, rebuilt from that
 topic before a region is settled, keeps a restart or the next owner from deciding it again.
+
+Make-ups (rule 12, domain.makeups): a `makeup.requested` arrives in its region's lane like any
+enrollment event and is answered when the region is settled, after the batch's placements are
+published (so a request that follows a client's placement sees it), one request at a time, each
+answer acknowledged before the next is decided (so it sees the seat the last one took):
+`client.makeup_scheduled` or `client.makeup_unavailable`, caused by the request. The answer,
+read back from the schedule topic, marks the request answered, and history replayed on a
+rebuild is never answered again (it was answered, or dead-lettered, when it was new). A request
+the contract does not cover (the client is not scheduled in the region, or no date of the week
+is left in their programme) is dead-lettered with the reason. Make-ups never move anyone.
 """
 
 import asyncio
@@ -67,8 +77,14 @@ from iop_scheduler.domain import (
     plan_region,
     releases,
 )
+from iop_scheduler.domain.makeups import (
+    MakeupRequest,
+    answer_payload,
+    place_makeup,
+    substitutions_payload,
+)
 from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
-from iop_scheduler.errors import CalendarError
+from iop_scheduler.errors import CalendarError, UnusableEvent
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
@@ -161,6 +177,8 @@ class SchedulerService(PartitionHooks):
         self._region_lane: dict[str, Lane] = {}
         # Clients whose request broke the solver: dead-lettered once, left out of every solve.
         self._unplaceable: set[str] = set()
+        # Per region, the make-up requests read and not answered yet, oldest first.
+        self._makeup_requests: dict[str, list[Delivery]] = {}
         self._ready = False
         self._started = False
         self._calendar: asyncio.Task[None] | None = None
@@ -277,6 +295,7 @@ class SchedulerService(PartitionHooks):
             await lane.close(self.settings.drain_timeout_s)
             for region_id in lane.regions:
                 self._region_lane.pop(region_id, None)
+                self._makeup_requests.pop(region_id, None)  # the next owner reads them again
                 with contextlib.suppress(KeyError):
                     self.metrics.waitlist.remove(region_id)
                     self.metrics.placed.remove(region_id)
@@ -399,6 +418,9 @@ class SchedulerService(PartitionHooks):
             lane.dirty.setdefault(region_id, Dirty()).merge(True, event)
         elif outcome is EnrollmentOutcome.EXTENDED:
             lane.dirty.setdefault(region_id, Dirty()).merge(False, event)
+        elif outcome is EnrollmentOutcome.MAKEUP:
+            self._makeup_requests.setdefault(region_id, []).append(delivery)
+            lane.dirty.setdefault(region_id, Dirty())
         else:
             log.info(
                 "enrollment event changes nothing (repeat, second request or nothing to end)",
@@ -426,6 +448,7 @@ class SchedulerService(PartitionHooks):
                 settled = await self._isolate(region_id, why, retry, fresh, error)
             await self._announce(settled.substitutions, why.trigger)
             await self._publisher.publish(settled.answers, self._acked)
+        await self._answer_makeups(region_id, today)
         self.metrics.waitlist.labels(region_id).set(len(self.projection.waiting(region_id)))
         self.metrics.placed.labels(region_id).set(len(self.projection.placed(region_id)))
 
@@ -447,6 +470,37 @@ class SchedulerService(PartitionHooks):
             accepted |= not reasons
             self.projection.settle_extension(enrollment, accepted=not reasons)
         return accepted
+
+    async def _answer_makeups(self, region_id: str, today: date) -> None:
+        """Answer the region's make-up requests in order; each leaves the queue once answered
+        or dead-lettered, so a failed batch retries only what is left."""
+        self.projection.makeups.forget_before(today)
+        queue = self._makeup_requests.get(region_id, [])
+        while queue:
+            await self._answer_makeup(region_id, queue[0], today)
+            queue.pop(0)
+
+    async def _answer_makeup(self, region_id: str, delivery: Delivery, today: date) -> None:
+        request = delivery.event
+        data = request.data
+        client_id = str(data["client_id"])
+        if self.projection.makeups.answered(client_id, request.id):
+            return  # answered since it was read (by this batch, or read back after a retry)
+        snapshot = self.projection.snapshot(region_id, include_waiting=False, as_of=today)
+        snapshot["substitutions"] = substitutions_payload(self.staffing.decided(region_id).values())
+        asked = MakeupRequest(client_id, region_id, str(data["week"]), float(data["hours"]))
+        try:
+            answer = await asyncio.to_thread(place_makeup, snapshot, asked)
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            # UnusableEvent's message names fields only (errors.py), and says what was wrong.
+            why = str(error) if isinstance(error, UnusableEvent) else describe(error)
+            await self._dead_letters.send(delivery.record, f"make-up not placed: {why}")
+            return
+        await self._publisher.publish(
+            [Answer(client_id, answer_payload(answer), request)], self._acked
+        )
 
     def _snapshot(self, region_id: str, retry: bool, only: str | None = None) -> dict[str, Any]:
         """The region's solver input without the clients known to break it (and, with

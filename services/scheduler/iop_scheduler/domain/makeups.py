@@ -45,12 +45,13 @@ from datetime import date, timedelta
 from enum import IntEnum
 from typing import Any
 
-from iop_contracts import week_days
+from iop_contracts import ClientMakeupScheduled, ClientMakeupUnavailable, Payload, week_days
 
 from iop_scheduler.domain.calendar import (
     DatedRoster,
     GroupRun,
     Key,
+    Substitution,
     group_runs,
     site_closed,
     therapist_absent,
@@ -345,6 +346,27 @@ def place_makeup(snapshot: Mapping[str, Any], request: MakeupRequest) -> MakeupA
     return MakeupAnswer(request, Makeup(request, best, runner, timezone))
 
 
+def answer_payload(answer: MakeupAnswer) -> Payload:
+    """The contract's event payload for the answer."""
+    if answer.makeup is not None:
+        return ClientMakeupScheduled.model_validate(answer.makeup.payload())
+    return ClientMakeupUnavailable.model_validate(answer.unavailable_payload())
+
+
+def substitutions_payload(substitutions: Iterable[Substitution]) -> list[dict[str, Any]]:
+    """Standing substitutes as the snapshot's ``substitutions`` (facilitator.substituted data)."""
+    return [
+        {
+            "group_id": sub.group_id,
+            "region_id": sub.region_id,
+            "date": sub.day.isoformat(),
+            "facilitator_id": sub.facilitator_id,
+            "replaces": sub.replaces,
+        }
+        for sub in sorted(substitutions, key=lambda sub: (sub.day, sub.group_id))
+    ]
+
+
 def checked_output(snapshot: Mapping[str, Any], answer: MakeupAnswer) -> dict[str, Any]:
     """The answer as the rule checkers read it: the region's schedules unchanged (a make-up
     moves nobody) beside the new make-up or the unavailability."""
@@ -362,6 +384,8 @@ __all__ = [
     "Makeup",
     "MakeupAnswer",
     "MakeupRequest",
+    "answer_payload",
     "checked_output",
     "place_makeup",
+    "substitutions_payload",
 ]

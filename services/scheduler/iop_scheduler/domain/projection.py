@@ -37,6 +37,11 @@ million events and never shrank):
   covered unless the tail lags the publisher by several solves of that client.
 So the projection holds, per client, its current state and at most 2 x RECENT_IDS ids, however
 long the history.
+
+Make-ups (rule 12): a `makeup.requested` on the enrollment topic is a question about a placed
+client, answered on the schedule topic; `makeups` (makeup_answers.py) records the answers, so a
+request already answered is ignored, and every snapshot carries the make-ups granted to the
+region's placed clients from today on (each holds a seat on its date).
 """
 
 from dataclasses import dataclass, field
@@ -57,10 +62,12 @@ from iop_contracts import (
     EnrollmentExtended,
     EnrollmentRequested,
     EnrollmentWithdrawn,
+    MakeupRequested,
     Priority,
     UnscheduleCause,
 )
 
+from iop_scheduler.domain.makeup_answers import MAKEUP_ANSWERS, MakeupAnswers
 from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
 from iop_scheduler.errors import UnusableEvent
 
@@ -72,6 +79,7 @@ ENROLLMENT_EVENTS = frozenset(
         EnrollmentWithdrawn,
         ClientDischarged,
         EnrollmentExtended,
+        MakeupRequested,
     )
 )
 SCHEDULE_EVENTS = frozenset(
@@ -190,6 +198,7 @@ class EnrollmentOutcome(StrEnum):
     NEW = "new"
     ENDED = "ended"
     EXTENDED = "extended"
+    MAKEUP = "makeup"  # a make-up request not answered yet
     IGNORED = "ignored"  # a repeated id, a second request, or nothing to end
 
 
@@ -203,6 +212,7 @@ class Projection:
     _enrollment_ids: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     _schedule_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _seq: int = 0
+    makeups: MakeupAnswers = field(default_factory=MakeupAnswers)
 
     # ------------------------------------------------------------------ apply
 
@@ -212,7 +222,7 @@ class Projection:
             self.roster.apply(event)
         elif event.type in ENROLLMENT_EVENTS:
             self.apply_enrollment(event, require_known_region=False)
-        elif event.type in SCHEDULE_EVENTS:
+        elif event.type in SCHEDULE_EVENTS | MAKEUP_ANSWERS:
             self.apply_schedule(event)
 
     def apply_roster(self, event: CloudEvent) -> set[str]:
@@ -233,7 +243,11 @@ class Projection:
         # withdrawals); the check tells the type checker what the type check above already did.
         assert isinstance(
             payload,
-            EnrollmentRequested | EnrollmentDeclined | EnrollmentWithdrawn | EnrollmentExtended,
+            EnrollmentRequested
+            | EnrollmentDeclined
+            | EnrollmentWithdrawn
+            | EnrollmentExtended
+            | MakeupRequested,
         )
         region_id = str(payload.region_id)
         if require_known_region and region_id not in self.roster.known_regions():
@@ -241,6 +255,9 @@ class Projection:
         client_id = str(payload.client_id)
         if not first_sight(self._enrollment_ids.setdefault(region_id, {}), client_id, event.id):
             return region_id, EnrollmentOutcome.IGNORED
+        if isinstance(payload, MakeupRequested):
+            answered = self.makeups.answered(client_id, event.id)
+            return region_id, EnrollmentOutcome.IGNORED if answered else EnrollmentOutcome.MAKEUP
         region = self.enrollments.setdefault(region_id, {})
         current = region.get(client_id)
         if isinstance(payload, EnrollmentRequested):
@@ -268,6 +285,8 @@ class Projection:
     def apply_schedule(self, event: CloudEvent) -> bool:
         """Apply one schedule-topic event (ours, read back or just acknowledged); False when it
         is a repeat or older than what the client has."""
+        if event.type in MAKEUP_ANSWERS:
+            return self.makeups.apply(event)
         if event.type not in SCHEDULE_EVENTS:
             return False
         payload = event.payload()
@@ -440,6 +459,7 @@ class Projection:
                 for e in chosen
             ],
             "schedules": list(schedules.values()),
+            "makeups": self.makeups.granted(set(schedules), as_of),
         }
         if as_of is not None:
             snapshot["as_of"] = as_of.isoformat()
