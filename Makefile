@@ -7,16 +7,38 @@ PROJECTS := pyproject.toml contracts/pyproject.toml services/scheduler/pyproject
             services/intake/pyproject.toml services/notifier/pyproject.toml \
             services/clinic/pyproject.toml
 
-.PHONY: demo test unit lint bench install up contracts clean
+# Every third-party package, pip and setuptools included, comes from the lock: pinned, each file's
+# sha256 checked. The project's own packages are then installed from the tree without
+# dependencies, and `pip check` fails the install when a pyproject asks for something the lock
+# lacks (run `make lock` after changing dependencies).
+LOCK := requirements/lock.txt
 
-$(STAMP): $(PROJECTS)
+.PHONY: demo test unit lint bench install lock up contracts clean
+
+$(STAMP): $(PROJECTS) $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e contracts -e services/scheduler -e services/intake \
-	    -e services/notifier -e services/clinic -e ".[test]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e contracts \
+	    -e services/scheduler -e services/intake -e services/notifier -e services/clinic -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refreshes the locks to the newest versions the pyprojects allow: $(LOCK) from
+# requirements/dev.in, then each image's own (requirements/<target>.txt, the Dockerfile's targets)
+# within those versions. A few minutes; it needs the package index. The project's own packages
+# are resolved for their dependencies and never pinned (--unsafe-package leaves them out).
+LOCAL_PACKAGES := iop iop-contracts iop-scheduler iop-intake iop-notifier iop-clinic
+IMAGES := intake scheduler notifier clinic operator
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade \
+    --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+    $(foreach package,$(LOCAL_PACKAGES),--unsafe-package $(package))
+
+lock: $(STAMP)
+	$(PIP_COMPILE) --output-file $(LOCK) requirements/dev.in
+	$(foreach image,$(IMAGES),$(PIP_COMPILE) --output-file requirements/$(image).txt \
+	    requirements/$(image).in &&) true
 
 demo: $(STAMP)
 	$(BIN)/iop demo
