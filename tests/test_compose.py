@@ -1,9 +1,9 @@
 """docker-compose.yml, the production shape, is safe by default. No Docker engine is needed: the
 file is read as YAML and checked for what must hold (published ports on loopback only, no
-secrets inline, topics made by the project's own command with three replicas)."""
+secrets inline, topics made by the project's own command with three replicas, each service built
+from its own Dockerfile target)."""
 
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-PROJECT = {name: s for name, s in SERVICES.items() if s.get("build") == "."}
+PROJECT = {name: s for name, s in SERVICES.items() if "build" in s}
 KAFKA = {
     name: s for name, s in SERVICES.items() if str(s.get("image", "")).startswith("apache/kafka")
 }
@@ -61,7 +61,8 @@ def test_the_env_example_holds_no_secret_values() -> None:
 
 def test_topics_are_created_by_the_project_command_only() -> None:
     job = SERVICES["topics"]
-    assert job["build"] == "." and job["command"] == ["iop", "topics", "create"]
+    assert job["build"] == {"context": ".", "target": "operator"}
+    assert job["command"] == ["iop", "topics", "create"]
     assert job["restart"] == "no"
     text = (ROOT / "docker-compose.yml").read_text()
     assert "kafka-topics.sh" not in text and "kafka-configs.sh" not in text
@@ -90,11 +91,24 @@ def test_services_run_their_own_entry_point(name: str) -> None:
     assert SERVICES[name]["command"][:2] == [f"iop-{name}", "run"]
 
 
-def test_the_image_has_the_operator_cli_for_the_topic_job() -> None:
-    installs = [
-        shlex.split(line.split("RUN", 1)[1].split("&&")[0].rstrip(" \\"))
-        for line in (ROOT / "Dockerfile").read_text().splitlines()
-        if line.startswith("RUN pip install")
-    ]
-    assert any("." in words for words in installs)
+def dockerfile_targets() -> set[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    return set(re.findall(r"^FROM \S+ AS (\S+)$", text, re.MULTILINE))
+
+
+def test_the_project_services_are_built_from_the_repository() -> None:
+    assert set(PROJECT) == {"topics", "intake", "scheduler", "notifier"}
+    for name, service in PROJECT.items():
+        assert service["build"]["context"] == ".", name
+
+
+@pytest.mark.parametrize("name", ["intake", "scheduler", "notifier"])
+def test_each_service_builds_its_own_target(name: str) -> None:
+    """The target of the same name holds that service's dependencies only (tests/test_images.py)."""
+    assert SERVICES[name]["build"]["target"] == name
+    assert name in dockerfile_targets()
+
+
+def test_the_topic_job_builds_the_operator_cli() -> None:
+    assert SERVICES["topics"]["build"]["target"] in dockerfile_targets()
     assert 'iop = "iop.cli:app"' in (ROOT / "pyproject.toml").read_text()
