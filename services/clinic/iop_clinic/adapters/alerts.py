@@ -109,10 +109,11 @@ class AlertDesk:
         if event.id in self._sent:
             return []
         published = []
-        if self._wants_makeup(payload):
+        makeup = self._makeup_for(payload, event)
+        if makeup is not None:
             # Before the alert: a crash in between asks again after a restart (same id, so
             # the scheduler, idempotent on ids, sees one request) rather than never.
-            published.append(await self._publish(self._makeup(payload, event)))
+            published.append(await self._publish(makeup))
         published.append(await self._publish(event))
         self._sent.add(event.id)
         ALERTS.labels(event.type).inc()
@@ -127,17 +128,17 @@ class AlertDesk:
         self._runtime.model.apply(event)
         return event
 
-    def _wants_makeup(self, payload: Payload) -> bool:
-        """Only the week still under way gets an automatic make-up: a past week cannot."""
+    def _makeup_for(self, payload: Payload, cause: CloudEvent) -> CloudEvent | None:
+        """The make-up request an hours_at_risk brings with CLINIC_AUTO_MAKEUP, for the week
+        still under way only (a past week cannot have one)."""
         if not isinstance(payload, ClientHoursAtRisk) or not self._runtime.settings.auto_makeup:
-            return False
-        return payload.week == week_of(self._runtime.client_today(payload.client_id))
-
-    def _makeup(self, alert: ClientHoursAtRisk, cause: CloudEvent) -> CloudEvent:
+            return None
+        if payload.week != week_of(self._runtime.client_today(payload.client_id)):
+            return None
         request = MakeupRequested(
-            client_id=alert.client_id,
-            region_id=alert.region_id,
-            week=alert.week,
+            client_id=payload.client_id,
+            region_id=payload.region_id,
+            week=payload.week,
             hours=self._runtime.settings.makeup_hours,
         )
         return self._event(request, cause)
