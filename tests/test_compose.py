@@ -85,7 +85,7 @@ def test_topics_get_three_replicas_two_in_sync_and_the_cluster_has_the_brokers()
     assert bootstrap == {f"{name}:9092" for name in KAFKA}
 
 
-@pytest.mark.parametrize("name", ["intake", "scheduler", "notifier"])
+@pytest.mark.parametrize("name", ["intake", "scheduler", "notifier", "clinic"])
 def test_services_run_their_own_entry_point(name: str) -> None:
     """`iop-<service> run` configures JSON logs with the allow-list and no access log."""
     assert SERVICES[name]["command"][:2] == [f"iop-{name}", "run"]
@@ -97,12 +97,12 @@ def dockerfile_targets() -> set[str]:
 
 
 def test_the_project_services_are_built_from_the_repository() -> None:
-    assert set(PROJECT) == {"topics", "intake", "scheduler", "notifier"}
+    assert set(PROJECT) == {"topics", "intake", "scheduler", "notifier", "clinic"}
     for name, service in PROJECT.items():
         assert service["build"]["context"] == ".", name
 
 
-@pytest.mark.parametrize("name", ["intake", "scheduler", "notifier"])
+@pytest.mark.parametrize("name", ["intake", "scheduler", "notifier", "clinic"])
 def test_each_service_builds_its_own_target(name: str) -> None:
     """The target of the same name holds that service's dependencies only (tests/test_images.py)."""
     assert SERVICES[name]["build"]["target"] == name
