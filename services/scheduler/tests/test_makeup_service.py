@@ -89,14 +89,14 @@ def test_a_snapshot_holds_the_make_ups_of_placed_clients_from_today_on() -> None
     schedule = projection.schedule_of(client["client_id"]).schedule or {}
     day = date.fromisoformat(schedule["start_date"]) + timedelta(days=7)
     payload = ClientMakeupScheduled.model_validate(granted_for(schedule, day))
-    projection.apply_schedule(
-        follow_up(
-            payload, cause=request_of(client["client_id"], REGION, week_of(day)), source=SOURCE
-        )
-    )
+    request = request_of(client["client_id"], REGION, week_of(day))
+    projection.apply_schedule(follow_up(payload, cause=request, source=SOURCE))
     assert len(projection.snapshot(REGION, include_waiting=False, as_of=day)["makeups"]) == 1
     later = day + timedelta(days=1)
     assert projection.snapshot(REGION, include_waiting=False, as_of=later)["makeups"] == []
+    projection.makeups.forget_before(later)  # what the service does as days pass
+    assert projection.snapshot(REGION, include_waiting=False, as_of=day)["makeups"] == []
+    assert projection.apply_enrollment(request)[1] is EnrollmentOutcome.IGNORED, "still answered"
     withdrawn = at("iop.enrollment.withdrawn", {**client, "region_id": REGION}, minute=5)
     projection.apply(withdrawn)
     assert projection.snapshot(REGION, include_waiting=False, as_of=day)["makeups"] == []

@@ -60,9 +60,14 @@ from iop_scheduler.errors import UnusableEvent
 from iop_scheduler.solver.domain import Enrollment, Group, Schedule, Site
 from iop_scheduler.solver.instance import site_rank
 from iop_scheduler.solver.rules import group_accessible, group_fits
-from iop_scheduler.solver.weektime import DAYS, Interval, format_clock, inside_one, parse_interval
-
-MINUTES_PER_DAY = 24 * 60
+from iop_scheduler.solver.weektime import (
+    DAYS,
+    MINUTES_PER_DAY,
+    Interval,
+    format_clock,
+    inside_one,
+    parse_interval,
+)
 
 
 class Stage(IntEnum):
