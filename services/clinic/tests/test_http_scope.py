@@ -1,6 +1,7 @@
 """A site key reads and writes only its own site's attendance: another site's clients and
-occurrences are 404 (as unknown ones are), a named site outside its scope is 403, and nothing is
-published on a refusal. A network key sees every site; reports follow the same scope."""
+occurrences are 403, and so are unknown ones (one answer, which tells nothing of what exists
+elsewhere); a named site outside its scope is 403 too, and nothing is published on a refusal.
+A network key sees every site; reports follow the same scope."""
 
 import csv
 import io
@@ -35,13 +36,13 @@ async def test_a_site_key_cannot_write_another_sites_attendance_and_nothing_is_p
         "group_id": seeded.group(1),
         "status": "absent",
     }
-    assert (await client.post("/v1/attendance", json=one, headers=s2)).status_code == 404
+    assert (await client.post("/v1/attendance", json=one, headers=s2)).status_code == 403
     roll = [{"client_id": seeded.client("ana"), "status": "absent"}]
     url = f"/v1/occurrences/{seeded.group(1)}/{MONDAY.isoformat()}/roll-call"
-    assert (await client.post(url, json=roll, headers=s2)).status_code == 404
+    assert (await client.post(url, json=roll, headers=s2)).status_code == 403
     makeup = {"week": WEEK}
     url = f"/v1/clients/{seeded.client('ana')}/makeup"
-    assert (await client.post(url, json=makeup, headers=s2)).status_code == 404
+    assert (await client.post(url, json=makeup, headers=s2)).status_code == 403
     assert await attendance_count(kafka_bootstrap) == before
 
 
@@ -51,7 +52,7 @@ async def test_a_site_key_cannot_read_another_sites_attendance(
     client, _ = clinic
     s2 = seeded.key_of("s2")
     other_site = seeded.site(1)
-    assert (await client.get(f"/v1/clients/{seeded.client('ana')}", headers=s2)).status_code == 404
+    assert (await client.get(f"/v1/clients/{seeded.client('ana')}", headers=s2)).status_code == 403
     for path in (
         f"/v1/sites/{other_site}/occurrences",
         f"/v1/compliance?site={other_site}",
@@ -69,7 +70,7 @@ async def test_out_of_scope_and_unknown_get_the_same_answer(
     s2 = seeded.key_of("s2")
     outside = await client.get(f"/v1/clients/{seeded.client('ana')}", headers=s2)
     unknown = await client.get(f"/v1/clients/{seeded.client('nobody')}", headers=s2)
-    assert outside.status_code == unknown.status_code == 404
+    assert outside.status_code == unknown.status_code == 403
     assert outside.json()["title"] == unknown.json()["title"]
 
 

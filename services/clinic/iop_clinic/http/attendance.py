@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from iop_clinic.adapters.alerts import SOURCE
 from iop_clinic.domain.views import Occurrence
 from iop_clinic.errors import BrokerUnavailable
-from iop_clinic.http.auth import Caller, Runtime, reads_client, unknown_client, writes_at
+from iop_clinic.http.auth import (
+    Caller,
+    Runtime,
+    reads_client,
+    unknown_client,
+    unknown_occurrence,
+    writes_at,
+)
 from iop_clinic.http.problems import Problem, field_error, field_problems
 from iop_clinic.runtime import ClinicRuntime
 
@@ -41,7 +48,8 @@ _RECORDER = re.compile(r"[^A-Za-z0-9._:@-]+")
 
 _REFUSALS: dict[int | str, dict[str, str]] = {
     401: {"description": "no valid API key"},
-    404: {"description": "unknown, or outside the key's scope (one answer for both)"},
+    403: {"description": "outside a site or region key's scope, known or not (one answer)"},
+    404: {"description": "unknown, to a network key"},
     409: {"description": "the occurrence is cancelled for everyone"},
     422: {"description": "a field at fault, or a client not expected there; nothing stored"},
     503: {"description": "the broker did not acknowledge, or the read model is catching up"},
@@ -184,16 +192,16 @@ async def record_one(body: AttendanceIn, runtime: Runtime, caller: Caller) -> Re
     model = runtime.caught_up()
     region_id = model.client_region(body.client_id)
     if region_id is None:
-        raise unknown_client(body.client_id)
+        raise unknown_client(caller, body.client_id)
     occurrence = model.expected(
         body.client_id, body.date, body.kind, body.group_id, body.therapist_id
     )
     if occurrence is None:
         if not reads_client(caller, model, body.client_id):
-            raise unknown_client(body.client_id)
+            raise unknown_client(caller, body.client_id)
         raise _not_expected_at_session(body)
     if not writes_at(caller, occurrence):
-        raise unknown_client(body.client_id)
+        raise unknown_client(caller, body.client_id)
     held(occurrence)
     not_ahead(runtime, occurrence)
     minutes = minutes_of(body.status, body.minutes_attended, occurrence, "minutes_attended")
@@ -261,7 +269,7 @@ async def roll_call(
     model = runtime.caught_up()
     occurrence = model.occurrence(group_id, day)
     if occurrence is None or not writes_at(caller, occurrence):
-        raise Problem(404, f"no occurrence of group {group_id} on {day.isoformat()} known")
+        raise unknown_occurrence(caller, group_id, day.isoformat())
     held(occurrence)
     not_ahead(runtime, occurrence)
     _check_roll(occurrence, entries)

@@ -43,9 +43,20 @@ def writes_at(caller: Principal, occurrence: Occurrence) -> bool:
     return caller.scope.covers_site(occurrence.site_id, occurrence.region_id)
 
 
-def unknown_client(client_id: str) -> Problem:
-    """One answer for an unknown client and one outside the key's scope."""
-    return Problem(404, f"no client {client_id} known within this key's scope")
+def unknown_client(caller: Principal, client_id: str) -> Problem:
+    """One answer for an unknown client and one outside the key's scope, so that neither tells
+    whether the other exists: 403 to a key scoped to regions or sites (whatever lies outside its
+    scope is forbidden to it, known or not), 404 to a network key (nothing is outside its scope)."""
+    if caller.scope.network:
+        return Problem(404, f"no client {client_id} known")
+    return Problem(403, f"client {client_id} is not within this key's scope")
+
+
+def unknown_occurrence(caller: Principal, group_id: str, day: str) -> Problem:
+    """As `unknown_client`, for a group's occurrence on a date."""
+    if caller.scope.network:
+        return Problem(404, f"no occurrence of group {group_id} on {day} known")
+    return Problem(403, f"no occurrence of group {group_id} on {day} within this key's scope")
 
 
 def scoped_sites(caller: Principal, model: Clinic, site_id: str | None) -> list[SiteView]:

@@ -30,8 +30,8 @@ router = APIRouter(tags=["board"])
 
 _SCOPED: dict[int | str, dict[str, str]] = {
     401: {"description": "no valid API key"},
-    403: {"description": "the named site lies outside the key's scope"},
-    404: {"description": "unknown (or, for a client, outside the key's scope)"},
+    403: {"description": "outside a site or region key's scope (a client: known or not)"},
+    404: {"description": "unknown, to a network key"},
     503: {"description": "the read model is still catching up"},
 }
 
@@ -74,7 +74,7 @@ async def client(client_id: str, runtime: Runtime, caller: Caller) -> dict[str, 
     model = runtime.caught_up()
     view = model.client(client_id)
     if view is None or not reads_client(caller, model, client_id):
-        raise unknown_client(client_id)
+        raise unknown_client(caller, client_id)
     week = week_of(runtime.client_today(client_id))
     body: dict[str, Any] = jsonable_encoder(view)
     body["this_week"] = hours_of(model.week_hours(client_id, week, runtime.client_today(client_id)))
@@ -131,7 +131,7 @@ async def makeup(
     model = runtime.caught_up()
     view = model.client(client_id)
     if view is None or view.region_id is None or not reads_client(caller, model, client_id):
-        raise unknown_client(client_id)
+        raise unknown_client(caller, client_id)
     if view.status is not ClientStatus.SCHEDULED:
         raise Problem(409, f"client {client_id} is {view.status}, not scheduled")
     _not_over(runtime, client_id, body.week)
