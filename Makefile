@@ -10,7 +10,8 @@ PROJECTS := pyproject.toml contracts/pyproject.toml services/scheduler/pyproject
 # Every third-party package, pip and setuptools included, comes from the lock: pinned, each file's
 # sha256 checked. The project's own packages are then installed from the tree without
 # dependencies, and `pip check` fails the install when a pyproject asks for something the lock
-# lacks (run `make lock` after changing dependencies).
+# lacks (run `make lock` after changing dependencies). setuptools' warning that an editable
+# install imports from the tree, once per package, is silenced.
 LOCK := requirements/lock.txt
 
 .PHONY: demo test unit lint bench install lock up contracts clean
@@ -18,8 +19,9 @@ LOCK := requirements/lock.txt
 $(STAMP): $(PROJECTS) $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e contracts \
-	    -e services/scheduler -e services/intake -e services/notifier -e services/clinic -e .
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet --no-deps \
+	    --no-build-isolation -e contracts -e services/scheduler -e services/intake \
+	    -e services/notifier -e services/clinic -e .
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
