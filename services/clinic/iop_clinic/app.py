@@ -30,6 +30,7 @@ from iop_contracts.operator_errors import settings_or_exit
 from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
+from iop_clinic import web
 from iop_clinic.adapters.alerts import AlertDesk, AttendanceOwnership
 from iop_clinic.adapters.attendance import CONSUMER, AttendanceDesk
 from iop_clinic.adapters.clock import AlertClock
@@ -167,6 +168,7 @@ def build_app(settings: ClinicSettings) -> FastAPI:
     app.state.parts = parts
     for router in (attendance.router, board.router, reports.router, health.router):
         app.include_router(router)
+    web.install(app, settings)  # the staff board, under /board
     app.mount("/metrics", make_asgi_app())
     problems.install(app, settings.retry_after_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refusal=problems.too_large)

@@ -4,7 +4,7 @@ from typing import Any
 
 from iop_contracts.access import checked_digests
 from iop_contracts.kafka import KafkaSettings
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_KEYS_SETTING = "CLINIC_API_KEYS"
@@ -43,6 +43,14 @@ class ClinicSettings(BaseSettings):
     # schedule or staffing change since the last look, and every client when the day turned.
     alert_tick_s: float = Field(60.0, gt=0)
     shutdown_timeout_s: float = Field(5.0, gt=0)
+    # The staff board (iop_clinic.web): the secret signing its session cookies, shared by every
+    # instance behind one address; unset, each process draws a random one at start (sessions
+    # then end when it restarts and hold on that instance only). A session lasts session_ttl_s.
+    session_secret: SecretStr | None = None
+    session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600)
+    # How far ahead the board's capacity page counts free seats (the scheduler's admission
+    # horizon, rule 9).
+    admission_horizon_days: int = Field(28, ge=1, le=365)
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
