@@ -21,6 +21,11 @@ from iop_contracts import topics
 from iop_contracts.kafka import KafkaSettings, KafkaTarget, client_options, kafka_settings
 from iop_contracts.operator_errors import OperatorError
 
+# Testcontainers' Kafka module runs Confluent's images only; Confluent Platform 7.9 is Apache
+# Kafka 3.9, the line docker-compose.yml runs (apache/kafka:3.9.1), so tests on a Docker engine
+# meet the broker an operator deploys (tests/test_compose.py holds the two together).
+TESTCONTAINERS_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.1"
+
 
 class BrokerError(OperatorError, RuntimeError):
     """The broker could not be started or reached, or refused to create a topic."""
@@ -223,9 +228,9 @@ def any_broker() -> Iterator[str]:
         yield configured
         return
     if docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
 
-        with KafkaContainer().with_kraft() as container:
+        with KafkaContainer(TESTCONTAINERS_KAFKA_IMAGE).with_kraft() as container:
             bootstrap = container.get_bootstrap_server()
             asyncio.run(ensure_topics(KafkaSettings.local(bootstrap)))
             yield bootstrap

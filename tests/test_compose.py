@@ -112,3 +112,18 @@ def test_each_service_builds_its_own_target(name: str) -> None:
 def test_the_topic_job_builds_the_operator_cli() -> None:
     assert SERVICES["topics"]["build"]["target"] in dockerfile_targets()
     assert 'iop = "iop.cli:app"' in (ROOT / "pyproject.toml").read_text()
+
+
+# Confluent Platform release line -> the Apache Kafka line it ships (Confluent's interoperability
+# table): testcontainers can only run Confluent's images.
+CONFLUENT_TO_APACHE = {"7.7": "3.7", "7.8": "3.8", "7.9": "3.9"}
+
+
+def test_testcontainers_kafka_is_the_apache_kafka_line_compose_runs() -> None:
+    from iop.broker import TESTCONTAINERS_KAFKA_IMAGE
+
+    confluent = TESTCONTAINERS_KAFKA_IMAGE.split(":")[1].rsplit(".", 1)[0]
+    assert KAFKA, "compose runs Apache Kafka"
+    for service in KAFKA.values():
+        apache = str(service["image"]).split(":")[1].rsplit(".", 1)[0]
+        assert CONFLUENT_TO_APACHE[confluent] == apache, (TESTCONTAINERS_KAFKA_IMAGE, apache)
