@@ -29,6 +29,7 @@ REBUILT_LOG = {
     "intake": "status projection rebuilt",
     "scheduler": "rebuilt owned regions",
     "notifier": "table caught up",
+    "clinic": "read model rebuilt",
 }
 
 
