@@ -10,7 +10,7 @@ Site 1 holds two evening groups, A (Mon, Wed, Thu) and B (Tue, Thu, Fri), and a 
 group (Tue, Thu at five). Ana is free Mon, Wed, Thu and Fri evenings only, so she sits in A, and
 a make-up for her can only be B's Friday (Thursday overlaps her own group). Bo and Cal sit in A,
 Dan and Eli (free Tue, Thu, Fri) in B. Site 2 holds group C with Fay and Gus. Every client is
-free on Saturday mornings for their individual session.
+free on Saturday mornings for their individual session; Hal is free then only, and waits.
 """
 
 import asyncio
@@ -43,7 +43,9 @@ CLIENTS = {  # first name -> (site, evenings free)
     "Eli": (1, ("tue", "thu", "fri")),
     "Fay": (2, ("mon", "wed", "thu")),
     "Gus": (2, ("mon", "wed", "thu")),
+    "Hal": (1, ()),  # Saturday mornings only: no group meets then, so Hal waits
 }
+WAITING = {"Hal"}
 
 
 def monday_from(today: date) -> date:
@@ -223,15 +225,17 @@ async def _placed(system: System, network: Network, timeout_s: float) -> dict[st
     rejected = await post_enrollments(system.url("intake"), enrollments)
     if rejected:
         raise RuntimeError(f"intake refused enrollments: {rejected}")
-    clients = {e["client_id"] for e in enrollments}
+    waiting = {network.client(name) for name in WAITING}
+    clients = {e["client_id"] for e in enrollments} - waiting
+    answers = (*PLACED, "iop.client.waitlisted")
 
     def answered(events: list[CloudEvent]) -> bool:
-        return clients <= {e.subject for e in events if e.type in PLACED}
+        return clients | waiting <= {e.subject for e in events if e.type in answers}
 
     events = await read_events(system.bootstrap_servers, topics.SCHEDULE, answered, timeout_s)
     latest = latest_by_subject([e for e in events if e.type in PLACED])
     missing = clients - set(latest)
-    if missing:
+    if missing or not answered(events):
         raise RuntimeError(f"{len(missing)} clients not placed within {timeout_s:.0f} s")
     return {client: dict(latest[client].data) for client in clients}
 

@@ -183,7 +183,9 @@ class ComplianceLine:
 
     @property
     def can_request_makeup(self) -> bool:
-        return self.status is ClientStatus.SCHEDULED and not self.row.met
+        """Offered to a scheduled client whose week is at risk (early in a week, everyone is
+        short of the minimum; only those who can no longer reach it need a make-up)."""
+        return self.status is ClientStatus.SCHEDULED and self.row.at_risk
 
 
 @dataclass(frozen=True, slots=True)
