@@ -272,7 +272,7 @@ class System:
             f"intake     {self.url('intake')}  (API docs at /docs)",
             f"scheduler  {self.url('scheduler', '/health/ready')}  (metrics at /metrics)",
             f"notifier   {self.url('notifier', '/health/ready')}  (metrics at /metrics)",
-            f"clinic     {self.url('clinic')}  (API docs at /docs)",
+            f"clinic     {self.url('clinic')}  (API docs at /docs, the staff board at /board)",
             f"smtp       {self.smtp_address[0]}:{self.smtp_address[1]}  [{smtp}]",
             f"logs       {self.run_dir}/",
             self.describe_auth(),
