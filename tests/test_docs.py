@@ -109,7 +109,12 @@ def test_every_link_stays_inside_the_repository(page: Path) -> None:
 
 def test_the_docs_the_readme_promises_exist_and_are_linked() -> None:
     targets = link_targets(README.read_text(encoding="utf-8"))
-    for page in ("docs/scheduling.md", "docs/contract.md", "docs/reliability.md"):
+    for page in (
+        "docs/scheduling.md",
+        "docs/contract.md",
+        "docs/reliability.md",
+        "docs/decisions.md",
+    ):
         assert (REPO / page).is_file(), page
         assert page in targets, page
 
