@@ -109,13 +109,17 @@ def demo(
         8,
         min=0,
         max=26,
-        help="then restart the scheduler this many weeks later (IOP_TODAY) to show programmes "
-        "ending and waiting clients taking the freed seats; 0 skips it",
+        help="then restart the scheduler this many weeks later (IOP_TODAY, that week's Friday) "
+        "to show programmes ending and waiting clients taking the freed seats; 0 skips it "
+        "(the week of attendance is then next week's)",
     ),
 ) -> None:
     """Start everything on the sample network, enroll sixty clients, print who went where,
-    what closures and absences cancel, and who ends and who moves up some weeks later."""
+    what closures and absences cancel, and who ends and who moves up some weeks later; then
+    record that week's attendance through the clinic, print its hours compliance and alerts,
+    and ask the scheduler for one make-up."""
     from iop.demo import render, render_later, run_demo
+    from iop.demo_attendance import render_attendance
     from iop.system import System, SystemSettings
 
     started = time.monotonic()
@@ -124,12 +128,14 @@ def demo(
     system = System(SystemSettings.isolated(state))
     typer.echo("starting broker, SMTP sink and the four services ...", err=True)
     typer.echo(system.describe_auth(), err=True)
-    outcome, afterwards = run_demo(system, later_weeks=later)
+    outcome, afterwards, attendance = run_demo(system, later_weeks=later)
     typer.echo(render(outcome))
     findings = list(outcome.findings)
     if afterwards is not None:
         typer.echo("\n" + render_later(afterwards, outcome))
         findings += afterwards.findings
+    typer.echo("\n" + render_attendance(attendance))
+    findings += attendance.findings
     typer.echo(f"emails written to {system.outbox}/; logs in {system.run_dir}/")
     typer.echo(f"demo finished in {time.monotonic() - started:.0f} s")
     if findings or not outcome.placed:

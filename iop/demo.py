@@ -3,15 +3,16 @@
 The roster goes in over Kafka, sixty enrollments over intake's HTTP API; the outcome is read back
 from the schedule, staffing and notification topics and checked with the scheduler's rule
 checker. The sample's holiday and weeks of leave show up as cancelled occurrences and
-substitutes. Then, optionally, the scheduler alone restarts some weeks later (IOP_TODAY): the
-programmes that ended are completed and waiting clients take the freed seats.
+substitutes. Then the scheduler alone restarts on a Friday weeks later (IOP_TODAY): the
+programmes that ended are completed, waiting clients take the freed seats, and that week's
+attendance goes in through the clinic (demo_attendance.py).
 """
 
 import asyncio
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 import yaml
 from iop_contracts import CloudEvent, topics
 
+from iop.demo_attendance import AttendanceOutcome, attendance_evening, clinic_env, drive_attendance
 from iop.observe import latest_by_subject, read_all, read_events
 from iop.roster import publish_events, roster_events
 from iop.system import System
@@ -301,19 +303,21 @@ def check_current(
     return list(validate_output(snapshot, output))
 
 
+async def move_scheduler(system: System, day: date, regions: set[str]) -> None:
+    """Restart the scheduler alone with IOP_TODAY=day, then wait until it settled every region."""
+    await asyncio.to_thread(system.restart_service, "scheduler", {"IOP_TODAY": day.isoformat()})
+    await scheduler_settled(system, regions)
+
+
 async def drive_later(
     system: System,
     network: dict[str, Any],
     first: DemoOutcome,
-    today: date,
+    later: date,
     weeks: int,
 ) -> LaterOutcome:
-    """Restart the scheduler as if ``weeks`` had passed (IOP_TODAY; intake and the notifier
-    keep the real date), then read what it published: completions, and the waitlisted clients
-    it placed in the freed seats."""
-    later = today + timedelta(weeks=weeks)
-    await asyncio.to_thread(system.restart_service, "scheduler", {"IOP_TODAY": later.isoformat()})
-    await scheduler_settled(system, {e["region_id"] for e in first.enrollments})
+    """Once the scheduler runs on ``later`` (move_scheduler), ``weeks`` on, read what it
+    published: completions, and the waitlisted clients it placed in the freed seats."""
     events = await read_all(system.kafka, topics.SCHEDULE)
     clients = set(first.schedule)
     completed = [e for e in events if e.type == "iop.client.completed" and e.subject in clients]
@@ -344,8 +348,8 @@ def render_later(outcome: LaterOutcome, first: DemoOutcome) -> str:
     priority = {e["client_id"]: e["priority"] for e in first.enrollments}
     ended = sorted(outcome.completed, key=lambda e: (e.data["end_date"], e.subject or ""))
     lines = [
-        f"{outcome.weeks} weeks later: the scheduler restarted with IOP_TODAY="
-        f"{outcome.today.isoformat()} (intake and the notifier keep today's date)",
+        f"{outcome.weeks} weeks on, a Friday: the scheduler restarted with IOP_TODAY="
+        f"{outcome.today.isoformat()} (the clinic's too; intake and the notifier keep today's)",
         "",
         f"completed   {len(ended)} (client.completed, the day after end_date)",
         *(f"  {e.data['region_id']:<5}{e.subject:<11}ended {e.data['end_date']}" for e in ended),
@@ -370,21 +374,27 @@ def render_later(outcome: LaterOutcome, first: DemoOutcome) -> str:
 
 def run_demo(
     system: System, today: date | None = None, later_weeks: int = 0
-) -> tuple[DemoOutcome, LaterOutcome | None]:
+) -> tuple[DemoOutcome, LaterOutcome | None, AttendanceOutcome]:
     """Start the system, load the sample network, submit the sample enrollments, read results;
-    with ``later_weeks``, then restart the scheduler that many weeks later and read again."""
+    restart the scheduler on the Friday ``later_weeks`` (at least one) weeks on, read again (with
+    ``later_weeks``), and record that week's attendance through the clinic, pinned to that day."""
     today = today or date.today()
     network, enrollments = shifted(
         sample("network.yaml"), sample("enrollments.yaml")["enrollments"], today
     )
+    evening = attendance_evening(today, later_weeks)
+    system.extra_env["clinic"] = clinic_env(evening)
     system.start_infrastructure()
     try:
         # The roster is on the topic before the scheduler starts, so it rebuilds it first.
         asyncio.run(publish_events(system.kafka, roster_events(network)))
         system.start_services()
         first = asyncio.run(drive(system, network, enrollments))
-        if not later_weeks:
-            return first, None
-        return first, asyncio.run(drive_later(system, network, first, today, later_weeks))
+        asyncio.run(move_scheduler(system, evening, {e["region_id"] for e in enrollments}))
+        later = None
+        if later_weeks:
+            later = asyncio.run(drive_later(system, network, first, evening, later_weeks))
+        attendance = asyncio.run(drive_attendance(system, network, enrollments, evening))
+        return first, later, attendance
     finally:
         system.stop()
