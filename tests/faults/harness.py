@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from iop.system import SERVICES, System, SystemSettings
 from tests.faults.records import FAULT_HEADER, BadRecord, referral_data
 
 ANSWERS = ("iop.client.scheduled", "iop.client.rescheduled", "iop.client.waitlisted")
+ALERTS = ("iop.client.hours_at_risk", "iop.client.attendance_alert")
 # What each service logs once it has rebuilt what readiness waits for.
 REBUILT_LOG = {
     "intake": "status projection rebuilt",
@@ -35,13 +36,19 @@ REBUILT_LOG = {
 
 class FaultSystem(System):
     """The system of ``iop up`` with test settings: fresh consumer groups, short sessions (so a
-    killed member's partitions move in seconds), short solves; and services that can be killed
-    with SIGKILL and started again, as a crash and an orchestrator would."""
+    killed member's partitions move in seconds), short solves, a clinic that looks for due
+    alerts every second; and services that can be killed with SIGKILL and started again, as a
+    crash and an orchestrator would.
 
-    def __init__(self, state_dir: Path, unique: str) -> None:
+    The clinic's today is ``clinic_today``, weeks ahead of the others' (the clock's): the
+    clinic judges only weeks that have begun, and every programme the scheduler places starts
+    after the real today, so only a clinic living later can find a week out of reach."""
+
+    def __init__(self, state_dir: Path, unique: str, clinic_today: date) -> None:
         settings = SystemSettings.isolated(state_dir)
         settings.bootstrap_servers = None  # always a fresh embedded broker of our own
         super().__init__(settings)
+        self.clinic_today = clinic_today
         self.overrides = {
             "SCHEDULER_GROUP_ID": f"faults-{unique}-scheduler",
             "SCHEDULER_SESSION_TIMEOUT_MS": "4000",
@@ -55,6 +62,10 @@ class FaultSystem(System):
             "NOTIFIER_SESSION_TIMEOUT_MS": "4000",
             "NOTIFIER_HEARTBEAT_INTERVAL_MS": "1000",
             "NOTIFIER_WORKER_TICK_S": "0.2",
+            "CLINIC_ATTENDANCE_GROUP_ID": f"faults-{unique}-clinic",
+            "CLINIC_SESSION_TIMEOUT_MS": "4000",
+            "CLINIC_HEARTBEAT_INTERVAL_MS": "1000",
+            "CLINIC_ALERT_TICK_S": "1",
         }
         # Where each service's log stood at each start: a generation's own lines follow it.
         self.log_starts: dict[str, list[int]] = {s: [] for s in SERVICES}
@@ -62,6 +73,8 @@ class FaultSystem(System):
     def service_env(self, service: str) -> dict[str, str]:
         env = super().service_env(service)
         env.pop("IOP_TODAY", None)  # the services' today is the clock's, like the suite's
+        if service == "clinic":
+            env["IOP_TODAY"] = self.clinic_today.isoformat()
         return {**env, **self.overrides}
 
     def log_path(self, service: str) -> Path:
@@ -234,6 +247,20 @@ async def _refer(producer: AIOKafkaProducer, client: Mapping[str, Any]) -> None:
     await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
 
 
+async def publish(bootstrap: str, events: Iterable[CloudEvent]) -> None:
+    """Good events, as a contract producer sends them (an EHR's roll call, say)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            record = encode_event(event)
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
 async def inject(bootstrap: str, records: Iterable[BadRecord]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -261,6 +288,21 @@ async def good_events(bootstrap: str, topic: str) -> list[CloudEvent]:
 
 async def answers(bootstrap: str) -> list[CloudEvent]:
     return [e for e in await good_events(bootstrap, topics.SCHEDULE) if e.type in ANSWERS]
+
+
+async def alerts(bootstrap: str) -> list[CloudEvent]:
+    """What the clinic announced on iop.attendance.v1."""
+    return [e for e in await good_events(bootstrap, topics.ATTENDANCE) if e.type in ALERTS]
+
+
+async def wait_until_at_risk(bootstrap: str, client: str, week: str, timeout_s: float) -> None:
+    """Until the clinic announced the client's week out of reach."""
+    async with asyncio.timeout(timeout_s):
+        while not any(
+            e.type == "iop.client.hours_at_risk" and (e.subject, e.data["week"]) == (client, week)
+            for e in await alerts(bootstrap)
+        ):
+            await asyncio.sleep(0.5)
 
 
 async def dead_letters(bootstrap: str) -> dict[str, list[Record]]:

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from iop_contracts import CloudEvent, new_event, parse_payload, topics
+from iop_contracts import CloudEvent, Day, new_event, parse_payload, topics
 from iop_contracts.envelope import CONTENT_TYPE
 
 FAULT_HEADER = "fault_id"
-INPUT_TOPICS = (topics.ROSTER, topics.REFERRAL, topics.ENROLLMENT, topics.SCHEDULE)
+INPUT_TOPICS = (
+    topics.ROSTER,
+    topics.REFERRAL,
+    topics.ENROLLMENT,
+    topics.SCHEDULE,
+    topics.ATTENDANCE,
+)
 KINDS = (
     "nested_6001",
     "invalid_utf8",
@@ -107,10 +113,43 @@ def _schedule_data(network: Mapping[str, Any], client_id: str) -> dict[str, Any]
     }
 
 
+def group_days(placement: Mapping[str, Any], first: date, last: date) -> list[date]:
+    """The dates from ``first`` to ``last`` (both included) on which the placed client's group
+    meets (``placement``: a ``client.scheduled`` payload)."""
+    weekdays = {Day(s["day"]).weekday for s in placement["group"]["sessions"]}
+    span = range((last - first).days + 1)
+    return [d for d in (first + timedelta(days=n) for n in span) if d.weekday() in weekdays]
+
+
+def absence_data(placement: Mapping[str, Any], day: date) -> dict[str, Any]:
+    """A roll call's record that the placed client missed their group's session on ``day``."""
+    return {
+        "client_id": placement["client_id"],
+        "region_id": placement["region_id"],
+        "date": day.isoformat(),
+        "kind": "group",
+        "group_id": placement["group"]["group_id"],
+        "therapist_id": None,
+        "status": "absent",
+        "minutes_attended": 0,
+        "recorded_by": "faults-roll-call",
+    }
+
+
+def _first_session(placement: Mapping[str, Any]) -> date:
+    start = date.fromisoformat(placement["start_date"])
+    return group_days(placement, start, start + timedelta(days=6))[0]
+
+
 def _base_events(
-    network: Mapping[str, Any], enrollment: Mapping[str, Any], name: str
+    network: Mapping[str, Any],
+    enrollment: Mapping[str, Any],
+    placement: Mapping[str, Any],
+    name: str,
 ) -> dict[str, CloudEvent]:
-    """One valid event per input topic, about entities of the fault's own (``name``)."""
+    """One valid event per input topic, about entities of the fault's own (``name``); the
+    attendance record is about a placed client, at a session the clinic expects them at, since
+    an attendance record about anyone else is refused whole (not expected)."""
     group = {**network["groups"][0], "group_id": name}
     client = {**enrollment, "client_id": name}
     payloads = {
@@ -118,6 +157,10 @@ def _base_events(
         topics.REFERRAL: ("iop.referral.submitted", referral_data(client)),
         topics.ENROLLMENT: ("iop.enrollment.requested", client),
         topics.SCHEDULE: ("iop.client.scheduled", _schedule_data(network, name)),
+        topics.ATTENDANCE: (
+            "iop.attendance.recorded",
+            absence_data(placement, _first_session(placement)),
+        ),
     }
     return {
         topic: new_event(parse_payload(event_type, data), source=SOURCE)
@@ -130,6 +173,7 @@ DATE_FIELDS = {
     topics.REFERRAL: ("requested_start",),
     topics.ENROLLMENT: ("requested_start",),
     topics.SCHEDULE: ("start_date", "end_date"),
+    topics.ATTENDANCE: ("date",),
 }
 
 
@@ -169,12 +213,15 @@ def _broken(topic: str, kind: str, event: CloudEvent) -> bytes:
 
 
 def bad_records(
-    wave: str, network: Mapping[str, Any], enrollment: Mapping[str, Any]
+    wave: str,
+    network: Mapping[str, Any],
+    enrollment: Mapping[str, Any],
+    placement: Mapping[str, Any],
 ) -> list[BadRecord]:
     """Every kind of malformed record for every input topic, named after ``wave``."""
     out = []
     for number, kind in enumerate(KINDS):
-        events = _base_events(network, enrollment, f"fault-{wave}-{number}")
+        events = _base_events(network, enrollment, placement, f"fault-{wave}-{number}")
         for topic in INPUT_TOPICS:
             event = events[topic]
             out.append(BadRecord(wave, topic, kind, _broken(topic, kind, event), event.type))

@@ -1,11 +1,12 @@
-"""Faults: every bad record costs only itself, with the three services as separate processes.
+"""Faults: every bad record costs only itself, with the four services as separate processes.
 
 One run of the scenario (tests/faults/scenario.py) is shared by the tests below: 300 enrollments
-over HTTP and Kafka, malformed records of every kind on every input topic, and each service
-killed with SIGKILL and started again while the work flows. Judged only through Kafka, the SMTP
-sink, the health endpoints and the services' own logs: every enrollment answered once, every
-placement valid, every consenting client emailed once, every bad record dead-lettered once and
-nothing else, and health that tells the truth.
+over HTTP and Kafka, malformed records of every kind on every input topic, two weeks of missed
+sessions for one client, and each service killed with SIGKILL and started again while the work
+flows. Judged only through Kafka, the SMTP sink, the health endpoints and the services' own
+logs: every enrollment answered once, every placement valid, every consenting client emailed
+once, every alert announced once, every bad record dead-lettered once and nothing else, and
+health that tells the truth.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from tests.faults.harness import REBUILT_LOG, FaultSystem, dead_lettered_faults,
 from tests.faults.records import INPUT_TOPICS, KINDS
 from tests.faults.scenario import (
     CLIENTS,
+    CLINIC_AHEAD,
     KILL_ORDER,
     REGIONS,
     Outcome,
@@ -44,16 +46,23 @@ OWNERS = {
     topics.REFERRAL: "iop-intake",
     topics.ENROLLMENT: "iop-scheduler",
     topics.SCHEDULE: "iop-notifier",
+    topics.ATTENDANCE: "iop-clinic-attendance",
 }
 WAVES = 1 + len(KILL_ORDER)  # one while everything runs, one while each service is down
 
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
-    start = datetime.now(UTC).date() + timedelta(days=3)
-    network = generate(11, regions=REGIONS, sites_per_region=1, load=0.8, start=start)
+    today = datetime.now(UTC).date()
+    network = generate(
+        11, regions=REGIONS, sites_per_region=1, load=0.8, start=today + timedelta(days=3)
+    )
     clients = submitted_clients(network)
-    system = FaultSystem(tmp_path_factory.mktemp("faults"), unique=f"{time.time_ns():x}")
+    system = FaultSystem(
+        tmp_path_factory.mktemp("faults"),
+        unique=f"{time.time_ns():x}",
+        clinic_today=today + CLINIC_AHEAD,
+    )
     system.start_infrastructure()
     print(f"\nfaults scenario: logs in {system.run_dir}")
     try:
@@ -125,6 +134,27 @@ def email_outcomes(outcome: Outcome, client: str) -> set[str]:
         for e in outcome.notifications
         if e.subject == client and e.data.get("channel") == "email"
     }
+
+
+def test_the_clinic_announces_each_shortfall_once_across_its_kill(outcome: Outcome) -> None:
+    """The absentee missed every group session of its first two whole weeks, the first week's
+    roll call before the clinic's kill and the second's after its restart. The restarted clinic
+    evaluated the absentee again (its clock's first look, the second week's records) and
+    announced the second week, so it had the first in mind: each week out of reach once, the
+    one streak of absences once, and nothing about anyone else. The streak's alert is dated at
+    the last absence the clinic had read when it evaluated, from the second on: its table
+    reader may read a roll call's later records before its consumer evaluates an earlier one."""
+    absentee = outcome.absentee
+    client = absentee.client_id
+    at_risk = Counter(
+        (e.subject, e.data["week"]) for e in outcome.alerts if e.type == "iop.client.hours_at_risk"
+    )
+    assert at_risk == Counter({(client, week): 1 for week in absentee.weeks})
+    streaks = [e for e in outcome.alerts if e.type == "iop.client.attendance_alert"]
+    assert [e.subject for e in streaks] == [client]
+    missed = sorted(day for week in absentee.weeks for day in absentee.missed(week))
+    assert streaks[0].data["last_date"] in {day.isoformat() for day in missed[1:]}
+    assert {e.subject for e in outcome.alerts} == {client}
 
 
 # ------------------------------------------------------------------ bad records
