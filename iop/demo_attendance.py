@@ -167,7 +167,7 @@ class Clinic:
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
-            detail = response.json().get("detail") if response.content else ""
+            detail = _detail(response)
             hint = (
                 f" (set {API_KEY_VARIABLE} to a network key)" if response.status_code == 401 else ""
             )
@@ -209,6 +209,15 @@ class Clinic:
                 await self.record(occurrence, marks)
 
         await asyncio.gather(*(one(o) for o in occurrences))
+
+
+def _detail(response: httpx.Response) -> str:
+    """A refusal's reason: the problem document's `detail` (ids only, never personal data)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    return str(body.get("detail", "")) if isinstance(body, dict) else ""
 
 
 def _entry(seat: Seat, mark: Mark) -> dict[str, Any]:
