@@ -1,11 +1,11 @@
 """Cross-check the solver and the first-fit baseline with the clean-room checker and the project's
 ``validate_output`` (findings of the latter are counted as ``validate <rule>``).
 
-Runs ``solve_snapshot`` and ``first_fit`` over generated networks (several seeds and sizes, one
-~400-enrollment region, snapshots with existing schedules, roster changes that force moves, and
-perturbed rosters the project's generator does not produce) and prints the independent checker's
-findings per rule. Any finding is worth a look: it is a solver bug, a checker bug or an ambiguity
-of SCHEDULING.md.
+Runs ``solve_snapshot`` and ``first_fit_snapshot`` over generated networks (several seeds and
+sizes, one ~400-enrollment region, snapshots with existing schedules, roster changes that force
+moves, and perturbed rosters the project's generator does not produce) and prints the
+independent checker's findings per rule. Any finding is worth a look: it is a solver bug, a
+checker bug or an ambiguity of SCHEDULING.md.
 
     .venv/bin/python bench/cross_check.py            # full run (a few minutes on 2 cores)
     .venv/bin/python bench/cross_check.py --quick    # smoke run
@@ -27,13 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from iop_scheduler.solver import (  # noqa: E402
-    SolveSettings,
-    first_fit,
-    generate,
+from iop_scheduler.adapters.snapshot import (  # noqa: E402
+    first_fit_snapshot,
     solve_snapshot,
-    validate_output,
 )
+from iop_scheduler.solver import SolveSettings, generate, validate_output  # noqa: E402
 
 from tests.independent.checker import Finding, check_findings  # noqa: E402
 
@@ -124,7 +122,7 @@ def run_case(
 ) -> None:
     runners: list[tuple[str, Callable[[Snapshot, SolveSettings], dict[str, Any]]]] = [
         ("solver", solve_snapshot),
-        ("baseline", first_fit),
+        ("baseline", first_fit_snapshot),
     ]
     for label, fn in runners:
         t0 = time.perf_counter()

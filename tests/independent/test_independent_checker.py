@@ -2,7 +2,8 @@
 
 (a) A small hand-built network whose schedule is valid, then one mutation per rule: each must be
     reported with the rule number and the id involved, which shows the checker can fail.
-(b) Generated networks solved by ``solve_snapshot`` and ``first_fit``: the checker finds nothing.
+(b) Generated networks solved by ``solve_snapshot`` and ``first_fit_snapshot``: the checker
+    finds nothing.
 """
 
 from __future__ import annotations
@@ -637,6 +638,7 @@ def test_new_schedule_before_as_of_is_flagged_strict() -> None:
 @pytest.mark.slow
 def test_solver_and_baseline_pass_the_independent_checker() -> None:
     solver = pytest.importorskip("iop_scheduler.solver")
+    adapter = pytest.importorskip("iop_scheduler.adapters.snapshot")
     settings = solver.SolveSettings(time_limit_s=2.0, workers=2)
     snapshots = [
         solver.generate(seed, regions=1, sites_per_region=2, load=load)
@@ -645,11 +647,11 @@ def test_solver_and_baseline_pass_the_independent_checker() -> None:
     # Incremental case: place part of a network, then add the rest as new enrollments.
     base = solver.generate(7, regions=1, sites_per_region=2, load=1.0)
     cut = len(base["enrollments"]) * 2 // 3
-    first = solver.solve_snapshot(dict(base, enrollments=base["enrollments"][:cut]), settings)
+    first = adapter.solve_snapshot(dict(base, enrollments=base["enrollments"][:cut]), settings)
     snapshots.append(dict(base, schedules=first["scheduled"]))
     assert first["scheduled"], "the incremental case needs existing schedules"
     for snap in snapshots:
-        for fn in (solver.solve_snapshot, solver.first_fit):
+        for fn in (adapter.solve_snapshot, adapter.first_fit_snapshot):
             out = fn(snap, settings)
             assert out["scheduled"], f"{fn.__name__} placed nobody"
             assert check(snap, out) == [], fn.__name__
@@ -707,10 +709,11 @@ def test_split_availability_solver_and_both_checkers_agree() -> None:
     no_group_in_availability, and both checkers accept that; both flag a hand-made placement
     of that client in g1."""
     solver = pytest.importorskip("iop_scheduler.solver")
+    adapter = pytest.importorskip("iop_scheduler.adapters.snapshot")
     snapshot, _ = network()
     snapshot["enrollments"] = [enrollment("c1")]
     split_thursday(snapshot, "c1")
-    out = solver.solve_snapshot(snapshot, solver.SolveSettings(time_limit_s=2.0, workers=2))
+    out = adapter.solve_snapshot(snapshot, solver.SolveSettings(time_limit_s=2.0, workers=2))
     assert out["scheduled"] == []
     assert [w["client_id"] for w in out["waitlisted"]] == ["c1"]
     assert "no_group_in_availability" in out["waitlisted"][0]["reasons"]

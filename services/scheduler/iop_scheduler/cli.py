@@ -10,7 +10,8 @@ from typing import Any
 import typer
 from iop_contracts.operator_errors import at_cli_boundary, settings_or_exit
 
-from .solver import SolveSettings, first_fit, generate, solve_snapshot, validate_output
+from .adapters.snapshot import first_fit_snapshot, solve_snapshot
+from .solver import SolveSettings, generate, validate_output
 
 # No local variables in tracebacks: a snapshot's enrollments are clients' data.
 app = typer.Typer(
@@ -87,7 +88,7 @@ def baseline(
     output: Path | None = typer.Option(None, "-o", "--output", help="write the result here"),
 ) -> None:
     """The first-fit clerk's schedule for SNAPSHOT (same output shape as solve)."""
-    result = first_fit(_read(snapshot))
+    result = first_fit_snapshot(_read(snapshot))
     _write(result, output)
     typer.echo(_summary(result), err=True)
 

@@ -63,6 +63,7 @@ from iop_contracts.kafka import publish_event
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
+from iop_scheduler.adapters.snapshot import answer, problem_of
 from iop_scheduler.domain import (
     Answer,
     EnrollmentOutcome,
@@ -88,7 +89,7 @@ from iop_scheduler.errors import CalendarError, UnusableEvent
 from iop_scheduler.lanes import Dirty, Lane
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
-from iop_scheduler.solver.extension import extension_reasons
+from iop_scheduler.solver import extension_reasons
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +464,7 @@ class SchedulerService(PartitionHooks):
             snapshot = self.projection.snapshot(
                 region_id, include_waiting=False, as_of=today, extend={enrollment.client_id: weeks}
             )
-            reasons = await asyncio.to_thread(extension_reasons, snapshot, enrollment.client_id)
+            reasons = await asyncio.to_thread(_extension_reasons, snapshot, enrollment.client_id)
             if reasons:
                 answer = extension_declined(enrollment, reasons)
                 await self._publisher.publish([answer], self._acked)
@@ -524,7 +525,8 @@ class SchedulerService(PartitionHooks):
         if not snapshot["enrollments"]:
             return Settlement([])
         started = time.perf_counter()
-        result = await self._placer.place(snapshot)
+        problem = problem_of(snapshot)
+        result = answer(snapshot, problem, await self._placer.place(problem))
         solve_s = time.perf_counter() - started
         self.metrics.solve_seconds.observe(solve_s)
         today = self.region_today(region_id)
@@ -636,6 +638,11 @@ class SchedulerService(PartitionHooks):
                 "schedule_version": event.data.get("schedule_version"),
             },
         )
+
+
+def _extension_reasons(snapshot: Mapping[str, Any], client_id: str) -> list[str]:
+    """The solver's answer to a lengthened schedule in ``snapshot`` ([] when it stands)."""
+    return extension_reasons(problem_of(snapshot), client_id)
 
 
 async def _check_roster_event(event: CloudEvent, message: KafkaMessage) -> None:

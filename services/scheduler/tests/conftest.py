@@ -8,7 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from iop_scheduler.solver import SolveSettings, first_fit, solve_snapshot, validate_output
+from iop_scheduler.adapters.snapshot import first_fit_snapshot, solve_snapshot
+from iop_scheduler.solver import SolveSettings, validate_output
 
 FAST = SolveSettings(time_limit_s=3.0, workers=4, seed=0)
 
@@ -155,7 +156,7 @@ def solve_checked(snap: dict[str, Any], settings: SolveSettings = FAST) -> dict[
 
 
 def baseline_checked(snap: dict[str, Any]) -> dict[str, Any]:
-    out = first_fit(snap)
+    out = first_fit_snapshot(snap)
     findings = validate_output(snap, out)
     assert findings == [], [str(f) for f in findings]
     return out

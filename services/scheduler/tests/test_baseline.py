@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from iop_scheduler.solver import first_fit, generate, solve_snapshot
+from iop_scheduler.adapters.snapshot import first_fit_snapshot, solve_snapshot
+from iop_scheduler.solver import generate
 
 WEIGHT = {"urgent": 3, "step_down": 2, "routine": 1}
 
@@ -30,7 +31,7 @@ def test_clerk_output_is_valid_on_a_generated_network(iop: SimpleNamespace) -> N
 
 def test_solver_is_never_worse_than_the_clerk(iop: SimpleNamespace) -> None:
     snap = generate(5, regions=1, sites_per_region=2, load=1.2)
-    clerk = first_fit(snap)
+    clerk = first_fit_snapshot(snap)
     solved = solve_snapshot(snap, iop.FAST)
     weights = {e["client_id"]: WEIGHT[e["priority"]] for e in snap["enrollments"]}
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from iop_contracts import ClientScheduled, CloudEvent, follow_up
+from iop_scheduler.adapters.snapshot import problem_of, solve_snapshot
 from iop_scheduler.domain import Projection, extension_declined
 from iop_scheduler.domain.decisions import SOURCE
 from iop_scheduler.domain.projection import EnrollmentOutcome, weeks_of
-from iop_scheduler.solver import SolveSettings, solve_snapshot
-from iop_scheduler.solver.extension import extension_reasons
+from iop_scheduler.solver import SolveSettings, extension_reasons
 from iop_scheduler.testing import (
     SCHEDULED_TYPES,
     Producer,
@@ -73,7 +73,7 @@ def test_an_extension_of_a_placed_client_waits_to_be_weighed() -> None:
     assert schedule["end_date"] == (end_of(projection, client) + timedelta(weeks=4)).isoformat()
     mine = [e for e in weighed["enrollments"] if e["client_id"] == client["client_id"]]
     assert mine[0]["program_weeks"] == 12
-    assert extension_reasons(weighed, client["client_id"]) == []
+    assert extension_reasons(problem_of(weighed), client["client_id"]) == []
     projection.settle_extension(pending, accepted=True)
     assert projection.pending_extensions(REGION) == []
     later = projection.snapshot(REGION, include_waiting=False)
@@ -116,7 +116,7 @@ def test_a_schedule_that_no_longer_fits_over_the_added_weeks_is_declined() -> No
     for group in weighed["groups"]:
         if group["group_id"] == group_id:
             group["capacity"] = 0
-    assert extension_reasons(weighed, client["client_id"]) == ["groups_full"]
+    assert extension_reasons(problem_of(weighed), client["client_id"]) == ["groups_full"]
 
 
 @pytest.mark.integration

@@ -39,9 +39,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from iop_scheduler.solver import SolveSettings, solve_snapshot, validate_output
+from iop_scheduler.adapters.snapshot import solve_snapshot
+from iop_scheduler.solver import Problem, SolveSettings, validate_output
 from iop_scheduler.solver.domain import MAX_WEEKLY_MINUTES_EXCLUSIVE, MIN_WEEKLY_MINUTES
-from iop_scheduler.solver.instance import InstanceSettings, build_instance, parse_roster
+from iop_scheduler.solver.instance import InstanceSettings, build_instance
 from iop_scheduler.solver.model import CUTS, HARD_RULES, PlacementModel
 from iop_scheduler.solver.relaxation import lp_relaxation
 from iop_scheduler.solver.rules import facilitator_can_hold, facilitator_credentialed
@@ -857,7 +858,7 @@ def test_every_constraint_of_the_model_comes_from_a_listed_method(
     monkeypatch.setattr(cp_model.CpModel, "add", add)
     for row in ROWS:
         if row.is_model_rule:
-            PlacementModel.build(build_instance(parse_roster(row.build(iop))))
+            PlacementModel.build(build_instance(Problem.parse(row.build(iop))))
     assert set(origins) == {*HARD_RULES, *CUTS}
 
 
@@ -884,7 +885,7 @@ def test_seats_need_a_facilitator_tightens_the_lp_bound(
 
 
 def _lp_bound(snap: Snapshot) -> int:
-    inst = build_instance(parse_roster(snap), InstanceSettings())
+    inst = build_instance(Problem.parse(snap), InstanceSettings())
     pm = PlacementModel.build(inst)
     pm.model.maximize(pm.weighted_placements())
     relaxation = lp_relaxation(pm.model)

@@ -14,9 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from iop_scheduler.solver import validate_output
+from iop_scheduler.solver import Problem, extension_reasons, validate_output
 from iop_scheduler.solver.dates import DateRange
-from iop_scheduler.solver.extension import extension_reasons
 from iop_scheduler.solver.instance import build_instance
 
 from tests.independent.checker import check
@@ -90,7 +89,7 @@ def test_a_make_up_never_displaces_a_kept_client(iop: SimpleNamespace) -> None:
     individual = {"therapist_id": "t1", "day": "sat", "start": "09:00", "end": "10:00"}
     snap = one_seat(iop, iop.TODAY + timedelta(days=9))  # a Wednesday of c1's programme
     snap["schedules"] = [iop.kept(client, group, "t1", individual, iop.TODAY + timedelta(days=2))]
-    inst = build_instance(snap)
+    inst = build_instance(Problem.parse(snap))
     assert set(inst.kept) == {"c1"} and not inst.displaced
     kept = inst.kept["c1"]
     # Both hold the seat that Wednesday: the make-up is counted, after the kept client.
@@ -106,9 +105,9 @@ def test_an_extension_counts_the_make_ups_of_the_added_weeks(iop: SimpleNamespac
     snap: Doc = iop.snapshot(groups=[group], enrollments=[client])
     snap["schedules"] = [iop.kept(client, group, "t1", individual, start)]
     snap["makeups"] = [granted("g1", start + timedelta(weeks=9))]
-    assert extension_reasons(snap, "c1") == ["groups_full"]
+    assert extension_reasons(Problem.parse(snap), "c1") == ["groups_full"]
     snap["makeups"] = [granted("g1", start + timedelta(weeks=13))]  # after the programme
-    assert extension_reasons(snap, "c1") == []
+    assert extension_reasons(Problem.parse(snap), "c1") == []
 
 
 def test_a_make_up_counts_in_its_own_region_only(iop: SimpleNamespace) -> None:

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from iop_scheduler.solver import SolveSettings, solve_snapshot, validate_output
+from iop_scheduler.adapters.snapshot import solve_snapshot
+from iop_scheduler.solver import SolveSettings, validate_output
 
 SATURDAY_NINE = {"day": "sat", "start": "09:00", "end": "10:00"}
 TUESDAY_SIX = {"day": "tue", "start": "18:00", "end": "19:00"}

@@ -157,7 +157,7 @@ def test_an_extension_that_would_take_a_later_clients_seat_is_declined(
     placed by an earlier solve, takes the seat from Wednesday the 13th. Lengthening a to 8 weeks
     would need b's seat on the weeks they then share: declined (groups_full), and b stays; 6
     weeks, as placed, stand."""
-    from iop_scheduler.solver.extension import extension_reasons
+    from iop_scheduler.solver import Problem, extension_reasons
 
     group = iop.group(capacity=1)
     a = iop.client("a", program_weeks=6)
@@ -169,10 +169,10 @@ def test_an_extension_that_would_take_a_later_clients_seat_is_declined(
         iop.kept(b, group, "t1", later, date(2027, 1, 13)),
     ]
     snap = iop.snapshot(groups=[group], enrollments=[a, b], schedules=placed)
-    assert extension_reasons(snap, "a") == []
+    assert extension_reasons(Problem.parse(snap), "a") == []
     out = iop.solve(snap)
     assert [s for s in out["scheduled"]] == placed  # both kept: they share no date
     a["program_weeks"] = 8
     lengthened = iop.kept(a, group, "t1", hour, date(2026, 12, 2))
     extended = iop.snapshot(groups=[group], enrollments=[a, b], schedules=[lengthened, placed[1]])
-    assert extension_reasons(extended, "a") == ["groups_full"]
+    assert extension_reasons(Problem.parse(extended), "a") == ["groups_full"]

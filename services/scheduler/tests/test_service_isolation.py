@@ -2,13 +2,13 @@
 is dead-lettered alone while the rest of its batch is answered, and a reading task that ends
 turns liveness (and readiness) false."""
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import pytest
 from iop_contracts import topics
 from iop_scheduler.adapters.placer import SolverPlacer
+from iop_scheduler.solver import Problem, Result
 from iop_scheduler.testing import (
     Producer,
     Running,
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 class BreaksOn:
-    """The real solver, except that any snapshot holding the poison client raises (as a solver
+    """The real solver, except that any problem holding the poison client raises (as a solver
     bug or an input it cannot handle would)."""
 
     def __init__(self, poison: str, settings: Any) -> None:
@@ -35,11 +35,11 @@ class BreaksOn:
         self.solver = SolverPlacer(settings)
         self.failed = 0
 
-    async def place(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-        if any(e["client_id"] == self.poison for e in snapshot["enrollments"]):
+    async def place(self, problem: Problem) -> Result:
+        if self.poison in problem.enrollments:
             self.failed += 1
             raise OverflowError("date value out of range")
-        return await self.solver.place(snapshot)
+        return await self.solver.place(problem)
 
 
 async def test_a_client_that_breaks_the_solve_is_dead_lettered_alone(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from iop_scheduler.solver import Problem
 from iop_scheduler.solver.instance import build_instance
 from iop_scheduler.solver.model import PlacementModel
 from ortools.sat.python import cp_model
@@ -24,7 +25,7 @@ def _network(iop: SimpleNamespace, **t1: Any) -> dict[str, Any]:
 
 def _ranked_penalty_with(snap: dict[str, Any], facilitator: str) -> int:
     """The optimum of soft goals 2-6 alone, c1 placed, gA facilitated by ``facilitator``."""
-    pm = PlacementModel.build(build_instance(snap))
+    pm = PlacementModel.build(build_instance(Problem.parse(snap)))
     pm.model.add(pm.placed["c1"] == 1)
     pm.model.add(pm.f["gA", facilitator] == 1)
     pm.model.minimize(pm.ranked_penalty())
@@ -36,7 +37,7 @@ def _ranked_penalty_with(snap: dict[str, Any], facilitator: str) -> int:
 
 def test_group_avoids_the_only_facilitator_of_an_unstaffed_group(iop: SimpleNamespace) -> None:
     snap = _network(iop)
-    inst = build_instance(snap)
+    inst = build_instance(Problem.parse(snap))
     assert inst.facilitators["gB"] == ("t1",)
     assert inst.critical == frozenset({("gA", "t1")})
     # Without the new goal both facilitators are equally good (so the test exercises it) ...
@@ -60,14 +61,14 @@ def test_critical_when_both_groups_exceed_the_hours_left(iop: SimpleNamespace) -
         {"day": "tue", "start": "18:00", "end": "21:00"},
         {"day": "sat", "start": "09:00", "end": "15:00"},
     ]
-    assert build_instance(snap).critical == frozenset({("gA", "t1")})
+    assert build_instance(Problem.parse(snap)).critical == frozenset({("gA", "t1")})
     snap["therapists"][0]["max_weekly_hours"] = 30
-    assert build_instance(snap).critical == frozenset()
+    assert build_instance(Problem.parse(snap)).critical == frozenset()
 
 
 def test_no_critical_choice_leaves_the_objective_unchanged(iop: SimpleNamespace) -> None:
     snap = _network(iop)
     snap["therapists"][1]["languages"] = ["en", "es"]  # gB has two options now
-    pm = PlacementModel.build(build_instance(snap))
+    pm = PlacementModel.build(build_instance(Problem.parse(snap)))
     assert pm.inst.critical == frozenset()
     assert pm.critical_scale() == 1

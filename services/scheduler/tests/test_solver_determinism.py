@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from iop_scheduler.solver import SolveSettings, generate, solve_snapshot, validate_output
+from iop_scheduler.adapters.snapshot import output, solve_snapshot
+from iop_scheduler.solver import Problem, SolveSettings, generate, validate_output
 from iop_scheduler.solver.relaxation import lp_relaxation
 from iop_scheduler.solver.solve import part_budgets, solve_part
 from ortools.sat.python import cp_model
@@ -93,9 +95,13 @@ def test_part_wall_cap_stretches_within_the_deadline() -> None:
     settings = SolveSettings(
         time_limit_s=20.0, workers=2, seed=3, deterministic_time_per_second=0.02
     )
-    roomy = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 60)
-    tight = solve_part(snap, settings, 4.0, 4.0, deadline=time.time() + 2.0)
-    plain = solve_part(snap, settings, 4.0, 4.0)
+    problem = Problem.parse(snap)
+
+    def part(deadline_in: float | None) -> dict[str, Any]:
+        deadline = None if deadline_in is None else time.time() + deadline_in
+        return output(snap, problem, solve_part(problem, settings, 4.0, 4.0, deadline=deadline))
+
+    roomy, tight, plain = part(60), part(2.0), part(None)
     for out in (roomy, tight, plain):
         assert validate_output(snap, out) == []
     caps = {

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from iop_scheduler.solver import solve_snapshot
+from iop_scheduler.adapters.snapshot import solve_snapshot
 from iop_scheduler.solver.model import excess_over
 from ortools.sat.python import cp_model
 

@@ -14,13 +14,8 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from iop_scheduler.solver import (
-    SolveSettings,
-    first_fit,
-    generate,
-    solve_snapshot,
-    validate_output,
-)
+from iop_scheduler.adapters.snapshot import first_fit_snapshot, solve_snapshot
+from iop_scheduler.solver import SolveSettings, generate, validate_output
 
 # A short deterministic budget (the search's work, ~0.15 units per phase) under a roomy
 # wall-clock cap that is only a safety stop. With time_limit_s=1.0 phase 1's cap was 0.2-0.4 s,
@@ -63,7 +58,7 @@ def test_generated_networks_solve_validly(seed: int, sites_per_region: int, load
     snap = _network(seed, sites_per_region, load)
     out = solve_snapshot(snap, QUICK)
     assert validate_output(snap, out) == []
-    assert _value(snap, out) >= _value(snap, first_fit(snap))
+    assert _value(snap, out) >= _value(snap, first_fit_snapshot(snap))
     for w in out["waitlisted"]:
         assert w["reasons"]
         contact = next(

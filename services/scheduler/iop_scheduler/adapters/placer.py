@@ -1,19 +1,18 @@
-"""The solver behind a Protocol: one region snapshot in, the solver's result out, off the loop.
+"""The solver behind a Protocol: one region's problem in, the solver's result out, off the loop.
 
 CP-SAT releases the GIL while it searches, so a worker thread keeps the event loop (heartbeats,
-fetches, health checks) responsive without the cost of pickling snapshots to a process.
+fetches, health checks) responsive without the cost of pickling problems to a process.
 """
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from iop_scheduler.settings import SchedulerSettings
-from iop_scheduler.solver import SolveSettings, solve_snapshot
+from iop_scheduler.solver import Problem, Result, SolveSettings, solve
 
 
 class Placer(Protocol):
-    async def place(self, snapshot: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def place(self, problem: Problem) -> Result: ...
 
 
 class SolverPlacer:
@@ -26,5 +25,5 @@ class SolverPlacer:
             processes=1,  # we already run off the loop, one region at a time
         )
 
-    async def place(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(solve_snapshot, snapshot, self._settings)
+    async def place(self, problem: Problem) -> Result:
+        return await asyncio.to_thread(solve, problem, self._settings)

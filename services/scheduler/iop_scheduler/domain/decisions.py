@@ -1,7 +1,8 @@
 """From region state and a solver result to the schedule events to publish: only what changed.
 
-The solver answers with the full picture of a region (every placed and waiting client); the
-schedule topic should carry only changes. Comparing the result with the projection gives them:
+The solver answers with the full picture of a region (every placed and waiting client, as
+payloads without versions: adapters.snapshot); the schedule topic should carry only changes.
+Comparing the result with the projection gives them:
 - a client newly placed gets `client.scheduled`; one whose schedule changed gets
   `client.rescheduled` (a new `cancelled` list too: closures and absences, domain.calendar);
   an unchanged schedule gets nothing;
@@ -102,7 +103,7 @@ def extension_declined(enrollment: Enrollment, reasons: list[str]) -> Answer:
 
 
 def _comparable(schedule: Mapping[str, Any], today: date | None) -> dict[str, Any]:
-    """A schedule in canonical form, without its version (the solver echoes kept ones) and
+    """A schedule in canonical form, without its version (a kept one is echoed with its own) and
     without the cancelled occurrences before ``today``: those are the past, and the passing of
     days alone changes nobody's schedule."""
     canonical = ClientScheduled.model_validate(schedule).model_dump(mode="json")
@@ -160,9 +161,10 @@ def _placed(
     today: date | None,
 ) -> list[Answer]:
     state = projection.schedule_of(enrollment.client_id)
+    # The solver knows no versions: a new schedule is one above the client's highest.
     data = {**schedule, "schedule_version": state.version + 1}
     if state.status is Status.SCHEDULED and state.schedule is not None:
-        if _comparable(state.schedule, today) == _comparable(schedule, today):
+        if _comparable(state.schedule, today) == _comparable(data, today):
             return []
         moved = ClientRescheduled.model_validate(data)
         return [Answer(enrollment.client_id, moved, enrollment.request, trigger)]

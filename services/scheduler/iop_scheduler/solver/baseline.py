@@ -16,11 +16,11 @@ from collections.abc import Iterable
 
 from .instance import Instance
 from .ledger import Ledger
-from .placement import Placement
+from .problem import Assignment
 
 
-def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None:
-    roster = inst.roster
+def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Assignment | None:
+    problem = inst.problem
     options = sorted(
         inst.group_options.get(client_id, ()),
         key=lambda o: (not o.is_previous, o.site_rank, o.start_date, o.group_id),
@@ -30,14 +30,14 @@ def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None
         gid = option.group_id
         if ledger.seats_left(gid, option.dates) <= 0:
             continue
-        group = roster.groups[gid]
+        group = problem.groups[gid]
         for fid in inst.facilitators.get(gid, ()):
             if not ledger.open_for(gid, fid):
                 continue
             order = [fid] if fid in therapists else []
             order += [t for t in therapists if t != fid]
             for tid in order:
-                therapist = roster.therapists[tid]
+                therapist = problem.therapists[tid]
                 own = ledger.session_dates(option.dates)
                 if ledger.caseload(tid, own) >= therapist.max_caseload:
                     continue
@@ -45,26 +45,26 @@ def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Placement | None
                     if any(slot.interval.overlaps(s) for s in group.sessions):
                         continue  # rule 3: the client's own sessions never overlap
                     if ledger.fits(gid, fid, slot, option.dates):
-                        return Placement(
+                        return Assignment(
                             client_id, gid, fid, slot, option.start_date, option.end_date
                         )
     return None
 
 
-def fill(inst: Instance, ledger: Ledger, clients: Iterable[str]) -> dict[str, Placement]:
+def fill(inst: Instance, ledger: Ledger, clients: Iterable[str]) -> dict[str, Assignment]:
     """Place each of ``clients`` (in the given order) first-fit on top of ``ledger``."""
-    placed: dict[str, Placement] = {}
+    placed: dict[str, Assignment] = {}
     for cid in clients:
         placement = _fit_one(inst, ledger, cid)
         if placement is not None:
             ledger.add(
-                placement.group_id, placement.facilitator_id, placement.slot, placement.dates
+                placement.group_id, placement.facilitator_id, placement.individual, placement.dates
             )
             placed[cid] = placement
     return placed
 
 
-def first_fit_placements(inst: Instance) -> tuple[dict[str, Placement], Ledger]:
+def first_fit_placements(inst: Instance) -> tuple[dict[str, Assignment], Ledger]:
     """The clerk's placements of every pending client, and the ledger they leave."""
     ledger = inst.ledger.copy()
     return fill(inst, ledger, inst.pending), ledger

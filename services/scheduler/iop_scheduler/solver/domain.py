@@ -211,11 +211,12 @@ class Slot:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An existing ``client.scheduled`` payload, parsed; ``raw`` is kept to echo it unchanged."""
+    """An existing schedule (a ``client.scheduled`` payload, parsed): what rule 10 keeps while
+    the rules allow it. ``timezone`` and ``weekly_hours`` are read as the payload states them
+    (None when absent), so that one made under other settings can be told apart and redone."""
 
     client_id: str
     region_id: str
-    version: int
     group_id: str
     group_site_id: str
     group_delivery: str
@@ -224,7 +225,8 @@ class Schedule:
     individual: Slot
     start_date: date
     end_date: date
-    raw: Mapping[str, Any]
+    timezone: str | None = None
+    weekly_hours: float | None = None
 
     @classmethod
     def parse(cls, item: Mapping[str, Any]) -> Schedule:
@@ -247,7 +249,6 @@ class Schedule:
         return cls(
             client_id=cid,
             region_id=str(item.get("region_id") or ""),
-            version=int(item.get("schedule_version") or 1),
             group_id=str(group.get("group_id")),
             group_site_id=str(group.get("site_id") or ""),
             group_delivery=str(group.get("delivery") or "in_person"),
@@ -256,5 +257,13 @@ class Schedule:
             individual=slot,
             start_date=parse_date(item.get("start_date"), f"schedule of client {cid}"),
             end_date=parse_date(item.get("end_date"), f"schedule of client {cid}"),
-            raw=item,
+            timezone=None if item.get("timezone") is None else str(item["timezone"]),
+            weekly_hours=_number(item.get("weekly_hours")),
         )
+
+
+def _number(value: object) -> float | None:
+    """A JSON number as a float; None for anything else (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
 
 from .dates import OPEN_END, Booking, DateRange, peak, weekly_peak
 from .domain import (
@@ -35,7 +34,7 @@ from .domain import (
 )
 from .errors import InvalidSnapshot
 from .ledger import ALWAYS, Ledger, group_bookings, slot_booking
-from .makeup import BookedMakeup, parse_makeups
+from .problem import Problem
 from .rules import (
     bookings_clash,
     facilitator_qualifies,
@@ -48,7 +47,7 @@ from .rules import (
     weekly_hours_ok,
     within_admission_horizon,
 )
-from .weektime import MINUTES_PER_DAY, Interval, inside_one, parse_date
+from .weektime import MINUTES_PER_DAY, Interval, inside_one
 
 MAX_WAIT_DAYS_PENALISED = 60
 TELEHEALTH_SITE_RANK = 4  # worse than any in-person choice (ranks are capped at 3)
@@ -64,72 +63,6 @@ class InstanceSettings:
     # Rule 9: a start at most this many days after the earliest date the client may start.
     admission_horizon_days: int = 28
     as_of: date | None = None
-
-
-@dataclass(frozen=True)
-class Roster:
-    sites: dict[str, Site]
-    groups: dict[str, Group]
-    therapists: dict[str, Therapist]
-    enrollments: dict[str, Enrollment]
-    schedules: dict[str, Schedule]
-    as_of: date | None
-    # The highest schedule_version consumers have seen per client (snapshot key
-    # ``schedule_versions``, optional): a client placed anew gets one more, so the scheduler
-    # service can place a client again after ``client.unscheduled`` above what was published.
-    versions: dict[str, int] = field(default_factory=dict)
-    # Make-ups already granted (snapshot key ``makeups``, optional): a seat each on its date.
-    makeups: tuple[BookedMakeup, ...] = ()
-
-    def therapist_regions(self, therapist: Therapist) -> frozenset[str]:
-        """Regions a therapist serves: those of their sites; a telehealth-only therapist with no
-        site serves every region (which couples those regions into one problem)."""
-        regions = frozenset(self.sites[s].region_id for s in therapist.site_ids if s in self.sites)
-        if not regions and therapist.telehealth:
-            return frozenset(s.region_id for s in self.sites.values())
-        return regions
-
-    def group_region(self, group: Group) -> str | None:
-        site = self.sites.get(group.site_id)
-        return None if site is None else site.region_id
-
-
-def _items(snapshot: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    items = snapshot.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
-        raise InvalidSnapshot(f"snapshot {key!r} must be a list of objects")
-    return items
-
-
-def parse_roster(snapshot: Mapping[str, Any]) -> Roster:
-    """Parse a snapshot; a later item with the same id replaces an earlier one (roster table)."""
-    as_of = snapshot.get("as_of")
-    return Roster(
-        sites={s.site_id: s for s in map(Site.parse, _items(snapshot, "sites"))},
-        groups={g.group_id: g for g in map(Group.parse, _items(snapshot, "groups"))},
-        therapists={
-            t.therapist_id: t for t in map(Therapist.parse, _items(snapshot, "therapists"))
-        },
-        enrollments={
-            e.client_id: e for e in map(Enrollment.parse, _items(snapshot, "enrollments"))
-        },
-        schedules={s.client_id: s for s in map(Schedule.parse, _items(snapshot, "schedules"))},
-        as_of=None if as_of is None else parse_date(as_of, "as_of"),
-        versions=_versions(snapshot),
-        makeups=parse_makeups(snapshot),
-    )
-
-
-def _versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
-    raw = snapshot.get("schedule_versions") or {}
-    if not isinstance(raw, Mapping):
-        raise InvalidSnapshot("snapshot 'schedule_versions' must map client ids to versions")
-    out: dict[str, int] = {}
-    for cid, version in raw.items():
-        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-            raise InvalidSnapshot(f"schedule_versions of client {cid}: not a version number")
-        out[str(cid)] = version
-    return out
 
 
 @dataclass(frozen=True)
@@ -155,7 +88,7 @@ class GroupOption:
 
 @dataclass
 class Instance:
-    roster: Roster
+    problem: Problem
     settings: InstanceSettings
     kept: dict[str, Schedule]
     displaced: dict[str, Schedule]
@@ -173,8 +106,8 @@ class Instance:
     slot_starts: dict[tuple[str, Slot], frozenset[date]] = field(default_factory=dict)
 
     @property
-    def enrollments(self) -> dict[str, Enrollment]:
-        return self.roster.enrollments
+    def enrollments(self) -> Mapping[str, Enrollment]:
+        return self.problem.enrollments
 
     def client_weight(self, client_id: str) -> int:
         """Priority weight; a client displaced by a roster change outranks every new client so
@@ -186,8 +119,8 @@ class Instance:
         """Every individual slot of the pair, chronologically, best place first at each time."""
         return candidate_slots(
             self.enrollments[client_id],
-            self.roster.therapists[therapist_id],
-            self.roster.sites,
+            self.problem.therapists[therapist_id],
+            self.problem.sites,
             self.settings,
         )
 
@@ -373,15 +306,15 @@ def candidate_slots(
 
 
 def schedule_still_valid(
-    schedule: Schedule, client: Enrollment, roster: Roster, cfg: InstanceSettings
+    schedule: Schedule, client: Enrollment, problem: Problem, cfg: InstanceSettings
 ) -> bool:
     """Does an existing schedule, on its own, still meet every hard rule under the current
     roster? (The rules that couple clients are checked when the ledger admits it.)"""
-    group = roster.groups.get(schedule.group_id)
-    therapist = roster.therapists.get(schedule.individual.therapist_id)
+    group = problem.groups.get(schedule.group_id)
+    therapist = problem.therapists.get(schedule.individual.therapist_id)
     if group is None or therapist is None or schedule.facilitator_id is None:
         return False
-    facilitator = roster.therapists.get(schedule.facilitator_id)
+    facilitator = problem.therapists.get(schedule.facilitator_id)
     if facilitator is None:
         return False
     if (
@@ -393,15 +326,15 @@ def schedule_still_valid(
     if group.facilitator_id is not None and group.facilitator_id != schedule.facilitator_id:
         return False
     slot = schedule.individual
-    if not payload_consistent(schedule, client, group, roster, cfg):
+    if not payload_consistent(schedule, client, group, problem, cfg):
         return False
-    if not group_static_ok(client, group, roster.sites, slot.interval.minutes):
+    if not group_static_ok(client, group, problem.sites, slot.interval.minutes):
         return False
     if not facilitator_qualifies(facilitator, group):
         return False
     if not individual_credentialed(therapist, client):
         return False
-    if not individual_slot_allowed(client, therapist, roster.sites, slot):
+    if not individual_slot_allowed(client, therapist, problem.sites, slot):
         return False
     if any(slot.interval.overlaps(s) for s in group.sessions):
         return False
@@ -415,22 +348,21 @@ def schedule_still_valid(
 
 
 def payload_consistent(
-    schedule: Schedule, client: Enrollment, group: Group, roster: Roster, cfg: InstanceSettings
+    schedule: Schedule, client: Enrollment, group: Group, problem: Problem, cfg: InstanceSettings
 ) -> bool:
     """What the checker asks of every emitted schedule beyond the rules: the individual session
     lasts the configured ``individual_minutes``; ``region_id`` is the enrollment's; ``timezone``
     is the group's site's; ``weekly_hours`` is group + individual hours. An existing schedule
     that fails one (made under other settings, or a site that changed time zone) is redone."""
-    site = roster.sites.get(group.site_id)
-    hours = schedule.raw.get("weekly_hours")
+    site = problem.sites.get(group.site_id)
+    hours = schedule.weekly_hours
     return (
         schedule.individual.interval.minutes == cfg.individual_minutes
         and schedule.region_id == client.region_id
         and site is not None
-        and schedule.raw.get("timezone") == site.timezone
-        and isinstance(hours, int | float)
-        and not isinstance(hours, bool)
-        and abs(float(hours) - (group.minutes + cfg.individual_minutes) / 60) <= 1e-6
+        and schedule.timezone == site.timezone
+        and hours is not None
+        and abs(hours - (group.minutes + cfg.individual_minutes) / 60) <= 1e-6
     )
 
 
@@ -458,59 +390,59 @@ def individual_slot_allowed(
 
 
 def admit_existing(
-    roster: Roster, cfg: InstanceSettings
+    problem: Problem, cfg: InstanceSettings
 ) -> tuple[dict[str, Schedule], dict[str, Schedule], Ledger]:
     """Sort existing schedules into kept and displaced. A schedule valid on its own is kept if
     the ones kept before it leave room on its dates (capacity, facilitator, therapist
     time/caseload/hours), read exactly as the checkers read them; the order (start date,
     client id) keeps the longest-standing clients first. Granted make-ups then take their
     seats (makeup.py)."""
-    ledger = Ledger(roster.groups, roster.therapists, cfg.travel_minutes, floor=cfg.as_of)
+    ledger = Ledger(problem.groups, problem.therapists, cfg.travel_minutes, floor=cfg.as_of)
     kept: dict[str, Schedule] = {}
     displaced: dict[str, Schedule] = {}
     ordered = sorted(
-        (s for s in roster.schedules.values() if s.client_id in roster.enrollments),
+        (s for s in problem.schedules.values() if s.client_id in problem.enrollments),
         key=lambda s: (s.start_date, s.client_id),
     )
     for schedule in ordered:
-        client = roster.enrollments[schedule.client_id]
+        client = problem.enrollments[schedule.client_id]
         dates = DateRange(schedule.start_date, schedule.end_date)
-        if schedule_still_valid(schedule, client, roster, cfg) and ledger.fits(
+        if schedule_still_valid(schedule, client, problem, cfg) and ledger.fits(
             schedule.group_id, str(schedule.facilitator_id), schedule.individual, dates
         ):
             ledger.add(schedule.group_id, str(schedule.facilitator_id), schedule.individual, dates)
             kept[schedule.client_id] = schedule
         else:
             displaced[schedule.client_id] = schedule
-    for makeup in roster.makeups:  # after the schedules: a make-up never displaces anyone
-        if makeup.group_id in roster.groups:
+    for makeup in problem.makeups:  # after the schedules: a make-up never displaces anyone
+        if makeup.group_id in problem.groups:
             ledger.book_makeup(makeup.group_id, makeup.day)
     return kept, displaced, ledger
 
 
 def _facilitator_options(
-    roster: Roster, ledger: Ledger, group_floor: Mapping[str, date]
+    problem: Problem, ledger: Ledger, group_floor: Mapping[str, date]
 ) -> dict[str, tuple[str, ...]]:
     """Rule 8: a running group keeps its facilitator; a roster-fixed one is the only choice;
     otherwise any therapist meeting rules 6-7 who is free for all its sessions from the
     earliest date any client could start in it (``group_floor``), with no end."""
     options: dict[str, tuple[str, ...]] = {}
-    for gid, group in roster.groups.items():
-        region = roster.group_region(group)
+    for gid, group in problem.groups.items():
+        region = problem.group_region(group)
         running = ledger.facilitator.get(gid)
         if running is not None:
             options[gid] = (running,)
             continue
         if group.facilitator_id is not None:
-            pool = [group.facilitator_id] if group.facilitator_id in roster.therapists else []
+            pool = [group.facilitator_id] if group.facilitator_id in problem.therapists else []
         else:
-            pool = sorted(roster.therapists)
+            pool = sorted(problem.therapists)
         dates = ALWAYS if gid not in group_floor else DateRange(group_floor[gid], OPEN_END)
         options[gid] = tuple(
             tid
             for tid in pool
-            if region in roster.therapist_regions(roster.therapists[tid])
-            and facilitator_qualifies(roster.therapists[tid], group)
+            if region in problem.therapist_regions(problem.therapists[tid])
+            and facilitator_qualifies(problem.therapists[tid], group)
             and ledger.open_for(gid, tid, dates)
         )
     return options
@@ -526,7 +458,7 @@ def weekly_clash(a: Group, b: Group, travel_minutes: int) -> bool:
 
 
 def critical_facilitators(
-    roster: Roster, ledger: Ledger, facilitators: Mapping[str, tuple[str, ...]]
+    problem: Problem, ledger: Ledger, facilitators: Mapping[str, tuple[str, ...]]
 ) -> frozenset[tuple[str, str]]:
     """Pairs (g, t) such that t facilitating g would leave some other group g' unstaffable:
     g' is not running yet (no kept clients, no facilitator fixed by the roster or the ledger),
@@ -536,7 +468,7 @@ def critical_facilitators(
     batch does not spend the one therapist a later batch's group will need."""
     sole: dict[str, list[str]] = {}
     for gid, options in sorted(facilitators.items()):
-        group = roster.groups[gid]
+        group = problem.groups[gid]
         if (
             len(options) == 1
             and gid not in ledger.facilitator
@@ -547,15 +479,15 @@ def critical_facilitators(
             sole.setdefault(options[0], []).append(gid)
     critical: set[tuple[str, str]] = set()
     for tid, needed in sole.items():
-        room = roster.therapists[tid].max_weekly_minutes - ledger.weekly_minutes(tid, ALWAYS)
+        room = problem.therapists[tid].max_weekly_minutes - ledger.weekly_minutes(tid, ALWAYS)
         for gid, options in facilitators.items():
             if tid not in options or gid in ledger.facilitator:
                 continue
-            group = roster.groups[gid]
+            group = problem.groups[gid]
             for other_id in needed:
                 if other_id == gid:
                     continue
-                other = roster.groups[other_id]
+                other = problem.groups[other_id]
                 if group.minutes + other.minutes > room or weekly_clash(
                     group, other, ledger.travel_minutes
                 ):
@@ -626,7 +558,7 @@ def free_starts(
     clients leave room for it (rule 7 on every date: no clash with a kept session whose dates
     meet the client's, a caseload place on every date, the hours in every week)."""
     ledger, cfg = inst.ledger, inst.settings
-    therapist = inst.roster.therapists[therapist_id]
+    therapist = inst.problem.therapists[therapist_id]
     ranges = {s: DateRange(s, inst.end_date(client_id, s)) for s in inst.start_dates(client_id)}
     held = ledger.bookings(therapist_id)
     hours = [(b.dates, b.weekly_minutes) for b in held]
@@ -653,25 +585,29 @@ def free_starts(
 
 
 def _group_options(
-    roster: Roster, cfg: InstanceSettings, ledger: Ledger, client_id: str, previous: Schedule | None
+    problem: Problem,
+    cfg: InstanceSettings,
+    ledger: Ledger,
+    client_id: str,
+    previous: Schedule | None,
 ) -> list[GroupOption]:
     """Every (group, start date) the client may take under rules 1-3, 5 and 9. The start dates
     that matter follow the days a kept client frees something the client could use: a seat of
     the group, or a place (an hour, a caseload place) with a therapist who may see them."""
-    client = roster.enrollments[client_id]
+    client = problem.enrollments[client_id]
     therapists = [
         t
-        for t in roster.therapists.values()
-        if client.region_id in roster.therapist_regions(t) and individual_credentialed(t, client)
+        for t in problem.therapists.values()
+        if client.region_id in problem.therapist_regions(t) and individual_credentialed(t, client)
     ]
     places = [b.dates.end for t in therapists for b in ledger.sessions.get(t.therapist_id, ())]
     options: list[GroupOption] = []
-    for gid in sorted(roster.groups):
-        group = roster.groups[gid]
-        if not group_static_ok(client, group, roster.sites, cfg.individual_minutes):
+    for gid in sorted(problem.groups):
+        group = problem.groups[gid]
+        if not group_static_ok(client, group, problem.sites, cfg.individual_minutes):
             continue
         freed = [r.end for r in ledger.members.get(gid, ())] + places
-        closed = roster.sites[group.site_id].closed_dates
+        closed = problem.sites[group.site_id].closed_dates
         for start in start_dates_for(client, group, cfg, previous, freed, closed):
             options.append(
                 GroupOption(
@@ -689,17 +625,20 @@ def _group_options(
 
 def _slot_options(inst: Instance, client_id: str) -> None:
     """A bounded, diverse set of individual slots for the client, with their start dates."""
-    roster, cfg = inst.roster, inst.settings
-    client = roster.enrollments[client_id]
+    problem, cfg = inst.problem, inst.settings
+    client = problem.enrollments[client_id]
     options = list(inst.group_options[client_id])
     previous = inst.displaced.get(client_id)
-    option_groups = [roster.groups[g] for g in sorted({o.group_id for o in options})]
+    option_groups = [problem.groups[g] for g in sorted({o.group_id for o in options})]
     every = frozenset(inst.start_dates(client_id))
     chosen: list[Slot] = []
     therapists = inst.individual_therapists[client_id]
     for tid in _model_therapists(client_id, therapists, options, inst.facilitators, previous, cfg):
         starts = free_starts(
-            inst, client_id, tid, candidate_slots(client, roster.therapists[tid], roster.sites, cfg)
+            inst,
+            client_id,
+            tid,
+            candidate_slots(client, problem.therapists[tid], problem.sites, cfg),
         )
         free = [slot for slot, when in starts.items() if when]
         # One place per time is enough for the model: the first is the client's best.
@@ -720,27 +659,24 @@ def _slot_options(inst: Instance, client_id: str) -> None:
     inst.slot_options[client_id] = tuple(chosen)
 
 
-def build_instance(
-    snapshot: Mapping[str, Any] | Roster, settings: InstanceSettings | None = None
-) -> Instance:
-    roster = snapshot if isinstance(snapshot, Roster) else parse_roster(snapshot)
+def build_instance(problem: Problem, settings: InstanceSettings | None = None) -> Instance:
     cfg = settings or InstanceSettings()
-    if cfg.as_of is None and roster.as_of is not None:
-        cfg = InstanceSettings(**{**cfg.__dict__, "as_of": roster.as_of})
-    kept, displaced, exact = admit_existing(roster, cfg)
-    new_ids = [c for c in roster.enrollments if c not in kept and c not in displaced]
-    pending = priority_order(roster.enrollments, list(displaced)) + priority_order(
-        roster.enrollments, new_ids
+    if cfg.as_of is None and problem.as_of is not None:
+        cfg = replace(cfg, as_of=problem.as_of)
+    kept, displaced, exact = admit_existing(problem, cfg)
+    new_ids = [c for c in problem.enrollments if c not in kept and c not in displaced]
+    pending = priority_order(problem.enrollments, list(displaced)) + priority_order(
+        problem.enrollments, new_ids
     )
-    possible = {c: _group_options(roster, cfg, exact, c, displaced.get(c)) for c in pending}
+    possible = {c: _group_options(problem, cfg, exact, c, displaced.get(c)) for c in pending}
     group_floor: dict[str, date] = {}
     for option in (o for opts in possible.values() for o in opts):
         floor = group_floor.get(option.group_id, option.start_date)
         group_floor[option.group_id] = min(floor, option.start_date)
     ledger = exact.cautious(group_floor)
-    facilitators = _facilitator_options(roster, ledger, group_floor)
+    facilitators = _facilitator_options(problem, ledger, group_floor)
     inst = Instance(
-        roster=roster,
+        problem=problem,
         settings=cfg,
         kept=kept,
         displaced=displaced,
@@ -756,18 +692,18 @@ def build_instance(
         },
         facilitators=facilitators,
         individual_therapists={},
-        critical=critical_facilitators(roster, ledger, facilitators),
+        critical=critical_facilitators(problem, ledger, facilitators),
     )
     for cid in pending:
-        client = roster.enrollments[cid]
+        client = problem.enrollments[cid]
         ranges = [DateRange(s, inst.end_date(cid, s)) for s in inst.start_dates(cid)]
         inst.individual_therapists[cid] = tuple(
             tid
-            for tid in sorted(roster.therapists)
-            if client.region_id in roster.therapist_regions(roster.therapists[tid])
-            and individual_credentialed(roster.therapists[tid], client)
+            for tid in sorted(problem.therapists)
+            if client.region_id in problem.therapist_regions(problem.therapists[tid])
+            and individual_credentialed(problem.therapists[tid], client)
             and any(
-                ledger.caseload(tid, dates) < roster.therapists[tid].max_caseload
+                ledger.caseload(tid, dates) < problem.therapists[tid].max_caseload
                 for dates in ranges
             )
         )

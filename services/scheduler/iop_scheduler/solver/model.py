@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 from .dates import DateRange
 from .domain import Slot
 from .instance import MAX_WAIT_DAYS_PENALISED, GroupOption, Instance
-from .placement import Placement
+from .problem import Assignment
 from .rules import travel_conflict
 from .timeline import Timeline, timeline
 from .weektime import Interval
@@ -140,7 +140,7 @@ class PlacementModel:
         if first is None:
             return
         for tid in sorted({s.therapist_id for slots in inst.slot_options.values() for s in slots}):
-            therapist = inst.roster.therapists[tid]
+            therapist = inst.problem.therapists[tid]
             self.timelines[tid] = timeline(
                 first,
                 inst.ledger.individual(tid),
@@ -211,7 +211,7 @@ class PlacementModel:
                 clashing = [
                     self._option_var(cid, o)
                     for o in inst.group_options[cid]
-                    if any(s.overlaps(when) for s in inst.roster.groups[o.group_id].sessions)
+                    if any(s.overlaps(when) for s in inst.problem.groups[o.group_id].sessions)
                 ]
                 if clashing:
                     self.model.add(sum(slot_vars) + sum(clashing) <= 1)
@@ -241,7 +241,7 @@ class PlacementModel:
         date <= end date, kept ones included (checked where occupancy can rise)."""
         inst = self.inst
         for gid, checks in self._occupancy_checks().items():
-            capacity = inst.roster.groups[gid].capacity
+            capacity = inst.problem.groups[gid].capacity
             seen: set[tuple[frozenset[int], int]] = set()
             for day, active in checks:
                 room = capacity - inst.ledger.occupancy(gid, day)
@@ -274,7 +274,7 @@ class PlacementModel:
             lambda: defaultdict(list)
         )
         for (gid, tid), var in self.f.items():
-            group = inst.roster.groups[gid]
+            group = inst.problem.groups[gid]
             site = None if group.delivery == "telehealth" else group.site_id
             for s in group.sessions:
                 per[tid][s, site].append(var)
@@ -373,12 +373,12 @@ class PlacementModel:
                     term for j in range(line.hours_upto[k] + 1) for term in by_class.get(j, [])
                 ]
                 staffed = [
-                    inst.roster.groups[gid].minutes * var
+                    inst.problem.groups[gid].minutes * var
                     for gid, var in groups
                     if inst.ledger.span_from.get(gid, line.first) <= line.week_end[k]
                 ]
                 bound = minutes * len(counted) + sum(
-                    inst.roster.groups[gid].minutes for gid, _ in groups
+                    inst.problem.groups[gid].minutes for gid, _ in groups
                 )
                 if (counted or staffed) and bound > line.minutes_room[k]:
                     total = minutes * cp_model.LinearExpr.sum(counted) + cp_model.LinearExpr.sum(
@@ -401,7 +401,7 @@ class PlacementModel:
             if gid in inst.ledger.facilitator:
                 continue
             chosen = [self.f[gid, t] for t in inst.facilitators[gid]]
-            capacity = inst.roster.groups[gid].capacity
+            capacity = inst.problem.groups[gid].capacity
             seen: set[frozenset[int]] = set()
             for day, active in checks:
                 key = frozenset(v.index for v in active)
@@ -500,7 +500,7 @@ class PlacementModel:
             by_group[gid].append(var)
         last = max((s for (_c, _g, s) in self.x), default=None)
         for gid, members in by_group.items():
-            cap = inst.roster.groups[gid].capacity
+            cap = inst.problem.groups[gid].capacity
             kept = 0 if last is None else inst.ledger.occupancy(gid, last)
             for threshold, weight in ((cap // 2, 1), ((3 * cap) // 4, 2)):
                 over = excess_over(self.model, members, kept, threshold, f"over[{gid},{threshold}]")
@@ -509,7 +509,7 @@ class PlacementModel:
         for (cid, i), var in self.y.items():
             per[inst.slot_options[cid][i].therapist_id].append(var)
         for tid, vars_ in per.items():
-            half = inst.roster.therapists[tid].max_caseload // 2
+            half = inst.problem.therapists[tid].max_caseload // 2
             kept = 0 if last is None else inst.ledger.caseload(tid, DateRange(last, last))
             terms.append(excess_over(self.model, vars_, kept, half, f"over[{tid}]"))
         return sum(terms)
@@ -554,7 +554,7 @@ class PlacementModel:
 
     # ----- hints and solutions ----------------------------------------------------------------
 
-    def hint(self, placements: dict[str, Placement]) -> None:
+    def hint(self, placements: dict[str, Assignment]) -> None:
         """Hint a complete assignment (e.g. the first-fit clerk's) so the search starts there."""
         m, inst = self.model, self.inst
         m.clear_hints()
@@ -565,7 +565,7 @@ class PlacementModel:
             m.add_hint(var, p is not None and (p.group_id, p.start_date) == (gid, start))
         for (cid, i), var in self.y.items():
             p = placements.get(cid)
-            m.add_hint(var, p is not None and p.slot == inst.slot_options[cid][i])
+            m.add_hint(var, p is not None and p.individual == inst.slot_options[cid][i])
         used = {(p.group_id, p.facilitator_id) for p in placements.values()}
         for key, var in self.f.items():
             m.add_hint(var, key in used)
@@ -574,15 +574,15 @@ class PlacementModel:
             m.add_hint(
                 var,
                 p is not None
-                and p.slot.therapist_id == tid
+                and p.individual.therapist_id == tid
                 and self._start_class(tid, p.start_date) == k,
             )
 
-    def placements(self, solver: cp_model.CpSolver) -> dict[str, Placement]:
+    def placements(self, solver: cp_model.CpSolver) -> dict[str, Assignment]:
         inst = self.inst
         facilitator = {gid: tid for (gid, tid), v in self.f.items() if solver.value(v)}
         facilitator.update(inst.ledger.facilitator)
-        out: dict[str, Placement] = {}
+        out: dict[str, Assignment] = {}
         for cid in inst.pending:
             if not solver.value(self.placed[cid]):
                 continue
@@ -592,7 +592,7 @@ class PlacementModel:
             index = next(
                 i for i in range(len(inst.slot_options[cid])) if solver.value(self.y[cid, i])
             )
-            out[cid] = Placement(
+            out[cid] = Assignment(
                 cid,
                 option.group_id,
                 facilitator[option.group_id],

@@ -19,12 +19,11 @@ Details are codes and counts only: no personal data.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .dates import DateRange
 from .domain import Enrollment, Group
 from .instance import Instance, end_date_for, group_static_ok, start_dates_for
 from .ledger import Ledger
+from .problem import Waitlisting
 from .rules import (
     facilitator_credentialed,
     group_accessible,
@@ -36,44 +35,44 @@ from .rules import (
 
 
 def _reachable(inst: Instance, client: Enrollment) -> list[Group]:
-    roster = inst.roster
+    problem = inst.problem
     return [
         g
-        for _, g in sorted(roster.groups.items())
+        for _, g in sorted(problem.groups.items())
         if g.track == client.track
-        and (roster.group_region(g) == client.region_id or g.site_id in client.preferred_site_ids)
+        and (problem.group_region(g) == client.region_id or g.site_id in client.preferred_site_ids)
     ]
 
 
 def waitlist_reasons(inst: Instance, ledger: Ledger, client_id: str) -> tuple[list[str], str]:
     """Every reason code that applies to an unplaced client, and a detail string of counts."""
-    roster = inst.roster
-    client = roster.enrollments[client_id]
+    problem = inst.problem
+    client = problem.enrollments[client_id]
     minutes = inst.settings.individual_minutes
     reasons: list[str] = []
     in_track = _reachable(inst, client)
     same_population = [g for g in in_track if g.population == client.population]
     regional = [
         t
-        for _, t in sorted(roster.therapists.items())
-        if client.region_id in roster.therapist_regions(t)
+        for _, t in sorted(problem.therapists.items())
+        if client.region_id in problem.therapist_regions(t)
     ]
     if (
         same_population and not any(g.language == client.language for g in same_population)
     ) or not any(client.language in t.languages for t in regional):
         reasons.append("no_language_match")
     fit = [g for g in in_track if group_fits(client, g)]
-    access = [g for g in fit if group_accessible(client, g, roster.sites)]
+    access = [g for g in fit if group_accessible(client, g, problem.sites)]
     if fit and not access:
         reasons.append("site_not_accessible")
     timely = [
         g
         for g in access
-        if group_sessions_in_windows(g, roster.sites) and group_in_client_time(client, g)
+        if group_sessions_in_windows(g, problem.sites) and group_in_client_time(client, g)
     ]
     if not timely:
         reasons.append("no_group_in_availability")
-    enough = [g for g in timely if group_static_ok(client, g, roster.sites, minutes)]
+    enough = [g for g in timely if group_static_ok(client, g, problem.sites, minutes)]
     if timely and not enough:
         reasons.append("insufficient_weekly_hours")
     staffed = [g for g in enough if any(facilitator_credentialed(t, g) for t in regional)]
@@ -116,16 +115,12 @@ def _stays(inst: Instance, ledger: Ledger, client: Enrollment, group: Group) -> 
     seats freed by everyone the ledger holds included)."""
     freed = [r.end for r in ledger.members.get(group.group_id, ())]
     previous = inst.displaced.get(client.client_id)
-    closed = inst.roster.sites[group.site_id].closed_dates
+    closed = inst.problem.sites[group.site_id].closed_dates
     starts = start_dates_for(client, group, inst.settings, previous, freed, closed)
     return [DateRange(s, end_date_for(client, s)) for s in starts]
 
 
-def waitlisted_payload(inst: Instance, ledger: Ledger, client_id: str) -> dict[str, Any]:
+def waitlisting(inst: Instance, ledger: Ledger, client_id: str) -> Waitlisting:
+    """An unplaced client's waitlisting: every true reason, and the counts behind them."""
     reasons, detail = waitlist_reasons(inst, ledger, client_id)
-    return {
-        "client_id": client_id,
-        "region_id": inst.roster.enrollments[client_id].region_id,
-        "reasons": reasons,
-        "detail": detail,
-    }
+    return Waitlisting(client_id, tuple(reasons), detail)

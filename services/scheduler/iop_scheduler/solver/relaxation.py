@@ -26,7 +26,7 @@ from ortools.sat.python import cp_model
 from .instance import Instance
 from .ledger import Ledger
 from .model import PlacementModel
-from .placement import Placement
+from .problem import Assignment
 
 INTEGRAL = 1e-6  # an LP value this close to 0 or 1 counts as integral
 
@@ -120,7 +120,7 @@ def _lagrangian_bound(
 
 def round_greedily(
     inst: Instance, pm: PlacementModel, values: Sequence[float]
-) -> dict[str, Placement]:
+) -> dict[str, Assignment]:
     """Place clients one by one through the ledger, each to the group, facilitator and slot
     the LP likes best that still fits every hard rule; two client orders are tried (measured:
     each wins on some benchmark region) and the better schedule is kept."""
@@ -141,7 +141,7 @@ def round_greedily(
     # Clients the LP places whole first: their choices are part of one LP-feasible point, so
     # they rarely block each other; the split ones then take what is left.
     whole_first = sorted(most_placed, key=split)
-    best: dict[str, Placement] = {}
+    best: dict[str, Assignment] = {}
     for order in (most_placed, whole_first):
         placed = _round_in_order(inst, pm, order, lp)
         if sum(map(weight, placed)) > sum(map(weight, best)):
@@ -154,14 +154,14 @@ def _round_in_order(
     pm: PlacementModel,
     order: Sequence[str],
     lp: Callable[[cp_model.IntVar], float],
-) -> dict[str, Placement]:
+) -> dict[str, Assignment]:
     ledger = inst.ledger.copy()
-    placed: dict[str, Placement] = {}
+    placed: dict[str, Assignment] = {}
     for cid in order:
         placement = _best_fit(inst, pm, ledger, cid, lp)
         if placement is not None:
             ledger.add(
-                placement.group_id, placement.facilitator_id, placement.slot, placement.dates
+                placement.group_id, placement.facilitator_id, placement.individual, placement.dates
             )
             placed[cid] = placement
     return placed
@@ -173,7 +173,7 @@ def _best_fit(
     ledger: Ledger,
     cid: str,
     lp: Callable[[cp_model.IntVar], float],
-) -> Placement | None:
+) -> Assignment | None:
     """The client's first fitting (group, facilitator, slot) in descending LP order; stable
     sorts keep the instance's option order (best place first) among equal LP values."""
     groups = sorted(
@@ -185,7 +185,7 @@ def _best_fit(
         gid = option.group_id
         if ledger.seats_left(gid, option.dates) <= 0:
             continue
-        sessions = inst.roster.groups[gid].sessions
+        sessions = inst.problem.groups[gid].sessions
 
         def facilitation(tid: str, gid: str = gid) -> float:
             var = pm.f.get((gid, tid))
@@ -199,5 +199,5 @@ def _best_fit(
                 if any(slot.interval.overlaps(s) for s in sessions):
                     continue  # rule 3: the client's own sessions never overlap
                 if ledger.fits(gid, fid, slot, option.dates):
-                    return Placement(cid, gid, fid, slot, option.start_date, option.end_date)
+                    return Assignment(cid, gid, fid, slot, option.start_date, option.end_date)
     return None

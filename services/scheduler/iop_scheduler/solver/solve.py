@@ -1,4 +1,4 @@
-"""Solve a snapshot: split it into independent regions, solve each, assemble the output.
+"""Solve a problem: split it into independent regions, solve each, assemble the result.
 
 Per region: build the instance (kept schedules fixed), run the first-fit clerk, build the model,
 solve its LP relaxation (relaxation.py) and round it into a complete schedule, then CP-SAT in
@@ -15,8 +15,8 @@ Determinism (the default): CP-SAT's parallel portfolio shares solutions between 
 come, so runs that stop on a wall-clock limit differ. ``deterministic=True`` interleaves the
 workers' tasks in fixed batches and stops each phase on ``max_deterministic_time``, derived from
 the settings alone (``time_limit_s`` x ``deterministic_time_per_second``, shared out without
-reading a clock), so the answer is the same for a given snapshot, seed, worker count and number
-of parallel parts per wave (``processes``, default the CPU count, matters only for snapshots
+reading a clock), so the answer is the same for a given problem, seed, worker count and number
+of parallel parts per wave (``processes``, default the CPU count, matters only for problems
 with several independent parts; parts run side by side get ``parallel_headroom`` of their
 share, so that the slowest of them still stops on deterministic time). ``time_limit_s`` still
 caps the wall clock as a safety stop; ``deterministic_time_per_second`` is calibrated so that
@@ -31,25 +31,27 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, TypeVar
 
 from ortools.sat.python import cp_model
 
 from .baseline import fill, first_fit_placements
-from .instance import Instance, InstanceSettings, build_instance, parse_roster
+from .domain import Schedule
+from .instance import Instance, InstanceSettings, build_instance
 from .ledger import Ledger
 from .model import PlacementModel
-from .placement import Placement, scheduled_payload
-from .reasons import waitlisted_payload
+from .problem import Assignment, Problem, Result
+from .reasons import waitlisting
 from .relaxation import lp_relaxation, round_greedily
 
 
 @dataclass(frozen=True)
 class SolveSettings:
-    """How to solve. ``time_limit_s`` bounds the whole snapshot's wall time; regions solved in
+    """How to solve. ``time_limit_s`` bounds the whole problem's wall time; regions solved in
     parallel share it. ``relative_gap_limit`` applies to weighted placements (phase 1)."""
 
     time_limit_s: float = 10.0
@@ -74,10 +76,11 @@ class SolveSettings:
 
 STATUS_ORDER = ("OPTIMAL", "FEASIBLE", "BASELINE", "EMPTY")
 INTERLEAVE_BATCH = 4
+T = TypeVar("T")
 FULL_SUBSOLVERS = 2
 
 
-def _instance_settings(settings: SolveSettings, as_of: Any = None) -> InstanceSettings:
+def _instance_settings(settings: SolveSettings, as_of: date | None = None) -> InstanceSettings:
     return InstanceSettings(
         individual_minutes=settings.individual_minutes,
         slots_per_pair=settings.slots_per_pair,
@@ -131,15 +134,15 @@ def _hint_all(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
         model.add_hint(var, solver.value(var))
 
 
-def _with_baseline_slots(inst: Instance, baseline: dict[str, Placement]) -> None:
+def _with_baseline_slots(inst: Instance, baseline: dict[str, Assignment]) -> None:
     """Make the clerk's slots model options, so its answer is a feasible hint."""
     for cid, p in baseline.items():
-        inst.add_slot_option(cid, p.slot)
+        inst.add_slot_option(cid, p.individual)
 
 
 def _best_hint(
-    inst: Instance, pm: PlacementModel, baseline: dict[str, Placement]
-) -> tuple[dict[str, Placement], str, int | None]:
+    inst: Instance, pm: PlacementModel, baseline: dict[str, Assignment]
+) -> tuple[dict[str, Assignment], str, int | None]:
     """The better complete schedule to start from, the LP relaxation rounded greedily or the
     clerk's (the clerk's wins ties, so the solver is never worse than the clerk), and the LP's
     proven upper bound on weighted placements (None without an LP optimum)."""
@@ -152,7 +155,7 @@ def _best_hint(
     return baseline, "clerk", relaxation.upper_bound
 
 
-def _value(inst: Instance, placements: Mapping[str, Placement]) -> int:
+def _value(inst: Instance, placements: Mapping[str, Assignment]) -> int:
     return sum(inst.client_weight(c) for c in placements)
 
 
@@ -168,8 +171,8 @@ def _stopped_by(solver: cp_model.CpSolver, status: Any, cap_s: float) -> str:
 
 
 def _optimise(
-    inst: Instance, baseline: dict[str, Placement], settings: SolveSettings, budget: Budget
-) -> tuple[dict[str, Placement], dict[str, Any]]:
+    inst: Instance, baseline: dict[str, Assignment], settings: SolveSettings, budget: Budget
+) -> tuple[dict[str, Assignment], dict[str, Any]]:
     started = time.perf_counter()
     pm = PlacementModel.build(inst)
     weighted = pm.weighted_placements()
@@ -243,7 +246,7 @@ class Solution:
     """A part's answer: a placement (group, facilitator, slot and dates) per placed pending
     client, the ledger they leave beside the kept clients, and the search's statistics."""
 
-    placements: dict[str, Placement]
+    placements: dict[str, Assignment]
     ledger: Ledger
     stats: dict[str, Any]
 
@@ -263,7 +266,7 @@ def solve_instance(
     placements, stats = _optimise(inst, baseline, settings, budget)
     ledger = inst.ledger.copy()
     for p in placements.values():
-        ledger.add(p.group_id, p.facilitator_id, p.slot, p.dates)
+        ledger.add(p.group_id, p.facilitator_id, p.individual, p.dates)
     # Anyone the time limit left out but who still fits goes in first-fit.
     topped = fill(inst, ledger, [c for c in inst.pending if c not in placements])
     placements.update(topped)
@@ -279,16 +282,44 @@ def solve_instance(
     return Solution(placements, ledger, stats)
 
 
+def kept_assignment(schedule: Schedule) -> Assignment:
+    """An existing schedule the rules still allow, as this solve's answer for its client."""
+    return Assignment(
+        client_id=schedule.client_id,
+        group_id=schedule.group_id,
+        facilitator_id=str(schedule.facilitator_id),  # a kept schedule names one (instance.py)
+        individual=schedule.individual,
+        start_date=schedule.start_date,
+        end_date=schedule.end_date,
+        kept=True,
+    )
+
+
+def _result(
+    inst: Instance, placements: Mapping[str, Assignment], ledger: Ledger, stats: dict[str, Any]
+) -> Result:
+    """The answer for every enrollment of the instance: kept schedules first, then the pending
+    clients placed (in priority order), a waitlisting for each pending client left out."""
+    kept = [kept_assignment(s) for s in inst.kept.values()]
+    placed = [placements[c] for c in inst.pending if c in placements]
+    return Result(
+        assignments=(*kept, *placed),
+        waitlisted=tuple(waitlisting(inst, ledger, c) for c in inst.pending if c not in placements),
+        rescheduled=tuple(c for c in inst.displaced if c in placements),
+        stats=stats,
+    )
+
+
 def solve_part(
-    snapshot: Mapping[str, Any],
+    problem: Problem,
     settings: SolveSettings,
     seconds: float,
     nominal_s: float | None = None,
     deadline: float | None = None,
-) -> dict[str, Any]:
-    """Solve one independent part of a snapshot (one region, or regions linked by therapists)
+) -> Result:
+    """Solve one independent part of a problem (one region, or regions linked by therapists)
     in ``seconds`` of wall clock; ``nominal_s`` (default: ``seconds``) is the clock-free budget
-    behind the deterministic time. ``deadline`` (a ``time.time()``) is when the whole snapshot
+    behind the deterministic time. ``deadline`` (a ``time.time()``) is when the whole problem
     must be done: the part's wall-clock cap then stretches to ``wall_stretch`` x ``seconds``
     where the deadline leaves room (parts that finished early leave slack), and shrinks below
     ``seconds`` where it does not. Only the safety cap moves; the deterministic time does not."""
@@ -296,33 +327,23 @@ def solve_part(
     nominal = (seconds if nominal_s is None else nominal_s) * (1 - settings.post_share)
     if deadline is not None:
         seconds = max(0.5, min(seconds * settings.wall_stretch, deadline - time.time() - 0.3))
-    roster = parse_roster(snapshot)
-    inst = build_instance(roster, _instance_settings(settings, roster.as_of))
-    # Keep a share of the budget for top-up, reasons and payloads after the search.
+    inst = build_instance(problem, _instance_settings(settings, problem.as_of))
+    # Keep a share of the budget for top-up and reasons after the search.
     search = 1 - settings.post_share
     wall = max(0.2, seconds * search - (time.perf_counter() - started))
     solution = solve_instance(inst, settings, wall, nominal)
-    placements, ledger, stats = solution.placements, solution.ledger, solution.stats
-    scheduled = [dict(s.raw) for s in inst.kept.values()]
-    scheduled += [scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements]
-    waitlisted = [waitlisted_payload(inst, ledger, c) for c in inst.pending if c not in placements]
-    rescheduled = [c for c in inst.displaced if c in placements]
+    stats = solution.stats
+    result = _result(inst, solution.placements, solution.ledger, stats)
     stats["wall_s"] = round(time.perf_counter() - started, 3)
-    stats["clients"] = len(roster.enrollments)
-    return {
-        "scheduled": scheduled,
-        "waitlisted": waitlisted,
-        "rescheduled": rescheduled,
-        "stats": stats,
-    }
+    stats["clients"] = len(problem.enrollments)
+    return result
 
 
-def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Independent parts: regions, merged where a therapist serves several of them."""
-    roster = parse_roster(snapshot)
+def _regions_linked(problem: Problem) -> dict[str, str]:
+    """Each region's part: regions a therapist serves together are one part (its root)."""
     regions = sorted(
-        {s.region_id for s in roster.sites.values()}
-        | {e.region_id for e in roster.enrollments.values()}
+        {s.region_id for s in problem.sites.values()}
+        | {e.region_id for e in problem.enrollments.values()}
     )
     parent = {r: r for r in regions}
 
@@ -332,53 +353,52 @@ def split_snapshot(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
             r = parent[r]
         return r
 
-    for therapist in roster.therapists.values():
-        linked = sorted(roster.therapist_regions(therapist))
+    for therapist in problem.therapists.values():
+        linked = sorted(problem.therapist_regions(therapist))
         for other in linked[1:]:
             parent[find(other)] = find(linked[0])
-    part_of = {r: find(r) for r in regions}
-    site_part = {sid: part_of[s.region_id] for sid, s in roster.sites.items()}
-    client_part = {cid: part_of[e.region_id] for cid, e in roster.enrollments.items()}
-    parts: dict[str, dict[str, Any]] = {}
+    return {r: find(r) for r in regions}
+
+
+def split_problem(problem: Problem) -> list[Problem]:
+    """Independent parts: regions, merged where a therapist serves several of them; a granted
+    make-up goes with its group. A group at an unknown site, a therapist who serves no region, a
+    schedule without an enrollment (a withdrawn client) and a make-up of an unknown group belong
+    to no part; neither does a part without enrollments."""
+    part_of = _regions_linked(problem)
+    site_part = {sid: part_of[s.region_id] for sid, s in problem.sites.items()}
+    client_part = {cid: part_of[e.region_id] for cid, e in problem.enrollments.items()}
+    group_part = {gid: site_part.get(g.site_id) for gid, g in problem.groups.items()}
+    therapist_part = {}
+    for tid, therapist in problem.therapists.items():
+        served = problem.therapist_regions(therapist)
+        therapist_part[tid] = part_of[next(iter(served))] if served else None
+    parts = []
     for root in sorted(set(part_of.values())):
-        parts[root] = {
-            "sites": [],
-            "groups": [],
-            "therapists": [],
-            "enrollments": [],
-            "schedules": [],
-            "makeups": [],
-            "as_of": snapshot.get("as_of"),
-            "schedule_versions": snapshot.get("schedule_versions") or {},
-        }
-    for item in snapshot.get("sites") or []:
-        parts[site_part[str(item["site_id"])]]["sites"].append(item)
-    groups = snapshot.get("groups") or []
-    for item in groups:
-        group_root = site_part.get(str(item.get("site_id")))
-        if group_root is not None:  # a group at an unknown site can hold nobody
-            parts[group_root]["groups"].append(item)
-    for item in snapshot.get("therapists") or []:
-        t = roster.therapists[str(item["therapist_id"])]
-        served = roster.therapist_regions(t)
-        if served:
-            parts[part_of[next(iter(served))]]["therapists"].append(item)
-    group_part = {str(g.get("group_id")): site_part.get(str(g.get("site_id"))) for g in groups}
-    for item in snapshot.get("makeups") or []:
-        makeup_root = group_part.get(str(item.get("group_id")))
-        if makeup_root is not None:  # a seat of a group the snapshot no longer holds: none
-            parts[makeup_root]["makeups"].append(item)
-    for item in snapshot.get("enrollments") or []:
-        parts[client_part[str(item["client_id"])]]["enrollments"].append(item)
-    for item in snapshot.get("schedules") or []:
-        client_root = client_part.get(str(item.get("client_id")))
-        if client_root is not None:  # a schedule without an enrollment (withdrawn): dropped
-            parts[client_root]["schedules"].append(item)
-    return [p for p in parts.values() if p["enrollments"]]
+        if root not in client_part.values():
+            continue
+        parts.append(
+            replace(
+                problem,
+                sites=_in_part(problem.sites, site_part, root),
+                groups=_in_part(problem.groups, group_part, root),
+                therapists=_in_part(problem.therapists, therapist_part, root),
+                enrollments=_in_part(problem.enrollments, client_part, root),
+                schedules=_in_part(problem.schedules, client_part, root),
+                # A make-up's seat goes with its group (none for a group the problem lacks).
+                makeups=tuple(m for m in problem.makeups if group_part.get(m.group_id) == root),
+            )
+        )
+    return parts
 
 
-def _merge_stats(parts: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
-    stats = [p["stats"] for p in parts]
+def _in_part(items: Mapping[str, T], part: Mapping[str, str | None], root: str) -> dict[str, T]:
+    """The items of one part, in their order (which the instance's tie-breaks follow)."""
+    return {key: item for key, item in items.items() if part.get(key) == root}
+
+
+def _merge_stats(parts: Iterable[Result], wall_s: float) -> dict[str, Any]:
+    stats = [p.stats for p in parts]
     objective = sum(s.get("objective", 0) for s in stats)
     bound = sum(s.get("best_bound", 0) for s in stats)
     statuses = [s.get("status", "EMPTY") for s in stats] or ["EMPTY"]
@@ -421,22 +441,27 @@ def part_budgets(
     return processes, seconds, nominal
 
 
-def _solve_part_star(
-    args: tuple[dict[str, Any], SolveSettings, float, float, float],
-) -> dict[str, Any]:
+def _solve_part_star(args: tuple[Problem, SolveSettings, float, float, float]) -> Result:
     return solve_part(*args)
 
 
-def solve_snapshot(
-    snapshot: Mapping[str, Any], settings: SolveSettings = SolveSettings()
-) -> dict[str, Any]:
-    """Schedule every enrollment of ``snapshot``: see CONTRACT.md and the module docstring."""
+def _joined(results: list[Result], stats: dict[str, Any]) -> Result:
+    return Result(
+        assignments=tuple(a for r in results for a in r.assignments),
+        waitlisted=tuple(w for r in results for w in r.waitlisted),
+        rescheduled=tuple(c for r in results for c in r.rescheduled),
+        stats=stats,
+    )
+
+
+def solve(problem: Problem, settings: SolveSettings = SolveSettings()) -> Result:
+    """Schedule every enrollment of ``problem`` (SCHEDULING.md; the module docstring)."""
     started = time.perf_counter()
-    parts = split_snapshot(snapshot)
+    parts = split_problem(problem)
     processes, seconds, nominal = part_budgets(
         settings, len(parts), time.perf_counter() - started, os.cpu_count() or 1
     )
-    # When the whole snapshot must be done, on the wall clock every part process shares.
+    # When the whole problem must be done, on the wall clock every part process shares.
     deadline = time.time() + settings.time_limit_s - (time.perf_counter() - started)
     jobs = [(p, settings, seconds, nominal, deadline) for p in parts]
     if processes > 1:
@@ -447,35 +472,20 @@ def solve_snapshot(
             results = list(pool.map(_solve_part_star, jobs))
     else:
         results = [_solve_part_star(j) for j in jobs]
-    return {
-        "scheduled": [s for r in results for s in r["scheduled"]],
-        "waitlisted": [w for r in results for w in r["waitlisted"]],
-        "rescheduled": [c for r in results for c in r["rescheduled"]],
-        "stats": _merge_stats(results, time.perf_counter() - started),
-    }
+    return _joined(results, _merge_stats(results, time.perf_counter() - started))
 
 
-def first_fit(
-    snapshot: Mapping[str, Any], settings: SolveSettings = SolveSettings()
-) -> dict[str, Any]:
-    """The first-fit clerk's answer to ``snapshot``, in the same shape as ``solve_snapshot``."""
+def first_fit(problem: Problem, settings: SolveSettings = SolveSettings()) -> Result:
+    """The first-fit clerk's answer to ``problem``, in the same form as ``solve``'s."""
     started = time.perf_counter()
-    out: dict[str, Any] = {"scheduled": [], "waitlisted": [], "rescheduled": []}
+    results = []
     total = 0
-    for part in split_snapshot(snapshot):
-        roster = parse_roster(part)
-        inst = build_instance(roster, _instance_settings(settings, roster.as_of))
+    for part in split_problem(problem):
+        inst = build_instance(part, _instance_settings(settings, part.as_of))
         placements, ledger = first_fit_placements(inst)
-        out["scheduled"] += [dict(s.raw) for s in inst.kept.values()]
-        out["scheduled"] += [
-            scheduled_payload(inst, placements[c]) for c in inst.pending if c in placements
-        ]
-        out["waitlisted"] += [
-            waitlisted_payload(inst, ledger, c) for c in inst.pending if c not in placements
-        ]
-        out["rescheduled"] += [c for c in inst.displaced if c in placements]
-        total += sum(inst.client_weight(c) for c in placements)
-    out["stats"] = {
+        results.append(_result(inst, placements, ledger, {}))
+        total += _value(inst, placements)
+    stats = {
         "status": "BASELINE",
         "objective": total,
         "best_bound": None,
@@ -483,14 +493,15 @@ def first_fit(
         "wall_s": round(time.perf_counter() - started, 3),
         "model": {},
     }
-    return out
+    return _joined(results, stats)
 
 
 __all__ = [
     "Solution",
     "SolveSettings",
     "first_fit",
+    "kept_assignment",
+    "solve",
     "solve_instance",
-    "solve_snapshot",
-    "split_snapshot",
+    "split_problem",
 ]
