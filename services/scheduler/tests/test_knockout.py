@@ -85,7 +85,10 @@ class Row:
     ``places_more``: the breach places more clients (False where the solver does not choose
     what breaks, e.g. a start date computed per option).
     ``unreadable``: instead of a finding, reading the knocked model's solution back fails
-    with this exception (the breach has no form in a schedule)."""
+    with this exception (the breach has no form in a schedule).
+    ``keeps_existing``: the real solver keeps the row's existing schedules as they are (False:
+    the row's existing schedule breaks the rule, so the real solver redoes it, and the knocked
+    one keeps it)."""
 
     target: str
     case: str
@@ -96,6 +99,7 @@ class Row:
     also: tuple[str, ...] = ()
     places_more: bool = True
     unreadable: type[Exception] | None = None
+    keeps_existing: bool = True
 
     @property
     def id(self) -> str:
@@ -389,6 +393,19 @@ def kept_session_in_the_only_hour(iop: SimpleNamespace) -> Snapshot:
     )
 
 
+def kept_session_during_the_group(iop: SimpleNamespace) -> Snapshot:
+    """k1's existing schedule has their individual hour on Monday 18-19, during their own
+    group's Monday session (rule 3); every other rule holds, and t1 has other free hours."""
+    group = iop.group()
+    k1 = iop.client("k1")
+    hour = {"therapist_id": "t1", **block("mon", "18:00", "19:00")}
+    return iop.snapshot(
+        therapists=[facilitator_only(iop), iop.therapist("t1")],
+        enrollments=[k1],
+        schedules=[iop.kept(k1, group, "tf", hour, WEDNESDAY_2_DEC)],
+    )
+
+
 def facilitator_booked_by_a_kept_client(iop: SimpleNamespace) -> Snapshot:
     """g1's only possible facilitator t1 already sees kept client k1 on Monday 18-19, during
     g1's session. (k1 is in g2, a Spanish group t2 runs, which the client cannot join.)"""
@@ -469,6 +486,21 @@ def start_on_any_day(_real: Callable[..., Any]) -> Callable[..., Any]:
         return max(d for d in dates if d is not None)
 
     return floor
+
+
+def earliest_ignoring_as_of(real: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda client, group, _as_of=None: real(client, group)
+
+
+def earliest_ignoring_open_from(real: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda client, group, as_of=None: real(client, replace(group, open_from=None), as_of)
+
+
+def telehealth_place_always(real: Callable[..., Any]) -> Callable[..., Any]:
+    """The telehealth half of ``individual_place_ok`` lifted; the in-person half as it is."""
+    return lambda client, therapist, site, delivery: (
+        delivery == "telehealth" or real(client, therapist, site, delivery)
+    )
 
 
 def slots_ignoring(
@@ -683,6 +715,24 @@ ROWS = [
         places_more=False,
     ),
     Row(
+        "instance.earliest_start",
+        "as_of floor",
+        snapshot_as_of,
+        "dates",
+        "rule 9 (strict)",
+        knock=earliest_ignoring_as_of,
+        places_more=False,
+    ),
+    Row(
+        "instance.earliest_start",
+        "open_from floor",
+        group_opens_later,
+        "dates",
+        "rule 9",
+        knock=earliest_ignoring_open_from,
+        places_more=False,
+    ),
+    Row(
         "instance.within_admission_horizon",
         "a seat held beyond the horizon",
         seat_held_beyond_the_horizon,
@@ -740,6 +790,31 @@ ROWS = [
         knock=slots_ignoring(client=lambda c, _sites: replace(c, accepts_telehealth=True)),
     ),
     Row(
+        "instance.individual_place_ok",
+        "therapist's sites",
+        individual_therapist_at_another_site,
+        "therapist_site",
+        "rule 7",
+    ),
+    Row(
+        "instance.individual_place_ok",
+        "telehealth consent",
+        telehealth_only_therapist,
+        "access",
+        "rule 2 (strict)",
+        knock=telehealth_place_always,
+    ),
+    Row(
+        "instance.overlaps_group",
+        "an existing hour during the group",
+        kept_session_during_the_group,
+        "client_overlap",
+        "rule 3",
+        knock=always_false,
+        places_more=False,
+        keeps_existing=False,
+    ),
+    Row(
         "instance.bookings_clash",
         "a kept client's hour",
         kept_session_in_the_only_hour,
@@ -784,8 +859,10 @@ def solve_clean(row: Row, iop: SimpleNamespace) -> dict[str, Any]:
     snap = row.build(iop)
     out = solve_snapshot(snap, SETTINGS)
     assert rule_tags(snap, out) == (set(), set()), [str(f) for f in validate_output(snap, out)]
-    # The rows that hold an existing schedule rely on it being kept, not redone.
-    assert all(s in out["scheduled"] for s in snap["schedules"])
+    # The rows that hold an existing schedule rely on it being kept, not redone (or, where the
+    # schedule breaks the row's rule, on its being redone).
+    kept = [s in out["scheduled"] for s in snap["schedules"]]
+    assert all(kept) if row.keeps_existing else not any(kept)
     return out
 
 

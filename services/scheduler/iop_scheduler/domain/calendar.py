@@ -36,14 +36,13 @@ from iop_contracts import CancellationReason, CancelledKind
 
 from iop_scheduler.solver.domain import Group, Schedule, Therapist
 from iop_scheduler.solver.rules import (
+    TRAVEL_MINUTES,
     facilitator_can_hold,
     facilitator_credentialed,
     sessions_conflict,
+    travel_site,
 )
 from iop_scheduler.solver.weektime import Interval
-
-TRAVEL_MINUTES = 30
-"""Rule 7: two in-person sessions at different sites on one day leave 30 minutes to travel."""
 
 Span = tuple[date, date]
 Key = tuple[str, date]
@@ -226,7 +225,7 @@ class GroupRun:
     group_id: str
     facilitator_id: str
     site_id: str
-    in_person: bool
+    delivery: str
     sessions: tuple[Interval, ...]
     spans: tuple[Span, ...]
 
@@ -234,6 +233,10 @@ class GroupRun:
         return any(s.day == day.weekday() for s in self.sessions) and any(
             a <= day <= b for a, b in self.spans
         )
+
+    @property
+    def travel_site(self) -> str | None:
+        return travel_site(self.site_id, self.delivery)
 
     def sessions_on(self, day: date) -> tuple[Interval, ...]:
         return tuple(s for s in self.sessions if s.day == day.weekday())
@@ -253,7 +256,7 @@ def group_runs(schedules: Iterable[Schedule]) -> dict[str, GroupRun]:
                 schedule.group_id,
                 schedule.facilitator_id,
                 schedule.group_site_id,
-                schedule.group_delivery == "in_person",
+                schedule.group_delivery,
                 schedule.sessions,
                 (span,),
             )
@@ -269,15 +272,15 @@ def workloads(
     clients' individual sessions, each over its dates."""
     load: dict[str, list[Weekly]] = {}
     for run in runs.values():
-        travel = run.site_id if run.in_person else None
         for session in run.sessions:
-            weekly = Weekly(session, run.site_id, travel, run.spans)
+            weekly = Weekly(session, run.site_id, run.travel_site, run.spans)
             load.setdefault(run.facilitator_id, []).append(weekly)
     for schedule in schedules:
         slot = schedule.individual
-        travel = slot.site_id if slot.in_person else None
         span = (schedule.start_date, schedule.end_date)
-        weekly = Weekly(slot.interval, slot.site_id, travel, (span,))
+        weekly = Weekly(
+            slot.interval, slot.site_id, travel_site(slot.site_id, slot.delivery), (span,)
+        )
         load.setdefault(slot.therapist_id, []).append(weekly)
     return load
 
@@ -309,8 +312,7 @@ class Rota:
         for sub in self.substitutions.values():
             if sub.facilitator_id == therapist_id and sub.day == day:
                 run = self.runs[sub.group_id]
-                site = run.site_id if run.in_person else None
-                held += [(s, site) for s in run.sessions_on(day)]
+                held += [(s, run.travel_site) for s in run.sessions_on(day)]
         return held
 
     def week_minutes(self, therapist_id: str, day: date) -> int:
@@ -366,8 +368,7 @@ def substitute_fits(rota: Rota, therapist: Therapist, run: GroupRun, day: date) 
     group = rota.roster.groups.get(run.group_id)
     if group is None or therapist.therapist_id == run.facilitator_id:
         return False
-    site = run.site_id if run.in_person else None
-    sessions = [(s, site) for s in run.sessions_on(day)]
+    sessions = [(s, run.travel_site) for s in run.sessions_on(day)]
     minutes = sum(s.minutes for s, _ in sessions)
     return (
         substitute_credentialed(therapist, group)

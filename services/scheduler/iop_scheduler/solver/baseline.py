@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from .instance import Instance
 from .ledger import Ledger
 from .problem import Assignment
+from .rules import overlaps_group
 
 
 def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Assignment | None:
@@ -42,7 +43,7 @@ def _fit_one(inst: Instance, ledger: Ledger, client_id: str) -> Assignment | Non
                 if ledger.caseload(tid, own) >= therapist.max_caseload:
                     continue
                 for slot in inst.all_slots(client_id, tid):
-                    if any(slot.interval.overlaps(s) for s in group.sessions):
+                    if overlaps_group(slot.interval, group):
                         continue  # rule 3: the client's own sessions never overlap
                     if ledger.fits(gid, fid, slot, option.dates):
                         return Assignment(

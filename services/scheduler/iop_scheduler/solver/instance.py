@@ -36,7 +36,9 @@ from .errors import InvalidSnapshot
 from .ledger import ALWAYS, Ledger, group_bookings, slot_booking
 from .problem import Problem
 from .rules import (
+    TRAVEL_MINUTES,
     bookings_clash,
+    earliest_start,
     facilitator_qualifies,
     group_accessible,
     group_fits,
@@ -44,6 +46,8 @@ from .rules import (
     group_meets_on,
     group_sessions_in_windows,
     individual_credentialed,
+    individual_place_ok,
+    overlaps_group,
     weekly_hours_ok,
     within_admission_horizon,
 )
@@ -57,7 +61,7 @@ TELEHEALTH_SITE_RANK = 4  # worse than any in-person choice (ranks are capped at
 class InstanceSettings:
     individual_minutes: int = 60
     grid_minutes: int = 30
-    travel_minutes: int = 30
+    travel_minutes: int = TRAVEL_MINUTES
     slots_per_pair: int = 3
     therapists_per_client: int = 8
     # Rule 9: a start at most this many days after the earliest date the client may start.
@@ -183,16 +187,9 @@ def meeting_on_or_after(
     a start falls on a meeting that is not cancelled; each closed date can skip one meeting)."""
     for offset in range(7 * (len(closed) + 1)):
         day = earliest + timedelta(days=offset)
-        if group_meets_on(group, day) and day not in closed:
+        if group_meets_on(group, day, closed):
             return day
     raise InvalidSnapshot(f"group {group.group_id} never meets")
-
-
-def earliest_allowed(client: Enrollment, group: Group, as_of: date | None) -> date:
-    """Rule 9: the latest of ``requested_start``, the group's ``open_from`` and today; the
-    admission horizon counts from it."""
-    dates = [client.requested_start, group.open_from, as_of]
-    return max(d for d in dates if d is not None)
 
 
 def start_date_for(
@@ -205,16 +202,13 @@ def start_date_for(
     """Rule 9: on or after ``requested_start`` and ``open_from``, on a day the group meets.
     A displaced client keeps their old start date when the new group allows it, so their
     programme does not restart; anyone else starts no earlier than ``as_of``."""
-    floor = max(client.requested_start, group.open_from or client.requested_start)
     if (
         previous is not None
-        and previous.start_date >= floor
+        and previous.start_date >= earliest_start(client, group)
         and group_meets_on(group, previous.start_date)
     ):
         return previous.start_date
-    if as_of is not None:
-        floor = max(floor, as_of)
-    return meeting_on_or_after(group, floor, closed)
+    return meeting_on_or_after(group, earliest_start(client, group, as_of), closed)
 
 
 def start_dates_for(
@@ -229,7 +223,7 @@ def start_dates_for(
     one, and the first meeting day after each day in ``freed`` (kept clients' end dates), all
     within the admission horizon."""
     first = start_date_for(client, group, cfg.as_of, None, closed)
-    earliest = earliest_allowed(client, group, cfg.as_of)
+    earliest = earliest_start(client, group, cfg.as_of)
 
     def in_horizon(day: date) -> bool:
         return within_admission_horizon(day, earliest, cfg.admission_horizon_days)
@@ -268,20 +262,19 @@ def candidate_slots(
     attributed to a site of the client's region whose window contains it."""
     duration, grid = cfg.individual_minutes, cfg.grid_minutes
     in_person_sites = [
-        sites[s] for s in client.preferred_site_ids if s in therapist.site_ids and s in sites
+        sites[s]
+        for s in client.preferred_site_ids
+        if s in sites and individual_place_ok(client, therapist, sites[s], "in_person")
     ]
-    tele_sites: list[Site] = []
-    if client.accepts_telehealth and therapist.telehealth:
-        region_sites = [s for s in sites.values() if s.region_id == client.region_id]
-        tele_sites = sorted(
-            region_sites,
-            key=lambda s: (
-                client.preferred_site_ids.index(s.site_id)
-                if s.site_id in client.preferred_site_ids
-                else len(client.preferred_site_ids),
-                s.site_id,
-            ),
-        )
+    tele_sites = sorted(
+        (s for s in sites.values() if individual_place_ok(client, therapist, s, "telehealth")),
+        key=lambda s: (
+            client.preferred_site_ids.index(s.site_id)
+            if s.site_id in client.preferred_site_ids
+            else len(client.preferred_site_ids),
+            s.site_id,
+        ),
+    )
     if not in_person_sites and not tele_sites:
         return
     seen: set[int] = set()
@@ -336,11 +329,10 @@ def schedule_still_valid(
         return False
     if not individual_slot_allowed(client, therapist, problem.sites, slot):
         return False
-    if any(slot.interval.overlaps(s) for s in group.sessions):
+    if overlaps_group(slot.interval, group):
         return False
-    floor = max(client.requested_start, group.open_from or client.requested_start)
     return (
-        schedule.start_date >= floor
+        schedule.start_date >= earliest_start(client, group)
         and group_meets_on(group, schedule.start_date)
         and schedule.end_date == end_date_for(client, schedule.start_date)
         and therapist.max_caseload >= 1
@@ -376,17 +368,11 @@ def individual_slot_allowed(
     if not (inside_one(when, client.availability) and inside_one(when, therapist.availability)):
         return False
     site = sites.get(slot.site_id)
-    if site is None or not inside_one(when, site.windows):
-        return False
-    if slot.in_person:
-        ok = slot.site_id in client.preferred_site_ids and slot.site_id in therapist.site_ids
-    else:
-        ok = (
-            client.accepts_telehealth
-            and therapist.telehealth
-            and site.region_id == client.region_id
-        )
-    return ok
+    return (
+        site is not None
+        and inside_one(when, site.windows)
+        and individual_place_ok(client, therapist, site, slot.delivery)
+    )
 
 
 def admit_existing(

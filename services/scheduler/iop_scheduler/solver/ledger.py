@@ -32,19 +32,19 @@ from datetime import date
 
 from .dates import OPEN_END, Booking, DateRange, peak, weekly_peak
 from .domain import Group, Slot, Therapist
-from .rules import bookings_clash
+from .rules import bookings_clash, travel_site
 
 ALWAYS = DateRange(date.min, OPEN_END)
 
 
 def group_bookings(group: Group, dates: DateRange) -> list[Booking]:
     """The sessions a facilitator holds for ``group`` over ``dates``."""
-    site = None if group.delivery == "telehealth" else group.site_id
+    site = travel_site(group.site_id, group.delivery)
     return [Booking(s, site, dates) for s in group.sessions]
 
 
 def slot_booking(slot: Slot, dates: DateRange) -> Booking:
-    return Booking(slot.interval, slot.site_id if slot.in_person else None, dates)
+    return Booking(slot.interval, travel_site(slot.site_id, slot.delivery), dates)
 
 
 def any_clash(new: Iterable[Booking], booked: Iterable[Booking], travel_minutes: int) -> bool:

@@ -32,8 +32,9 @@ from ortools.sat.python import cp_model
 from .dates import DateRange
 from .domain import Slot
 from .instance import MAX_WAIT_DAYS_PENALISED, GroupOption, Instance
+from .ledger import ALWAYS, group_bookings, slot_booking
 from .problem import Assignment
-from .rules import travel_conflict
+from .rules import overlaps_group, travel_conflict
 from .timeline import Timeline, timeline
 from .weektime import Interval
 
@@ -211,7 +212,7 @@ class PlacementModel:
                 clashing = [
                     self._option_var(cid, o)
                     for o in inst.group_options[cid]
-                    if any(s.overlaps(when) for s in inst.problem.groups[o.group_id].sessions)
+                    if overlaps_group(when, inst.problem.groups[o.group_id])
                 ]
                 if clashing:
                     self.model.add(sum(slot_vars) + sum(clashing) <= 1)
@@ -274,15 +275,12 @@ class PlacementModel:
             lambda: defaultdict(list)
         )
         for (gid, tid), var in self.f.items():
-            group = inst.problem.groups[gid]
-            site = None if group.delivery == "telehealth" else group.site_id
-            for s in group.sessions:
-                per[tid][s, site].append(var)
+            for held in group_bookings(inst.problem.groups[gid], ALWAYS):
+                per[tid][held.interval, held.site].append(var)
         for (cid, i), var in self.y.items():
             slot: Slot = inst.slot_options[cid][i]
-            per[slot.therapist_id][slot.interval, slot.site_id if slot.in_person else None].append(
-                var
-            )
+            held = slot_booking(slot, ALWAYS)
+            per[slot.therapist_id][held.interval, held.site].append(var)
         return per
 
     def therapist_sessions_do_not_overlap(self) -> None:

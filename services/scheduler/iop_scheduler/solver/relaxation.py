@@ -27,6 +27,7 @@ from .instance import Instance
 from .ledger import Ledger
 from .model import PlacementModel
 from .problem import Assignment
+from .rules import overlaps_group
 
 INTEGRAL = 1e-6  # an LP value this close to 0 or 1 counts as integral
 
@@ -185,7 +186,7 @@ def _best_fit(
         gid = option.group_id
         if ledger.seats_left(gid, option.dates) <= 0:
             continue
-        sessions = inst.problem.groups[gid].sessions
+        group = inst.problem.groups[gid]
 
         def facilitation(tid: str, gid: str = gid) -> float:
             var = pm.f.get((gid, tid))
@@ -196,7 +197,7 @@ def _best_fit(
                 continue
             for i in slot_order:
                 slot = slots[i]
-                if any(slot.interval.overlaps(s) for s in sessions):
+                if overlaps_group(slot.interval, group):
                     continue  # rule 3: the client's own sessions never overlap
                 if ledger.fits(gid, fid, slot, option.dates):
                     return Assignment(cid, gid, fid, slot, option.start_date, option.end_date)

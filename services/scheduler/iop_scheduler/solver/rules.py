@@ -2,7 +2,9 @@
 
 These decide which (client, group), (group, facilitator) and (client, therapist, slot) options
 exist at all; the CP-SAT model (model.py) only adds the rules that couple several clients.
-The independent checker (validate.py) deliberately does not use this module.
+Each rule's predicate lives here once: the options (instance.py), the clerk (baseline.py), the
+LP rounding (relaxation.py), the ledger, the model and the service's dated calendar all ask it
+here. The independent checker (validate.py) deliberately does not use this module.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from .domain import (
     Therapist,
 )
 from .weektime import Interval, inside_one
+
+TRAVEL_MINUTES = 30
+"""Rule 7: two in-person sessions of a therapist at different sites on one day are at least
+this many minutes apart."""
 
 
 def group_fits(client: Enrollment, group: Group) -> bool:
@@ -58,6 +64,28 @@ def group_sessions_in_windows(group: Group, sites: Mapping[str, Site]) -> bool:
 def group_in_client_time(client: Enrollment, group: Group) -> bool:
     """Rule 3 (client half): every group session lies inside the client's availability."""
     return all(inside_one(s, client.availability) for s in group.sessions)
+
+
+def overlaps_group(when: Interval, group: Group) -> bool:
+    """Rule 3: an individual session at ``when`` overlaps a session of ``group`` (a client's own
+    sessions never overlap)."""
+    return any(when.overlaps(s) for s in group.sessions)
+
+
+def individual_place_ok(
+    client: Enrollment, therapist: Therapist, site: Site, delivery: str
+) -> bool:
+    """Rules 2 and 7 for where an individual session is held (its times apart). In person: a
+    site among the client's preferred sites and the therapist's sites. Telehealth: the client
+    accepts it, the therapist does it, and the site it is attributed to is in the client's
+    region."""
+    if delivery == "telehealth":
+        return (
+            client.accepts_telehealth
+            and therapist.telehealth
+            and site.region_id == client.region_id
+        )
+    return site.site_id in client.preferred_site_ids and site.site_id in therapist.site_ids
 
 
 def weekly_hours_ok(client: Enrollment, group: Group, individual_minutes: int) -> bool:
@@ -124,6 +152,12 @@ def facilitator_qualifies(therapist: Therapist, group: Group) -> bool:
     return facilitator_credentialed(therapist, group) and facilitator_can_hold(therapist, group)
 
 
+def travel_site(site_id: str, delivery: str) -> str | None:
+    """Rule 7: where a therapist travels for a session, its site in person; None by telehealth,
+    which needs no travel."""
+    return None if delivery == "telehealth" else site_id
+
+
 def travel_conflict(
     a: Interval, a_site: str | None, b: Interval, b_site: str | None, travel_minutes: int
 ) -> bool:
@@ -151,10 +185,19 @@ def bookings_clash(a: Booking, b: Booking, travel_minutes: int) -> bool:
     )
 
 
-def group_meets_on(group: Group, day: date) -> bool:
-    """Rule 9: a start date is a day the group meets. (The one place to teach closures and
-    cancelled occurrences to, when the solver learns them.)"""
-    return day.weekday() in group.meeting_days
+def group_meets_on(group: Group, day: date, closed: frozenset[date] = frozenset()) -> bool:
+    """Rule 9: a start date is a day the group meets and its site is not closed (rule 11,
+    ``closed``: the site's ``closed_dates``; an existing schedule's start, in the past or kept,
+    is not moved by a closure and is asked without them)."""
+    return day.weekday() in group.meeting_days and day not in closed
+
+
+def earliest_start(client: Enrollment, group: Group, as_of: date | None = None) -> date:
+    """Rule 9: the earliest date the client may start in the group, the latest of
+    ``requested_start``, the group's ``open_from`` and, for a new start, today (``as_of``).
+    The admission horizon counts from it."""
+    dates = [client.requested_start, group.open_from, as_of]
+    return max(d for d in dates if d is not None)
 
 
 def within_admission_horizon(start: date, earliest: date, horizon_days: int) -> bool:
