@@ -1,5 +1,5 @@
-"""Validated solver input: the snapshot parsed, existing schedules sorted into kept / displaced,
-and every compatible option pre-filtered before any CP-SAT variable exists.
+"""Validated solver input: the problem (problem.py), its existing schedules sorted into kept /
+displaced, and every compatible option pre-filtered before any CP-SAT variable exists.
 
 Options are filtered hard here (rules 1-3, 5-7 and 9 are static per pair) so that the model
 (model.py) stays near-linear in the number of compatible (client, group, start date) and
