@@ -63,7 +63,7 @@ from iop_contracts.kafka import publish_event
 
 from iop_scheduler.adapters.placer import Placer, SolverPlacer
 from iop_scheduler.adapters.publisher import SchedulePublisher
-from iop_scheduler.adapters.snapshot import answer, problem_of
+from iop_scheduler.adapters.snapshot import as_payloads, problem_of
 from iop_scheduler.domain import (
     Answer,
     EnrollmentOutcome,
@@ -526,7 +526,7 @@ class SchedulerService(PartitionHooks):
             return Settlement([])
         started = time.perf_counter()
         problem = problem_of(snapshot)
-        result = answer(snapshot, problem, await self._placer.place(problem))
+        result = as_payloads(snapshot, problem, await self._placer.place(problem))
         solve_s = time.perf_counter() - started
         self.metrics.solve_seconds.observe(solve_s)
         today = self.region_today(region_id)

@@ -80,7 +80,7 @@ def existing_schedules(snapshot: Mapping[str, Any]) -> dict[str, Mapping[str, An
     return {str(s["client_id"]): s for s in snapshot.get("schedules") or ()}
 
 
-def answer(snapshot: Mapping[str, Any], problem: Problem, result: Result) -> Payload:
+def as_payloads(snapshot: Mapping[str, Any], problem: Problem, result: Result) -> Payload:
     """The result as payloads, without versions: ``scheduled`` (each kept schedule as the
     snapshot holds it, each new one built), ``waitlisted`` and ``rescheduled`` (client ids)."""
     existing = existing_schedules(snapshot)
@@ -109,7 +109,7 @@ def seen_versions(snapshot: Mapping[str, Any]) -> dict[str, int]:
 
 
 def versioned(snapshot: Mapping[str, Any], result: Result, payloads: Payload) -> Payload:
-    """``payloads`` (from ``answer``) with a ``schedule_version`` on each new schedule: one
+    """``payloads`` (from ``as_payloads``) with a ``schedule_version`` on each new schedule: one
     above the client's old schedule and what consumers have seen (CONTRACT.md: it rises by one
     with every change); a kept schedule keeps its own."""
     seen = seen_versions(snapshot)
@@ -130,7 +130,7 @@ def versioned(snapshot: Mapping[str, Any], result: Result, payloads: Payload) ->
 def output(snapshot: Mapping[str, Any], problem: Problem, result: Result) -> Payload:
     """The payload-shaped output of a solve, versions and statistics included: what
     ``validate_output`` and the clean-room checker read."""
-    payloads = versioned(snapshot, result, answer(snapshot, problem, result))
+    payloads = versioned(snapshot, result, as_payloads(snapshot, problem, result))
     return {**payloads, "stats": dict(result.stats)}
 
 
