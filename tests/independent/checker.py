@@ -850,8 +850,9 @@ class _Checker:
             )
         # Rule 9: the start falls "on a day the group meets and is not cancelled"; rule 11: no
         # session at a site on its closed_dates. READING: a schedule made in this output may not
-        # start on a closed day of the group's site (an occurrence cancelled only for want of a
-        # substitute is decided after the placement, so it is not judged here).
+        # start on a closed day of the group's site, nor on a meeting of its group that an
+        # existing schedule of the snapshot already lists cancelled for want of a substitute
+        # (reason no_cover). A no_cover decided only after this placement is not judged here.
         site = self.sites.get(group.get("site_id")) if group is not None else None
         closed = {parse_date(d) for d in (site or {}).get("closed_dates") or ()}
         if start in closed:
@@ -860,6 +861,29 @@ class _Checker:
                 f"client {cid}: start {start} is a day the group's site is closed",
                 [cid],
             )
+        if group is not None and start in self.meetings_without_cover(group.get("group_id")):
+            self.add(
+                "rule 9",
+                f"client {cid}: start {start} is a meeting of the group cancelled for want of "
+                "cover (no_cover in an existing schedule)",
+                [cid],
+            )
+
+    def meetings_without_cover(self, group_id: Any) -> set[dt.date]:
+        """Dates of the group's meetings that the snapshot's schedules list cancelled with
+        reason no_cover."""
+        found: set[dt.date] = set()
+        for old in self.existing.values():
+            if not isinstance(old.get("group"), dict) or old["group"].get("group_id") != group_id:
+                continue
+            for entry in old.get("cancelled") or []:
+                if not isinstance(entry, dict):
+                    continue
+                if entry.get("kind") == "group" and entry.get("reason") == "no_cover":
+                    day = parse_date(entry.get("date"))
+                    if day is not None:
+                        found.add(day)
+        return found
 
     # ------------------------------------------------------------------ per group
     def check_groups(self) -> None:

@@ -440,6 +440,47 @@ def test_rule9_a_start_skips_a_day_the_site_is_closed(iop: SimpleNamespace) -> N
     assert date.fromisoformat(sched["end_date"]) == date(2026, 12, 9) + timedelta(weeks=8, days=-1)
 
 
+def _uncovered_monday(iop: SimpleNamespace) -> dict[str, Any]:
+    """k1's group meeting on Monday 7 December is cancelled for want of cover (its facilitator
+    is away and nobody qualified was free: rule 11's no_cover); c1 asks to start on 4 December."""
+    snap = _with_kept_client(
+        iop, 10, SATURDAY_NINE, enrollments=[iop.client("c1", requested_start="2026-12-04")]
+    )
+    snap["schedules"][0]["cancelled"] = [
+        {"date": "2026-12-07", "kind": "group", "reason": "no_cover"}
+    ]
+    return snap
+
+
+def test_rule9_a_start_skips_a_meeting_cancelled_for_want_of_cover(iop: SimpleNamespace) -> None:
+    """Rule 9 with rule 11: nobody starts on a meeting that will not take place, whether the
+    site is closed or the group has no cover that day: c1 starts on Wednesday 9 December."""
+    snap = _uncovered_monday(iop)
+    out = iop.solve(snap)
+    assert iop.placed(out)["c1"]["start_date"] == "2026-12-09"
+
+
+def test_rule9_a_start_on_a_meeting_without_cover_is_refused_by_both_checkers(
+    iop: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the uncovered meetings knocked out of the start-date rule (only closures left), the
+    solver starts c1 on the uncovered Monday, and both checkers refuse that schedule."""
+    from iop_scheduler.solver.problem import Problem
+
+    from tests.independent.checker import check_findings
+
+    monkeypatch.setattr(
+        Problem, "no_start", lambda self, group: self.sites[group.site_id].closed_dates
+    )
+    snap = _uncovered_monday(iop)
+    out = solve_snapshot(snap, iop.FAST)
+    assert iop.placed(out)["c1"]["start_date"] == "2026-12-07"
+    assert [(f.rule, f.message) for f in validate_output(snap, out)] == [
+        ("dates", "new schedule starts on a meeting cancelled for want of cover")
+    ]
+    assert [f.rule for f in check_findings(snap, out)] == ["rule 9"]
+
+
 def test_rule9_a_start_on_a_closed_day_is_refused_by_both_checkers(
     iop: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,6 +219,13 @@ def close_site_on(snap: Doc, group_id: str, day: str) -> None:
     next(x for x in snap["sites"] if x["site_id"] == site_id)["closed_dates"] = [day]
 
 
+def uncover_c1_on(snap: Doc, out: Doc, day: str) -> None:
+    """c1's g1 meeting on ``day`` is cancelled for want of cover (rule 11's no_cover), in its kept
+    schedule as the snapshot holds it and as the output echoes it."""
+    for entry in (_by(snap["schedules"], "client_id", "c1"), placed(out, "c1")):
+        entry["cancelled"] = [{"date": day, "kind": "group", "reason": "no_cover"}]
+
+
 def move_c1(out: Doc) -> None:
     """c1's kept schedule moved an hour later without cause, reported as a proper move."""
     entry = placed(out, "c1")
@@ -666,6 +673,11 @@ ROWS = [
         "rule9-start-on-a-closed-day",
         lambda s, o: close_site_on(s, "g2", placed(o, "c3")["start_date"]),
         F("dates", "new schedule starts on a day its site is closed", "c3", "g2"),
+    ),
+    row(
+        "rule9-start-on-an-uncovered-meeting",
+        lambda s, o: uncover_c1_on(s, o, placed(o, "c2")["start_date"]),
+        F("dates", "new schedule starts on a meeting cancelled for want of cover", "c2", "g1"),
     ),
     row(
         "rule9-before-as-of",

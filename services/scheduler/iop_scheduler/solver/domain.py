@@ -227,6 +227,9 @@ class Schedule:
     end_date: date
     timezone: str | None = None
     weekly_hours: float | None = None
+    # The group meetings of this schedule cancelled for want of a substitute (rule 11, reason
+    # no_cover): nobody new starts on one (rule 9).
+    uncovered: frozenset[date] = frozenset()
 
     @classmethod
     def parse(cls, item: Mapping[str, Any]) -> Schedule:
@@ -259,6 +262,7 @@ class Schedule:
             end_date=parse_date(item.get("end_date"), f"schedule of client {cid}"),
             timezone=None if item.get("timezone") is None else str(item["timezone"]),
             weekly_hours=_number(item.get("weekly_hours")),
+            uncovered=_uncovered(item.get("cancelled"), cid),
         )
 
 
@@ -267,3 +271,16 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _uncovered(cancelled: Any, client_id: str) -> frozenset[date]:
+    """The dates of a schedule's ``cancelled`` list whose group meeting has no cover."""
+    if not isinstance(cancelled, list):
+        return frozenset()
+    return frozenset(
+        parse_date(entry.get("date"), f"schedule of client {client_id}")
+        for entry in cancelled
+        if isinstance(entry, dict)
+        and entry.get("kind") == "group"
+        and entry.get("reason") == "no_cover"
+    )

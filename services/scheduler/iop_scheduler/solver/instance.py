@@ -593,7 +593,7 @@ def _group_options(
         if not group_static_ok(client, group, problem.sites, cfg.individual_minutes):
             continue
         freed = [r.end for r in ledger.members.get(gid, ())] + places
-        closed = problem.sites[group.site_id].closed_dates
+        closed = problem.no_start(group)
         for start in start_dates_for(client, group, cfg, previous, freed, closed):
             options.append(
                 GroupOption(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from .dates import DateRange
@@ -49,6 +50,22 @@ class Problem:
         if not regions and therapist.telehealth:
             return frozenset(s.region_id for s in self.sites.values())
         return regions
+
+    def no_start(self, group: Group) -> frozenset[date]:
+        """Rule 9 with rule 11: the dates nobody new may start in ``group``, its meetings that
+        will not take place: its site's closed dates, and the meetings the existing schedules
+        show cancelled for want of a substitute."""
+        closed = self.sites[group.site_id].closed_dates
+        return closed | self._uncovered.get(group.group_id, frozenset())
+
+    @cached_property
+    def _uncovered(self) -> dict[str, frozenset[date]]:
+        by_group: dict[str, frozenset[date]] = {}
+        for schedule in self.schedules.values():
+            if schedule.uncovered:
+                known = by_group.get(schedule.group_id, frozenset())
+                by_group[schedule.group_id] = known | schedule.uncovered
+        return by_group
 
     def group_region(self, group: Group) -> str | None:
         site = self.sites.get(group.site_id)

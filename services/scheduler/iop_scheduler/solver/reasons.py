@@ -115,8 +115,9 @@ def _stays(inst: Instance, ledger: Ledger, client: Enrollment, group: Group) -> 
     seats freed by everyone the ledger holds included)."""
     freed = [r.end for r in ledger.members.get(group.group_id, ())]
     previous = inst.displaced.get(client.client_id)
-    closed = inst.problem.sites[group.site_id].closed_dates
-    starts = start_dates_for(client, group, inst.settings, previous, freed, closed)
+    starts = start_dates_for(
+        client, group, inst.settings, previous, freed, inst.problem.no_start(group)
+    )
     return [DateRange(s, end_date_for(client, s)) for s in starts]
 
 

@@ -249,6 +249,17 @@ class _Checker:
         """A schedule's dates from today on."""
         return _from(_schedule_dates(schedule), self.floor)
 
+    def uncovered(self, group_id: Any) -> set[str]:
+        """The group's meetings the existing schedules show cancelled for want of a substitute
+        (rule 11's no_cover): rule 9 starts nobody new on one."""
+        return {
+            str(entry.get("date"))
+            for old in self.old.values()
+            if (old.get("group") or {}).get("group_id") == group_id
+            for entry in old.get("cancelled") or ()
+            if entry.get("kind") == "group" and entry.get("reason") == "no_cover"
+        }
+
     def windows(self, site_id: str) -> list[Span]:
         site = self.sites[site_id]
         blocks = site.get("windows")
@@ -482,6 +493,10 @@ class _Checker:
         site = self.sites.get(group.get("site_id")) or {}
         if start.isoformat() in {str(d) for d in site.get("closed_dates") or ()}:
             self.add("dates", "new schedule starts on a day its site is closed", cid, gid)
+        if start.isoformat() in self.uncovered(gid):
+            self.add(
+                "dates", "new schedule starts on a meeting cancelled for want of cover", cid, gid
+            )
 
     # ----- groups -----------------------------------------------------------------------------
 
