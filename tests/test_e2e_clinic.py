@@ -16,9 +16,11 @@ for anything this module checks; the notifier's clock for sending is the real on
 before every session here). Every date is built from what the system answered.
 
 The clinic's alert clock is set to look only once an hour: every alert this module sees is
-then published by the clinic's attendance consumer, caused by the record that made it due, so
-an alert caused by a client's last record says that the clinic has judged all of that client's
-records before it (one partition per client, read in order).
+then published by the clinic's attendance consumer as it reads a record back from the topic
+(one partition per client, read in order). A record is in the clinic's read model as soon as
+its POST is answered, so an alert may come while an earlier record is read; what says that the
+consumer has read them all is an alert caused by a later record in the same partition (see
+judged_all_before).
 
 The tests run in file order on one system; each reads the state it starts from.
 """
@@ -29,7 +31,7 @@ import email
 import io
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email import policy
@@ -318,7 +320,9 @@ def events_on(clinic: Clinic, topic: str) -> list[CloudEvent]:
     return asyncio.run(read_all(clinic.system.kafka, topic))
 
 
-def wait_for(clinic: Clinic, topic: str, wanted: Any, what: str) -> list[CloudEvent]:
+def wait_for(
+    clinic: Clinic, topic: str, wanted: Callable[[CloudEvent], bool], what: str
+) -> list[CloudEvent]:
     """Every event of ``topic`` once some event matches ``wanted`` (60 s at most)."""
     events = asyncio.run(
         read_events(clinic.system.kafka, topic, lambda found: any(map(wanted, found)), 60)
