@@ -351,8 +351,10 @@ class Clinic:
         return preferred[0] if preferred else None
 
     def client_sites(self, client_id: str) -> tuple[str, ...]:
-        """Every site the client is seen at (for key scoping): their latest schedule's group and
-        individual sites and their make-ups' sites, or, never placed, the sites they asked for."""
+        """The sites a client belongs to (for key scoping, intake's rule): their latest
+        schedule's group and individual sites, or, never placed, the sites they asked for. A
+        make-up elsewhere does not move them: their home site's key still reads them, and the
+        host site records the make-up's attendance by where it is held."""
         state = self.clients.get(client_id)
         if state is None:
             return ()
@@ -360,7 +362,6 @@ class Clinic:
         if latest is None:
             return () if state.profile is None else state.profile.value.preferred_site_ids
         placed = [latest.schedule.group.site_id, latest.schedule.individual.site_id]
-        placed += [m.site_id for m in state.makeups]
         return tuple(dict.fromkeys(placed))
 
     def client_region(self, client_id: str) -> str | None:
