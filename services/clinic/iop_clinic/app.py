@@ -17,7 +17,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from iop_contracts import topics
 from iop_contracts.access import auth_refusal
@@ -27,6 +26,7 @@ from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from iop_contracts.logs import configure_logging
 from iop_contracts.operator_errors import settings_or_exit
+from iop_contracts.startup import Startable, start_with_retries
 from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
@@ -191,27 +191,14 @@ async def _stop(parts: Parts, timeout_s: float) -> None:
 
 async def _connect(parts: Parts) -> None:
     """Start the broker clients, retrying: the clinic serves (503) while Kafka is not there."""
-    attempt = 0
-    started: set[int] = set()
-    while True:
-        try:
-            for broker in (parts.producer, parts.consumer):
-                if id(broker) not in started:
-                    await broker.start()
-                    started.add(id(broker))
-                    if broker is parts.producer:
-                        parts.publisher.connected = True
-        except (KafkaError, OSError) as error:
-            attempt += 1
-            log.warning(
-                "broker not reachable; retrying",
-                extra={"attempt": attempt, "reason": type(error).__name__},
-            )
-            await asyncio.sleep(min(attempt, 5))
-            continue
-        parts.runtime.broker_connected.set()
-        log.info("broker connected")
-        return
+
+    def started(broker: Startable) -> None:
+        if broker is parts.producer:
+            parts.publisher.connected = True
+
+    brokers = (parts.producer, parts.consumer)
+    connected = parts.runtime.broker_connected
+    await start_with_retries(brokers, connected=connected, log=log, on_started=started)
 
 
 async def _mark_ready(parts: Parts) -> None:

@@ -15,7 +15,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from iop_contracts import topics
@@ -26,6 +25,7 @@ from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from iop_contracts.logs import configure_logging
 from iop_contracts.operator_errors import settings_or_exit
+from iop_contracts.startup import Startable, start_with_retries
 from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
@@ -148,27 +148,14 @@ async def _connect(
     producer: KafkaBroker, consumer: KafkaBroker, intake: Intake, publisher: KafkaEventPublisher
 ) -> None:
     """Start the broker clients, retrying: intake serves (503) while Kafka is not there yet."""
-    attempt = 0
-    started: set[int] = set()
-    while True:
-        try:
-            for broker in (producer, consumer):
-                if id(broker) not in started:
-                    await broker.start()
-                    started.add(id(broker))
-                    if broker is producer:
-                        publisher.connected = True
-        except (KafkaError, OSError) as error:
-            attempt += 1
-            log.warning(
-                "broker not reachable; retrying",
-                extra={"attempt": attempt, "reason": type(error).__name__},
-            )
-            await asyncio.sleep(min(attempt, 5))
-            continue
-        intake.broker_connected.set()
-        log.info("broker connected")
-        return
+
+    def started(broker: Startable) -> None:
+        if broker is producer:
+            publisher.connected = True
+
+    await start_with_retries(
+        (producer, consumer), connected=intake.broker_connected, log=log, on_started=started
+    )
 
 
 async def _mark_ready(reader: TableReader, intake: Intake) -> None:
