@@ -6,7 +6,9 @@ in-process with the signed-in key's principal, so the board records exactly what
 and refuses exactly what it would."""
 
 import logging
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -174,43 +176,51 @@ async def switch(staff: SignedIn, site: str, to: str = "week") -> Response:
 async def week(
     request: Request, staff: SignedIn, site_id: str, week: str | None = None
 ) -> Response:
-    runtime = runtime_of(request)
-    model = runtime.caught_up()
-    site = site_in_scope(staff, model, site_id)
-    today = runtime.site_today(site.site_id)
-    view = pages.week_page(model, site, _week(week, today), today)
-    context = {**_frame(request, staff, model, site), "page": view, "tab": "week"}
-    context.update(_around(view.week))
-    return page(request, "week.html", context)
+    return _site_page(request, staff, site_id, week, "week", pages.week_page)
 
 
 @router.get("/sites/{site_id}/compliance")
 async def compliance(
     request: Request, staff: SignedIn, site_id: str, week: str | None = None
 ) -> Response:
-    runtime = runtime_of(request)
-    model = runtime.caught_up()
-    site = site_in_scope(staff, model, site_id)
-    today = runtime.site_today(site.site_id)
-    limit = runtime.settings.absence_limit
-    view = pages.compliance_page(model, site, _week(week, today), today, limit)
-    context = {**_frame(request, staff, model, site), "page": view, "tab": "compliance"}
-    context.update(_around(view.week))
-    return page(request, "compliance.html", context)
+    limit = runtime_of(request).settings.absence_limit
+    build = partial(pages.compliance_page, absence_limit=limit)
+    return _site_page(request, staff, site_id, week, "compliance", build)
 
 
 @router.get("/sites/{site_id}/capacity")
 async def capacity(
     request: Request, staff: SignedIn, site_id: str, week: str | None = None
 ) -> Response:
+    horizon = runtime_of(request).settings.admission_horizon_days
+    build = partial(pages.capacity_page, horizon_days=horizon)
+    return _site_page(request, staff, site_id, week, "capacity", build, arrows=False)
+
+
+def _site_page(
+    request: Request,
+    staff: Staff,
+    site_id: str,
+    week: str | None,
+    tab: str,
+    build: Callable[[Clinic, SiteView, str, date], object],
+    arrows: bool = True,
+) -> Response:
+    """One of a site's tabs for a week (this week at the site by default), rendered by the
+    template of the tab's name; `arrows`: links to the weeks before and after."""
     runtime = runtime_of(request)
     model = runtime.caught_up()
     site = site_in_scope(staff, model, site_id)
     today = runtime.site_today(site.site_id)
-    horizon = runtime.settings.admission_horizon_days
-    view = pages.capacity_page(model, site, _week(week, today), today, horizon)
-    context = {**_frame(request, staff, model, site), "page": view, "tab": "capacity"}
-    return page(request, "capacity.html", context)
+    shown = _week(week, today)
+    context = {
+        **_frame(request, staff, model, site),
+        "page": build(model, site, shown, today),
+        "tab": tab,
+    }
+    if arrows:
+        context.update(_around(shown))
+    return page(request, f"{tab}.html", context)
 
 
 @router.get("/clients/{client_id}")
