@@ -4,12 +4,14 @@ promised. Shared by the services with an HTTP API (intake, clinic); each names i
 counts in its own metrics."""
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
 
 from iop_contracts.envelope import CloudEvent
 from iop_contracts.kafka import publish_event
@@ -77,3 +79,35 @@ class AcknowledgedPublisher:
             raise self._unavailable(f"event {event.id} not acknowledged by the broker") from None
         self.healthy = True
         self._published(event.type)
+
+
+@functools.cache
+def _counters(service: str) -> tuple[Counter, Counter]:
+    """The service's two publish counters, registered once per process whatever the number of
+    publishers made (Prometheus refuses a name registered twice)."""
+    published = Counter(
+        f"{service}_events_published_total", "Events acknowledged by the broker", ["event_type"]
+    )
+    failed = Counter(
+        f"{service}_publish_failures_total", "Events the broker did not acknowledge in time"
+    )
+    return published, failed
+
+
+def counted_publisher(
+    broker: KafkaBroker,
+    timeout_s: float,
+    *,
+    service: str,
+    unavailable: Callable[[str], Exception],
+) -> AcknowledgedPublisher:
+    """An acknowledged publisher that counts in ``<service>_events_published_total`` (by event
+    type) and ``<service>_publish_failures_total``, raising the service's own error."""
+    published, failed = _counters(service)
+    return AcknowledgedPublisher(
+        broker,
+        timeout_s,
+        unavailable=unavailable,
+        published=lambda event_type: published.labels(event_type).inc(),
+        unacknowledged=lambda _: failed.inc(),
+    )

@@ -34,7 +34,7 @@ from iop_clinic import web
 from iop_clinic.adapters.alerts import AlertDesk, AttendanceOwnership
 from iop_clinic.adapters.attendance import CONSUMER, AttendanceDesk
 from iop_clinic.adapters.clock import AlertClock
-from iop_clinic.adapters.publisher import KafkaEventPublisher
+from iop_clinic.adapters.publisher import kafka_event_publisher
 from iop_clinic.http import attendance, board, health, problems, reports
 from iop_clinic.runtime import ClinicRuntime
 from iop_clinic.settings import ClinicSettings
@@ -90,7 +90,7 @@ class Parts:
         self.consumer = make_broker(
             settings.kafka, client_id=f"{CLIENT_ID}-attendance", logger=faststream_log
         )
-        self.publisher = KafkaEventPublisher(self.producer, settings.publish_timeout_s)
+        self.publisher = kafka_event_publisher(self.producer, settings.publish_timeout_s)
         self.runtime = ClinicRuntime.of(settings, self.publisher)
         self.alerts = AlertDesk(self.runtime)
         self.clock = AlertClock(self.runtime, self.alerts, AttendanceOwnership(*self._owned()))

@@ -25,11 +25,12 @@ from iop_contracts.dates import contract_today
 from iop_contracts.kafka import make_broker
 from iop_contracts.logs import configure_logging
 from iop_contracts.operator_errors import settings_or_exit
+from iop_contracts.publishing import AcknowledgedPublisher
 from iop_contracts.startup import Startable, start_with_retries
 from iop_contracts.tracing import TracingMiddleware
 from prometheus_client import make_asgi_app
 
-from iop_intake.adapters.publisher import KafkaEventPublisher
+from iop_intake.adapters.publisher import kafka_event_publisher
 from iop_intake.adapters.referrals import CONSUMER, ReferralDesk
 from iop_intake.http import problems
 from iop_intake.http.api import router
@@ -75,7 +76,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     consumer = make_broker(
         settings.kafka, client_id=f"{CLIENT_ID}-referrals", logger=faststream_log
     )
-    publisher = KafkaEventPublisher(producer, settings.publish_timeout_s)
+    publisher = kafka_event_publisher(producer, settings.publish_timeout_s)
     intake = Intake(
         settings=settings,
         publisher=publisher,
@@ -145,7 +146,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
 
 
 async def _connect(
-    producer: KafkaBroker, consumer: KafkaBroker, intake: Intake, publisher: KafkaEventPublisher
+    producer: KafkaBroker, consumer: KafkaBroker, intake: Intake, publisher: AcknowledgedPublisher
 ) -> None:
     """Start the broker clients, retrying: intake serves (503) while Kafka is not there yet."""
 
