@@ -110,8 +110,11 @@ class DeliveryWorker:
             except Exception:
                 # One bad round (Kafka briefly away while reporting, say) must not end the worker.
                 log.exception("delivery round failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # arrives in the same step as the wake-up, and the notifier's stop never returned.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=tick_s)
+                async with asyncio.timeout(tick_s):
+                    await self._wake.wait()
 
     async def run_once(self) -> None:
         self.plan()

@@ -1,5 +1,6 @@
 """The delivery worker against a real SQLite ledger and fake transports, with an injected clock."""
 
+import asyncio
 import json
 import random
 from datetime import UTC, datetime
@@ -370,3 +371,16 @@ async def test_a_delivery_that_raises_fails_alone_and_the_round_goes_on(h: Harne
     assert h.state("c-2", 1, Channel.EMAIL) is DeliveryState.FAILED
     failed = [o for o in h.published.outcomes() if o[0] == "failed"]
     assert len(failed) == 1 and str(failed[0][3]).startswith("internal_error:ValidationError")
+
+
+async def test_a_worker_cancelled_as_it_is_woken_stops(h: Harness) -> None:
+    """On Python 3.11, asyncio.wait_for returns the result of a wait that completed in the same
+    loop step as the cancellation and drops the cancellation: the worker went round again and
+    the notifier's stop waited for ever (seen in CI under load)."""
+    worker = asyncio.create_task(h.worker.run(tick_s=60))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the worker reaches its wait
+    h.worker.wake()
+    worker.cancel()
+    await asyncio.wait({worker}, timeout=5)
+    assert worker.cancelled(), "the worker ends when cancelled"
