@@ -329,6 +329,17 @@ def test_a_roll_call_with_a_mark_at_fault_or_no_token_stores_nothing(signed_in: 
     assert len(published.events) == before
 
 
+def test_a_malformed_address_is_a_page_naming_the_field_not_json(signed_in: Board) -> None:
+    net = signed_in.network
+    path = f"/board/occurrences/{net.group(1)}/{TODAY.isoformat()}?saved=not-a-number"
+    refused = signed_in.http.get(path)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "saved" in refused.text and "not-a-number" not in refused.text
+    no_site = signed_in.http.get("/board/switch")
+    assert no_site.status_code == 422 and "site" in no_site.text
+
+
 def test_compliance_lists_the_at_risk_first_and_requests_a_make_up(signed_in: Board) -> None:
     net, published = signed_in.network, signed_in.published
     path = f"/board/occurrences/{net.group(1)}/{MONDAY.isoformat()}"

@@ -10,13 +10,14 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from iop_contracts import week_of
 
 from iop_clinic.errors import BrokerUnavailable, NotReady
-from iop_clinic.http.problems import Problem
+from iop_clinic.http.problems import Problem, field_problems
 from iop_clinic.web.access import BoardRefusal, SignInNeeded
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class BoardRoute(APIRoute):
-    """A board route: no session sends the browser to sign in; a refusal, a read model still
-    catching up or a broker that did not acknowledge is a page saying so."""
+    """A board route: no session sends the browser to sign in; a refusal, a malformed address,
+    a read model still catching up or a broker that did not acknowledge is a page saying so."""
 
     def get_route_handler(self) -> Endpoint:
         original = super().get_route_handler()
@@ -107,6 +108,11 @@ class BoardRoute(APIRoute):
                 return refusal_page(request, refusal.status, refusal.message)
             except Problem as problem:
                 return refusal_page(request, problem.status, problem.detail)
+            except RequestValidationError as invalid:
+                fields = ", ".join(p["field"] for p in field_problems(invalid.errors()))
+                return refusal_page(
+                    request, 422, f"This address is not one the board reads ({fields})."
+                )
             except NotReady:
                 message = "The board is still reading the topics; try again in a few seconds."
                 return refusal_page(request, 503, message)
