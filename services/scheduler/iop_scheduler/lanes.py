@@ -93,6 +93,12 @@ class Lane:
         read and dead-lettered again after every restart or rebalance."""
         return bool(self.records or self.dirty) or self.fetched_until != self._settled_until
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to do and no batch running: every batch so far has been applied, published,
+        committed and counted."""
+        return not self.has_work and not self._busy.locked()
+
     def _touch(self) -> None:
         self._last_at = time.monotonic()
         self._wake.set()

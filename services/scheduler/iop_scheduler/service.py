@@ -209,6 +209,11 @@ class SchedulerService(PartitionHooks):
         return readers and self._enrollments.alive and not self._calendar.done()
 
     @property
+    def idle(self) -> bool:
+        """Every owned partition's lane is idle (see Lane.idle)."""
+        return all(lane.idle for lane in self._lanes.values())
+
+    @property
     def owned_regions(self) -> set[str]:
         return set(self._region_lane)
 

@@ -37,8 +37,9 @@ async def test_withdrawing_ten_placed_clients_places_ten_waiting_in_one_batch(
     region = net["sites"][0]["region_id"]
     requests = enrollment_events(net)
     clients = [e.subject or "" for e in requests]
-    # A long quiet period: the ten withdrawals, sent together, must make one batch.
-    settings = settings_for(kafka_bootstrap, unique, batch_quiet_ms=300, batch_max_wait_ms=2000)
+    # A long quiet period: the ten withdrawals, sent together, must make one batch even when a
+    # busy machine stalls the consumer between two fetches.
+    settings = settings_for(kafka_bootstrap, unique, batch_quiet_ms=1000, batch_max_wait_ms=4000)
     async with Producer(kafka_bootstrap) as producer:
         await producer.send_all(roster_events(net))
         async with Running(settings) as running:
@@ -52,6 +53,11 @@ async def test_withdrawing_ten_placed_clients_places_ten_waiting_in_one_batch(
             assert len(placed) == 10 and len(waiting) == 10, "the region is full"
             assert all(before[c].data["reasons"] == ["groups_full"] for c in waiting)
 
+            async def idle() -> bool:
+                return running.service.idle
+
+            # The last placement batch is counted after its commit, later than its answers.
+            await eventually(idle, timeout_s=30, interval_s=0.05)
             batches = ok_batches(running)
             withdrawals = [
                 event_of("iop.enrollment.withdrawn", {"client_id": c, "region_id": region})

@@ -21,6 +21,7 @@ from iop_scheduler.testing import (
     roster_events,
     schedule_events,
     settings_for,
+    small_region,
     wait_answered,
 )
 
@@ -139,6 +140,10 @@ async def test_health_and_metrics(kafka_bootstrap: str, unique: str) -> None:
             await running.wait_ready()
             assert (await http.get("/health/live")).status_code == 200
             assert (await http.get("/health/ready")).status_code == 200
+            # The lag gauge is set as records are delivered: give this test its own record.
+            net = small_region(f"h{unique}", clients=1)
+            async with Producer(kafka_bootstrap) as producer:
+                await producer.send_all([*roster_events(net), *enrollment_events(net)])
 
             async def lag_reported() -> bool:
                 return b"scheduler_consumer_lag{partition=" in (await http.get("/metrics")).content

@@ -64,7 +64,8 @@ async def test_records_arriving_during_a_batch_make_the_next_batch_together() ->
 
 
 async def test_a_quiet_lane_waits_for_the_quiet_period_before_solving() -> None:
-    settings = SchedulerSettings(batch_quiet_ms=300, batch_max_wait_ms=5000, batch_max_size=100)
+    # A long quiet period, so that a stalled machine cannot close a batch between the adds.
+    settings = SchedulerSettings(batch_quiet_ms=2000, batch_max_wait_ms=9000, batch_max_size=100)
     started: list[float] = []
 
     async def process(lane: Lane) -> None:
@@ -78,11 +79,11 @@ async def test_a_quiet_lane_waits_for_the_quiet_period_before_solving() -> None:
         await asyncio.sleep(0.1)
         last_added = time.monotonic()
         lane.add([FakeRecord(1)])
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(15):
             while not started:
                 await asyncio.sleep(0.01)
         # A lower bound only: however slow the machine, the batch cannot start sooner.
-        assert started[0] - last_added >= 0.3
+        assert started[0] - last_added >= 2.0
         assert len(started) == 1, "both records in one batch"
     finally:
         await lane.close(1)
@@ -105,5 +106,28 @@ async def test_a_fetch_whose_records_were_all_dead_lettered_still_gets_a_batch()
         await asyncio.sleep(0.2)
         assert batches == [[]], "one batch, and none once its offsets are settled"
         assert not lane.has_work
+    finally:
+        await lane.close(1)
+
+
+async def test_a_lane_is_idle_only_once_its_batch_has_finished() -> None:
+    settings = SchedulerSettings(batch_quiet_ms=10, batch_max_wait_ms=100, batch_max_size=100)
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+    lane = lane_with(settings, batches, gate)
+    lane.start()
+    try:
+        assert lane.idle
+        lane.add([FakeRecord(0)], until=1)
+        assert not lane.idle, "records waiting"
+        async with asyncio.timeout(5):
+            while not batches:
+                await asyncio.sleep(0.01)
+        assert not lane.records and not lane.idle, "taken, but the batch still runs"
+        gate.set()
+        async with asyncio.timeout(5):
+            while not lane.idle:
+                await asyncio.sleep(0.01)
+        assert batches == [[0]]
     finally:
         await lane.close(1)
