@@ -33,9 +33,9 @@ class GatewayStub:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
                 status = stub.statuses.pop(0) if stub.statuses else 202
-                if status < 300:
-                    stub.received.append(body)
+                if status < 300:  # `auth` first: tests wait on `received`, then read `auth`
                     stub.auth.append(self.headers.get("Authorization"))
+                    stub.received.append(body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
