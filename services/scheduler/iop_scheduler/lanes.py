@@ -166,3 +166,9 @@ class Lane:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+async def close_all(lanes: Iterable[Lane], timeout_s: float) -> None:
+    """Close lanes together: a stop or a revocation waits `timeout_s` at most, not that for
+    each lane in turn."""
+    await asyncio.gather(*(lane.close(timeout_s) for lane in lanes))

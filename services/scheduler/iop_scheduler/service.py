@@ -86,7 +86,7 @@ from iop_scheduler.domain.makeups import (
 )
 from iop_scheduler.domain.roster import ROSTER_EVENTS, RosterTable
 from iop_scheduler.errors import CalendarError, UnusableEvent
-from iop_scheduler.lanes import Dirty, Lane
+from iop_scheduler.lanes import Dirty, Lane, close_all
 from iop_scheduler.metrics import Metrics
 from iop_scheduler.settings import SchedulerSettings
 from iop_scheduler.solver import extension_reasons
@@ -96,6 +96,8 @@ log = logging.getLogger(__name__)
 # Substitutions this many days old are forgotten: the current ISO week's hours (rule 7) are the
 # furthest back a decision looks.
 STAFFING_MEMORY = timedelta(days=7)
+# Seconds a stop waits for the broker to acknowledge leaving the enrollment group.
+LEAVE_TIMEOUT_S = 5.0
 # Failures that isolating clients cannot cure: the broker's, and the region calendar's.
 NOT_A_CLIENTS_FAULT: tuple[type[BaseException], ...] = (*TRANSIENT, CalendarError)
 
@@ -235,11 +237,21 @@ class SchedulerService(PartitionHooks):
                 await self._calendar
         await self._enrollments.stop()
         await self.revoked(set(self._lanes))
-        await self._enrollments.leave()  # others take over at once
+        await self._leave_group()
         await self._schedules.stop()
         await self._substitutions.stop()
         await self._roster.stop()
         log.info("scheduler stopped cleanly")
+
+    async def _leave_group(self) -> None:
+        """Leave the consumer group, so others take over at once; bounded, because with the
+        broker away aiokafka retries for ever, and the group's session timeout hands the
+        partitions over anyway."""
+        try:
+            async with asyncio.timeout(LEAVE_TIMEOUT_S):
+                await self._enrollments.leave()
+        except TimeoutError:
+            log.warning("left the group without the broker's answer", extra={"outcome": "timeout"})
 
     def _set_ready(self, ready: bool) -> None:
         self._ready = ready
@@ -294,11 +306,9 @@ class SchedulerService(PartitionHooks):
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         """Finish the running batch of each revoked partition, then forget its regions."""
         self._set_ready(False)
-        for tp in partitions:
-            lane = self._lanes.pop(tp, None)
-            if lane is None:
-                continue
-            await lane.close(self.settings.drain_timeout_s)
+        lanes = [lane for tp in partitions if (lane := self._lanes.pop(tp, None)) is not None]
+        await close_all(lanes, self.settings.drain_timeout_s)
+        for lane in lanes:
             for region_id in lane.regions:
                 self._region_lane.pop(region_id, None)
                 self._makeup_requests.pop(region_id, None)  # the next owner reads them again
@@ -306,7 +316,7 @@ class SchedulerService(PartitionHooks):
                     self.metrics.waitlist.remove(region_id)
                     self.metrics.placed.remove(region_id)
             with contextlib.suppress(KeyError):
-                self.metrics.lag.remove(str(tp.partition))
+                self.metrics.lag.remove(str(lane.tp.partition))
             self.projection.forget_regions(lane.regions)
 
     # ------------------------------------------------------------ consuming

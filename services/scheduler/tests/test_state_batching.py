@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
-from iop_scheduler.lanes import Lane
+from iop_scheduler.lanes import Lane, close_all
 from iop_scheduler.settings import SchedulerSettings
 
 
@@ -131,3 +131,23 @@ async def test_a_lane_is_idle_only_once_its_batch_has_finished() -> None:
         assert batches == [[0]]
     finally:
         await lane.close(1)
+
+
+async def test_lanes_stuck_in_a_batch_are_closed_together_within_one_timeout() -> None:
+    """A batch that does not finish (the broker away, say) holds its lane; a stop gives every
+    lane the same `timeout_s`, not one after the other."""
+    settings = SchedulerSettings(batch_quiet_ms=10, batch_max_wait_ms=100, batch_max_size=100)
+    never = asyncio.Event()
+    batches: list[list[int]] = []
+    lanes = [lane_with(settings, batches, never) for _ in range(4)]
+    for lane in lanes:
+        lane.start()
+        lane.add([FakeRecord(0)])
+    async with asyncio.timeout(5):
+        while len(batches) < len(lanes):
+            await asyncio.sleep(0.01)
+    began = time.monotonic()
+    await close_all(lanes, timeout_s=1.0)
+    # Closed one after another they would take 4 s; together about 1 s.
+    assert time.monotonic() - began < 2.5
+    assert all(lane.idle for lane in lanes), "no batch runs on after its lane is closed"
