@@ -21,7 +21,7 @@ from iop_contracts.kafka import KafkaSettings
 from iop_contracts.operator_errors import OperatorError
 from iop_notifier.adapters.smtp_sink import SmtpSink
 
-from iop.broker import EmbeddedBroker, ensure_topics, free_port
+from iop.broker import EmbeddedBroker, ensure_topics, free_port, free_ports
 
 SERVICES = ("scheduler", "intake", "notifier", "clinic")
 DEFAULT_PORTS = {"intake": 8080, "scheduler": 8081, "notifier": 8082, "clinic": 8083}
@@ -82,7 +82,7 @@ class SystemSettings:
     def isolated(cls, state_dir: Path) -> "SystemSettings":
         """Free ports everywhere and a private state folder (tests, parallel demos)."""
         return cls(
-            ports={name: free_port() for name in SERVICES},
+            ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
             smtp_host=None,
             smtp_port=0,
             state_dir=state_dir,

@@ -1,6 +1,7 @@
 """The embedded broker is a real Kafka-compatible broker: topics, keys, headers, groups, offsets."""
 
 import asyncio
+import socket
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from iop_contracts import topics
 from iop_contracts.consume import read_records
+
+from iop.broker import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,11 @@ def test_iop_broker_command_prints_bootstrap_and_stops_on_interrupt() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_free_ports_are_distinct_and_free() -> None:
+    ports = free_ports(32)
+    assert len(set(ports)) == 32, "every draw its own port (a system's services must not share)"
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # free again once chosen
