@@ -104,6 +104,7 @@ class DeliveryWorker:
 
     async def run(self, tick_s: float) -> None:
         while True:
+            stop_if_cancelled()
             self._wake.clear()
             try:
                 await self.run_once()
@@ -125,6 +126,7 @@ class DeliveryWorker:
                 break
             for delivery in due:
                 await self.deliver_isolated(delivery)
+                stop_if_cancelled()
                 await asyncio.sleep(0)  # let the consumers and HTTP run between sends
             await self.report()
         await self.report()
@@ -474,6 +476,15 @@ class DeliveryWorker:
                 ).inc()
             await self.publish(outcome_event(delivery))
             self.ledger.mark_reported(delivery.key)
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when this task has been asked to stop. aiosmtplib waits for each
+    SMTP reply with asyncio.wait_for, which on Python 3.11 drops a cancellation that arrives in
+    the same step as the reply; the request still shows in Task.cancelling()."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _readable(notice: Notice) -> ClientScheduled | None:

@@ -1,6 +1,7 @@
 """The delivery worker against a real SQLite ledger and fake transports, with an injected clock."""
 
 import asyncio
+import contextlib
 import json
 import random
 from datetime import UTC, datetime
@@ -381,6 +382,29 @@ async def test_a_worker_cancelled_as_it_is_woken_stops(h: Harness) -> None:
     for _ in range(5):
         await asyncio.sleep(0)  # the worker reaches its wait
     h.worker.wake()
+    worker.cancel()
+    await asyncio.wait({worker}, timeout=5)
+    assert worker.cancelled(), "the worker ends when cancelled"
+
+
+async def test_a_worker_whose_send_drops_the_cancellation_still_stops(h: Harness) -> None:
+    """aiosmtplib waits for replies with asyncio.wait_for, which on Python 3.11 can return
+    normally although the task was cancelled: the worker must still stop (a notifier's stop hung
+    on it under load)."""
+    sending = asyncio.Event()
+
+    async def send_dropping_the_cancellation(message: object) -> None:
+        sending.set()
+        # What wait_for does when the reply lands in the same step as the cancellation:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(30)
+
+    h.email.send = send_dropping_the_cancellation  # type: ignore[method-assign]
+    h.contact("c-1")
+    h.schedule("c-1")
+    worker = asyncio.create_task(h.worker.run(tick_s=0.05))
+    async with asyncio.timeout(5):
+        await sending.wait()
     worker.cancel()
     await asyncio.wait({worker}, timeout=5)
     assert worker.cancelled(), "the worker ends when cancelled"
