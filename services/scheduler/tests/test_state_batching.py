@@ -3,6 +3,7 @@ period or at the size cap, and work that arrives during a batch forms the next o
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
@@ -13,6 +14,13 @@ from iop_scheduler.settings import SchedulerSettings
 @dataclass
 class FakeRecord:
     offset: int
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5) -> None:
+    """Poll until `condition` holds; a TimeoutError fails the test."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 def lane_with(settings: SchedulerSettings, batches: list[list[int]], gate: asyncio.Event) -> Lane:
@@ -33,9 +41,7 @@ async def test_batches_close_at_the_size_cap_and_after_the_quiet_period() -> Non
     lane.start()
     try:
         lane.add([FakeRecord(i) for i in range(5)])
-        async with asyncio.timeout(5):
-            while len(batches) < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: len(batches) == 2)
         assert batches == [[0, 1, 2], [3, 4]]
     finally:
         await lane.close(1)
@@ -49,15 +55,11 @@ async def test_records_arriving_during_a_batch_make_the_next_batch_together() ->
     lane.start()
     try:
         lane.add([FakeRecord(0)])
-        async with asyncio.timeout(5):
-            while not batches:
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(batches))
         for offset in range(1, 6):  # the first batch is still running
             lane.add([FakeRecord(offset)])
         gate.set()
-        async with asyncio.timeout(5):
-            while len(batches) < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: len(batches) == 2)
         assert batches == [[0], [1, 2, 3, 4, 5]]
     finally:
         await lane.close(1)
@@ -79,9 +81,7 @@ async def test_a_quiet_lane_waits_for_the_quiet_period_before_solving() -> None:
         await asyncio.sleep(0.1)
         last_added = time.monotonic()
         lane.add([FakeRecord(1)])
-        async with asyncio.timeout(15):
-            while not started:
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(started), timeout_s=15)
         # A lower bound only: however slow the machine, the batch cannot start sooner.
         assert started[0] - last_added >= 2.0
         assert len(started) == 1, "both records in one batch"
@@ -100,9 +100,7 @@ async def test_a_fetch_whose_records_were_all_dead_lettered_still_gets_a_batch()
     lane.start()
     try:
         lane.add([], until=7)
-        async with asyncio.timeout(5):
-            while not batches:
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(batches))
         await asyncio.sleep(0.2)
         assert batches == [[]], "one batch, and none once its offsets are settled"
         assert not lane.has_work
@@ -120,14 +118,10 @@ async def test_a_lane_is_idle_only_once_its_batch_has_finished() -> None:
         assert lane.idle
         lane.add([FakeRecord(0)], until=1)
         assert not lane.idle, "records waiting"
-        async with asyncio.timeout(5):
-            while not batches:
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(batches))
         assert not lane.records and not lane.idle, "taken, but the batch still runs"
         gate.set()
-        async with asyncio.timeout(5):
-            while not lane.idle:
-                await asyncio.sleep(0.01)
+        await until(lambda: lane.idle)
         assert batches == [[0]]
     finally:
         await lane.close(1)
@@ -143,9 +137,7 @@ async def test_lanes_stuck_in_a_batch_are_closed_together_within_one_timeout() -
     for lane in lanes:
         lane.start()
         lane.add([FakeRecord(0)])
-    async with asyncio.timeout(5):
-        while len(batches) < len(lanes):
-            await asyncio.sleep(0.01)
+    await until(lambda: len(batches) == len(lanes))
     began = time.monotonic()
     await close_all(lanes, timeout_s=1.0)
     # Closed one after another they would take 4 s; together about 1 s.
